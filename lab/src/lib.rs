@@ -1,0 +1,1 @@
+//! The network-boot conformance lab: isolation, topology, capture, scenarios, traces, rules, reports.

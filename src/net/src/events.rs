@@ -1,0 +1,42 @@
+//! Machine-readable events: one JSON object per line on stdout, `{"event": NAME, ...fields}`.
+//! The lab waits on them (`wait = { host = "rom", event = "boot-file-received" }`); people read
+//! the logs on stderr.
+//!
+//! Event names used across the project (kebab-case): `ready`, `offer-received`, `bound`,
+//! `renewed`, `rebound`, `released`, `declined`, `conflict`, `nak-received`, `boot-reply-received`,
+//! `boot-file-received`, `transfer-complete`, `transfer-failed`, `lease-acked`, `ignored`.
+
+use std::io::Write;
+
+/// Prints one event line to stdout and flushes it, so a waiting lab sees it at once.
+pub fn emit(event: &str, fields: serde_json::Value) {
+    let mut obj = serde_json::Map::new();
+    obj.insert("event".into(), serde_json::Value::String(event.into()));
+    if let serde_json::Value::Object(map) = fields {
+        obj.extend(map);
+    }
+    let line = serde_json::Value::Object(obj).to_string();
+    let mut out = std::io::stdout().lock();
+    // A closed stdout must not take the daemon down: events are advisory.
+    let _ = writeln!(out, "{line}");
+    let _ = out.flush();
+}
+
+/// Parses an event line printed by [`emit`]; `None` for any other line.
+pub fn parse(line: &str) -> Option<(String, serde_json::Value)> {
+    let v: serde_json::Value = serde_json::from_str(line.trim()).ok()?;
+    let name = v.get("event")?.as_str()?.to_string();
+    Some((name, v))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn parse_reads_back_an_event_line() {
+        let line = r#"{"event":"bound","address":"192.0.2.100"}"#;
+        let (name, v) = super::parse(line).expect("an event line");
+        assert_eq!(name, "bound");
+        assert_eq!(v["address"], "192.0.2.100");
+        assert!(super::parse("plain log text").is_none());
+    }
+}

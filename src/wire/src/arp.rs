@@ -1,0 +1,1 @@
+//! arp (owned by the wire codec work; see the issue).

@@ -1,0 +1,1 @@
+//! ethernet (owned by the wire codec work; see the issue).

@@ -1,0 +1,1 @@
+//! frame (owned by the wire codec work; see the issue).

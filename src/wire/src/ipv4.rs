@@ -1,0 +1,1 @@
+//! ipv4 (owned by the wire codec work; see the issue).

@@ -1,0 +1,1 @@
+//! TFTP (RFC 1350, RFC 2347, RFC 2348, RFC 2349, RFC 7440): owned by the TFTP work.

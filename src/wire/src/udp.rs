@@ -1,0 +1,1 @@
+//! udp (owned by the wire codec work; see the issue).
