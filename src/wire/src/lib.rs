@@ -14,4 +14,5 @@ pub mod tftp;
 pub mod udp;
 
 mod deviation;
+mod text;
 pub use deviation::{ChecksumPolicy, Deviation, Severity};
