@@ -1,4 +1,13 @@
-//! bootlab-tftp.
+//! bootlab-tftp: TFTP (RFC 1350) with option negotiation (RFC 2347, 2348, 2349, 7440).
+//!
+//! Pure cores that take `now` and datagrams and return datagrams and timers: [`client::Client`]
+//! (used by `bootlab tftp get` and the boot ROM) and the server transfers in [`server`]; the
+//! daemons around them in [`daemon`] (`bootlab tftpd`) and [`get`] (`bootlab tftp get`).
+
+pub mod client;
+pub mod netascii;
+pub mod options;
+pub mod window;
 
 /// Command-line arguments of `bootlab tftpd`.
 #[derive(Debug, clap::Args)]
