@@ -1,2 +1,5 @@
 //! The network-boot conformance lab: isolation, topology, capture, scenarios, traces, rules, reports.
+
+pub mod golden;
 pub mod profile;
+pub mod report;

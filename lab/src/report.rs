@@ -1,0 +1,181 @@
+//! Reports of a run: the terminal summary, a JSON summary and JUnit XML for CI systems.
+
+use serde::Serialize;
+use std::fmt::Write as _;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// The verdict of one scenario run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Verdict {
+    /// Everything expected held.
+    Pass,
+    /// A step, the golden trace or a rule expectation failed.
+    Fail,
+    /// The lab itself failed (topology, a process would not start, capture lost frames).
+    Error,
+    /// Not applicable: an implementation cannot fill a role, with the reason in `failures`.
+    NotApplicable,
+    /// The implementation is not installed here.
+    NotInstalled,
+    /// The implementation needs root and the run is rootless.
+    NeedsRoot,
+}
+
+impl Verdict {
+    /// Short word for tables.
+    pub fn word(self) -> &'static str {
+        match self {
+            Verdict::Pass => "pass",
+            Verdict::Fail => "FAIL",
+            Verdict::Error => "ERROR",
+            Verdict::NotApplicable => "n/a",
+            Verdict::NotInstalled => "not installed",
+            Verdict::NeedsRoot => "needs root",
+        }
+    }
+
+    /// Whether this verdict fails the run.
+    pub fn is_failure(self) -> bool {
+        matches!(self, Verdict::Fail | Verdict::Error)
+    }
+}
+
+/// One rule's result on one run.
+#[derive(Debug, Clone, Serialize)]
+pub struct RuleResult {
+    /// Rule id from the checklist.
+    pub id: String,
+    /// `pass`, `fail` or `n/a`.
+    pub outcome: String,
+    /// What the scenario expected (`pass`/`fail`), if it said.
+    pub expected: Option<String>,
+    /// Details of the first violation: segment, frame number in its pcap, message.
+    pub detail: Option<String>,
+}
+
+/// The result of one scenario run.
+#[derive(Debug, Clone, Serialize)]
+pub struct ScenarioResult {
+    /// Scenario name.
+    pub scenario: String,
+    /// The implementations used, `ours` or e.g. `dhcp-server=dnsmasq`.
+    pub implementation: String,
+    /// Repetition number (1-based) when `--repeat` is used.
+    pub repetition: u32,
+    /// Verdict.
+    pub verdict: Verdict,
+    /// Wall time.
+    #[serde(serialize_with = "ser_secs")]
+    pub duration: Duration,
+    /// Why it failed (readable lines; the golden diff is included whole).
+    pub failures: Vec<String>,
+    /// Rule results.
+    pub rules: Vec<RuleResult>,
+    /// Where the pcaps, logs and trace are.
+    pub artifacts: PathBuf,
+}
+
+fn ser_secs<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_f64((d.as_secs_f64() * 1000.0).round() / 1000.0)
+}
+
+/// The closing summary table, plus every failure's details.
+pub fn summary(results: &[ScenarioResult]) -> String {
+    let mut out = String::new();
+    let w = results.iter().map(|r| r.scenario.len() + r.implementation.len() + 3).max().unwrap_or(10).max(10);
+    let _ = writeln!(out, "\n{:<w$}  {:<13}  {:>7}", "scenario", "verdict", "time");
+    for r in results {
+        let label = if r.implementation == "ours" { r.scenario.clone() } else { format!("{} [{}]", r.scenario, r.implementation) };
+        let _ = writeln!(out, "{label:<w$}  {:<13}  {:>6.1}s", r.verdict.word(), r.duration.as_secs_f64());
+    }
+    for r in results.iter().filter(|r| r.verdict.is_failure()) {
+        let _ = writeln!(out, "\n== {} [{}] #{}: {} (artifacts: {})", r.scenario, r.implementation, r.repetition, r.verdict.word(), r.artifacts.display());
+        for f in &r.failures {
+            let _ = writeln!(out, "{f}");
+        }
+    }
+    let passed = results.iter().filter(|r| r.verdict == Verdict::Pass).count();
+    let failed = results.iter().filter(|r| r.verdict.is_failure()).count();
+    let skipped = results.len() - passed - failed;
+    let _ = writeln!(out, "\n{passed} passed, {failed} failed, {skipped} skipped");
+    out
+}
+
+/// JSON summary of all results.
+pub fn json(results: &[ScenarioResult]) -> String {
+    serde_json::to_string_pretty(results).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"))
+}
+
+fn xml_escape(s: &str) -> String {
+    s.chars()
+        .map(|c| match c {
+            '<' => "&lt;".to_string(),
+            '>' => "&gt;".to_string(),
+            '&' => "&amp;".to_string(),
+            '"' => "&quot;".to_string(),
+            c if (c as u32) < 0x20 && c != '\n' && c != '\t' => String::new(),
+            c => c.to_string(),
+        })
+        .collect()
+}
+
+/// JUnit XML: one testsuite, one testcase per scenario run.
+pub fn junit(results: &[ScenarioResult]) -> String {
+    let failures = results.iter().filter(|r| r.verdict == Verdict::Fail).count();
+    let errors = results.iter().filter(|r| r.verdict == Verdict::Error).count();
+    let skipped = results.iter().filter(|r| !r.verdict.is_failure() && r.verdict != Verdict::Pass).count();
+    let total: f64 = results.iter().map(|r| r.duration.as_secs_f64()).sum();
+    let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
+    let _ = writeln!(out, "<testsuite name=\"bootlab\" tests=\"{}\" failures=\"{failures}\" errors=\"{errors}\" skipped=\"{skipped}\" time=\"{total:.3}\">", results.len());
+    for r in results {
+        let _ = write!(out, "  <testcase classname=\"bootlab.{}\" name=\"{}#{}\" time=\"{:.3}\"", xml_escape(&r.implementation), xml_escape(&r.scenario), r.repetition, r.duration.as_secs_f64());
+        let body = xml_escape(&r.failures.join("\n"));
+        match r.verdict {
+            Verdict::Pass => out.push_str("/>\n"),
+            Verdict::Fail => {
+                let _ = writeln!(out, ">\n    <failure message=\"{}\">{body}</failure>\n  </testcase>", xml_escape(r.failures.first().map(String::as_str).unwrap_or("failed")));
+            }
+            Verdict::Error => {
+                let _ = writeln!(out, ">\n    <error message=\"{}\">{body}</error>\n  </testcase>", xml_escape(r.failures.first().map(String::as_str).unwrap_or("error")));
+            }
+            v => {
+                let _ = writeln!(out, ">\n    <skipped message=\"{}\"/>\n  </testcase>", xml_escape(&format!("{}: {}", v.word(), r.failures.join("; "))));
+            }
+        }
+    }
+    out.push_str("</testsuite>\n");
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn result(v: Verdict) -> ScenarioResult {
+        ScenarioResult {
+            scenario: "arp-less-client".into(),
+            implementation: "ours".into(),
+            repetition: 1,
+            verdict: v,
+            duration: Duration::from_millis(1500),
+            failures: if v == Verdict::Pass { vec![] } else { vec!["golden <diff>".into()] },
+            rules: vec![],
+            artifacts: PathBuf::from("out/arp-less-client"),
+        }
+    }
+
+    #[test]
+    fn junit_marks_failures_and_escapes() {
+        let x = junit(&[result(Verdict::Pass), result(Verdict::Fail)]);
+        assert!(x.contains("tests=\"2\" failures=\"1\""), "{x}");
+        assert!(x.contains("golden &lt;diff&gt;"), "{x}");
+    }
+
+    #[test]
+    fn summary_ends_with_counts() {
+        let s = summary(&[result(Verdict::Pass), result(Verdict::NotApplicable)]);
+        assert!(s.trim_end().ends_with("1 passed, 0 failed, 1 skipped"), "{s}");
+    }
+}
