@@ -574,6 +574,17 @@ fn check_options(opts: &Options, devs: &mut Vec<Deviation>) {
                 ));
             }
         };
+        let at_least = |min: usize, rule: &'static str, devs: &mut Vec<Deviation>| {
+            if data.len() < min {
+                devs.push(deviation(
+                    field.clone(),
+                    None,
+                    format!("length {}, expected at least {min}", data.len()),
+                    rule,
+                    Severity::Error,
+                ));
+            }
+        };
         let text = |rule: &'static str, devs: &mut Vec<Deviation>| {
             if data.is_empty() {
                 devs.push(deviation(
@@ -649,17 +660,7 @@ fn check_options(opts: &Options, devs: &mut Vec<Deviation>) {
                 }
             }
             code::SERVER_IDENTIFIER => fixed(4, "RFC 2132 §9.7", devs),
-            code::PARAMETER_REQUEST_LIST => {
-                if data.is_empty() {
-                    devs.push(deviation(
-                        field.clone(),
-                        None,
-                        "length 0, expected at least 1",
-                        "RFC 2132 §9.8",
-                        Severity::Error,
-                    ));
-                }
-            }
+            code::PARAMETER_REQUEST_LIST => at_least(1, "RFC 2132 §9.8", devs),
             code::MESSAGE => text("RFC 2132 §9.9", devs),
             code::MAXIMUM_DHCP_MESSAGE_SIZE => {
                 fixed(2, "RFC 2132 §9.10", devs);
@@ -678,45 +679,15 @@ fn check_options(opts: &Options, devs: &mut Vec<Deviation>) {
             }
             code::RENEWAL_TIME_VALUE => fixed(4, "RFC 2132 §9.11", devs),
             code::REBINDING_TIME_VALUE => fixed(4, "RFC 2132 §9.12", devs),
-            code::VENDOR_CLASS_IDENTIFIER => {
-                if data.is_empty() {
-                    devs.push(deviation(
-                        field.clone(),
-                        None,
-                        "length 0, expected at least 1",
-                        "RFC 2132 §9.13",
-                        Severity::Error,
-                    ));
-                }
-            }
-            code::CLIENT_IDENTIFIER => {
-                if data.len() < 2 {
-                    devs.push(deviation(
-                        field.clone(),
-                        None,
-                        format!("length {}, expected at least 2", data.len()),
-                        "RFC 2132 §9.14",
-                        Severity::Error,
-                    ));
-                }
-            }
+            code::VENDOR_CLASS_IDENTIFIER => at_least(1, "RFC 2132 §9.13", devs),
+            code::CLIENT_IDENTIFIER => at_least(2, "RFC 2132 §9.14", devs),
             code::TFTP_SERVER_NAME => text("RFC 2132 §9.4", devs),
             code::BOOTFILE_NAME => text("RFC 2132 §9.5", devs),
             code::RELAY_AGENT_INFORMATION => {
                 let (_, sub_devs) = parse_relay_agent_information(&data);
                 devs.extend(sub_devs);
             }
-            code::CLIENT_SYSTEM_ARCHITECTURE => {
-                if data.is_empty() || data.len() % 2 != 0 {
-                    devs.push(deviation(
-                        field.clone(),
-                        None,
-                        format!("length {}, expected an even number, at least 2", data.len()),
-                        "RFC 4578 §2.1",
-                        Severity::Error,
-                    ));
-                }
-            }
+            code::CLIENT_SYSTEM_ARCHITECTURE => multiple(2, 2, "RFC 4578 §2.1", devs),
             code::CLIENT_NETWORK_INTERFACE_ID => {
                 fixed(3, "RFC 4578 §2.2", devs);
                 if let Some(&t) = data.first() {
@@ -1782,7 +1753,7 @@ mod tests {
         assert_eq!(
             fields(&devs),
             vec![
-                "option 93: length 1, expected an even number, at least 2 (RFC 4578 §2.1)",
+                "option 93: length 1, expected a multiple of 2, at least 2 (RFC 4578 §2.1)",
                 "option 94: interface type 2, expected 1 (UNDI) (RFC 4578 §2.2)",
                 "option 97: length 16, expected 17 (RFC 4578 §2.3)",
                 "option 97: type 1, expected 0 (GUID) (RFC 4578 §2.3)",
