@@ -5,8 +5,10 @@
 //! daemons around them in [`daemon`] (`bootlab tftpd`) and [`get`] (`bootlab tftp get`).
 
 pub mod client;
+pub mod confine;
 pub mod netascii;
 pub mod options;
+pub mod server;
 pub mod window;
 
 /// Command-line arguments of `bootlab tftpd`.
