@@ -12,53 +12,16 @@ use std::time::Duration;
 use bootlab_net::clock::Rng;
 use rand::Rng as _;
 
-/// ARP operation (RFC 826).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ArpOp {
-    /// 1
-    Request,
-    /// 2
-    Reply,
-}
+pub use bootlab_wire::arp::{Operation as ArpOp, Repr as ArpPacket};
 
-/// An Ethernet/IPv4 ARP packet as the client cores see it (RFC 826). The daemons convert it to
-/// and from `bootlab_wire::arp`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ArpPacket {
-    /// Request or reply.
-    pub op: ArpOp,
-    /// Sender hardware address (`sha`).
-    pub sender_mac: [u8; 6],
-    /// Sender protocol address (`spa`); 0.0.0.0 in a probe (RFC 5227 §1.1).
-    pub sender_ip: Ipv4Addr,
-    /// Target hardware address (`tha`); zero in requests (RFC 5227 §2.1.1).
-    pub target_mac: [u8; 6],
-    /// Target protocol address (`tpa`).
-    pub target_ip: Ipv4Addr,
-}
-
-impl ArpPacket {
-    /// A request from `mac`/`sender_ip` asking for `target_ip` (RFC 826), target hardware zero.
-    pub fn request(mac: [u8; 6], sender_ip: Ipv4Addr, target_ip: Ipv4Addr) -> Self {
-        Self {
-            op: ArpOp::Request,
-            sender_mac: mac,
-            sender_ip,
-            target_mac: [0; 6],
-            target_ip,
-        }
-    }
-
-    /// The reply a host owning `my_ip` at `my_mac` gives to `request` (RFC 826).
-    pub fn reply_to(request: &ArpPacket, my_mac: [u8; 6], my_ip: Ipv4Addr) -> Self {
-        Self {
-            op: ArpOp::Reply,
-            sender_mac: my_mac,
-            sender_ip: my_ip,
-            target_mac: request.sender_mac,
-            target_ip: request.sender_ip,
-        }
-    }
+/// The reply a host owning `my_ip` at `my_mac` gives to `request` (RFC 826).
+pub fn reply_to(request: &ArpPacket, my_mac: [u8; 6], my_ip: Ipv4Addr) -> ArpPacket {
+    ArpPacket::reply(
+        my_mac,
+        my_ip,
+        request.source_hardware_addr,
+        request.source_protocol_addr,
+    )
 }
 
 /// Probe and announcement timing (RFC 5227 §1.1 constants by default).
@@ -243,19 +206,19 @@ impl Acd {
     /// when it shows a conflict (RFC 5227 §2.1.1): any ARP whose sender IP is the address, or
     /// another host's probe for it. Our own frames and packets after probing are ignored.
     pub fn handle_arp(&mut self, arp: &ArpPacket) -> Option<[u8; 6]> {
-        if self.phase != AcdPhase::Probing || arp.sender_mac == self.mac {
+        if self.phase != AcdPhase::Probing || arp.source_hardware_addr.0 == self.mac {
             return None;
         }
-        let conflict = arp.sender_ip == self.address
-            || (arp.op == ArpOp::Request
-                && arp.sender_ip.is_unspecified()
-                && arp.target_ip == self.address);
+        let conflict = arp.source_protocol_addr == self.address
+            || (arp.operation == ArpOp::Request
+                && arp.source_protocol_addr.is_unspecified()
+                && arp.target_protocol_addr == self.address);
         if conflict {
             self.phase = AcdPhase::Conflict {
-                mac: arp.sender_mac,
+                mac: arp.source_hardware_addr.0,
             };
             self.next_at = None;
-            Some(arp.sender_mac)
+            Some(arp.source_hardware_addr.0)
         } else {
             None
         }
@@ -298,7 +261,9 @@ mod tests {
         let steps = drive(&mut acd, &mut rng);
         let probes: Vec<_> = steps
             .iter()
-            .filter(|(_, s)| matches!(s, AcdStep::Send(a) if a.sender_ip.is_unspecified()))
+            .filter(
+                |(_, s)| matches!(s, AcdStep::Send(a) if a.source_protocol_addr.is_unspecified()),
+            )
             .collect();
         assert_eq!(probes.len(), 3);
         assert!(probes[0].0 <= Duration::from_secs(1));
@@ -316,14 +281,14 @@ mod tests {
         assert_eq!(steps[usable].0 - probes[2].0, Duration::from_secs(2));
         let announces: Vec<_> = steps
             .iter()
-            .filter(|(_, s)| matches!(s, AcdStep::Send(a) if a.sender_ip == ADDR && a.target_ip == ADDR))
+            .filter(|(_, s)| matches!(s, AcdStep::Send(a) if a.source_protocol_addr == ADDR && a.target_protocol_addr == ADDR))
             .collect();
         assert_eq!(announces.len(), 2);
         assert_eq!(announces[1].0 - announces[0].0, Duration::from_secs(2));
         assert_eq!(acd.phase(), AcdPhase::Done);
         if let AcdStep::Send(p) = probes[0].1 {
-            assert_eq!(p.target_mac, [0; 6]);
-            assert_eq!(p.sender_mac, MAC);
+            assert_eq!(p.target_hardware_addr.0, [0; 6]);
+            assert_eq!(p.source_hardware_addr.0, MAC);
         }
     }
 
@@ -335,7 +300,7 @@ mod tests {
         let sends: Vec<_> = drive(&mut acd, &mut rng)
             .into_iter()
             .filter_map(|(t, s)| match s {
-                AcdStep::Send(a) => Some((t - t0, a.sender_ip)),
+                AcdStep::Send(a) => Some((t - t0, a.source_protocol_addr)),
                 AcdStep::Usable => None,
             })
             .collect();
@@ -368,7 +333,7 @@ mod tests {
         assert_eq!(acd.poll_timeout(), None);
 
         let mut acd = Acd::start(AcdTiming::rfc5227(), MAC, ADDR, Duration::ZERO, &mut rng);
-        let reply = ArpPacket::reply_to(&own, OTHER, ADDR);
+        let reply = reply_to(&own, OTHER, ADDR);
         assert_eq!(acd.handle_arp(&reply), Some(OTHER));
     }
 }

@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::acd::{Acd, AcdPhase, AcdStep, AcdTiming, ArpPacket};
 use crate::backoff::{half_remaining, Backoff};
-use crate::msg::{classful_prefix, is_reply_for, opts, prefix_len};
+use crate::msg::{classful_prefix, is_reply_for, opts, prefix_len, Transmit};
 
 /// What the client does when T1 arrives (scenario control).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
@@ -280,23 +280,6 @@ impl State {
             State::Stopped => "stopped",
         }
     }
-}
-
-/// A datagram for the daemon to send.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Transmit {
-    /// A DHCP message from UDP 68 to 67. `src` 0.0.0.0 means the client has no address yet: the
-    /// daemon sends it as a raw frame (RFC 2131 §4.1); otherwise through the kernel's stack.
-    Dhcp {
-        /// The message.
-        message: Message,
-        /// IP source.
-        src: Ipv4Addr,
-        /// IP destination; 255.255.255.255 for broadcast.
-        dst: Ipv4Addr,
-    },
-    /// An ARP packet, broadcast on the link (RFC 5227 probes and announcements).
-    Arp(ArpPacket),
 }
 
 /// What happened, for events on stdout and for the daemon to act on.
@@ -570,7 +553,7 @@ impl DhcpClient {
     }
 
     fn broadcast(&mut self, message: Message, src: Ipv4Addr) {
-        self.out.push_back(Transmit::Dhcp {
+        self.out.push_back(Transmit::Bootp {
             message,
             src,
             dst: Ipv4Addr::BROADCAST,
@@ -651,7 +634,7 @@ impl DhcpClient {
             (State::Renewing, Some(sid)) => (sid, lease.t2_at()),
             _ => (Ipv4Addr::BROADCAST, lease.expires_at()),
         };
-        self.out.push_back(Transmit::Dhcp {
+        self.out.push_back(Transmit::Bootp {
             message: m,
             src: lease.address,
             dst,
@@ -668,7 +651,7 @@ impl DhcpClient {
         let mut m = self.base(MessageType::Inform, self.secs(now), addr);
         self.add_parameters(&mut m);
         let dst = self.cfg.inform_server.unwrap_or(Ipv4Addr::BROADCAST);
-        self.out.push_back(Transmit::Dhcp {
+        self.out.push_back(Transmit::Bootp {
             message: m,
             src: addr,
             dst,
@@ -835,7 +818,7 @@ impl DhcpClient {
             self.xid = self.rng.gen();
             let mut m = self.base(MessageType::Release, 0, lease.address);
             m.options_mut().push(code::SERVER_IDENTIFIER, sid.octets());
-            self.out.push_back(Transmit::Dhcp {
+            self.out.push_back(Transmit::Bootp {
                 message: m,
                 src: lease.address,
                 dst: sid,
@@ -1061,7 +1044,7 @@ impl DhcpClient {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::acd::ArpOp;
+    use crate::acd::{reply_to, ArpOp};
 
     const MAC: [u8; 6] = [2, 0, 0, 0, 0, 0x10];
     const SQUATTER: [u8; 6] = [2, 0, 0, 0, 0, 0x66];
@@ -1094,7 +1077,7 @@ mod tests {
     fn dhcp_out(c: &mut DhcpClient) -> Vec<(Message, Ipv4Addr, Ipv4Addr)> {
         let mut v = Vec::new();
         while let Some(t) = c.poll_transmit() {
-            if let Transmit::Dhcp { message, src, dst } = t {
+            if let Transmit::Bootp { message, src, dst } = t {
                 v.push((message, src, dst));
             }
         }
@@ -1395,7 +1378,7 @@ mod tests {
             vec![ArpPacket::request(MAC, Ipv4Addr::UNSPECIFIED, ADDR)]
         );
         // The squatter answers.
-        let answer = ArpPacket::reply_to(&probes[0], SQUATTER, ADDR);
+        let answer = reply_to(&probes[0], SQUATTER, ADDR);
         c.handle_arp(t, &answer);
         let ev = events(&mut c);
         assert!(ev.contains(&Event::Conflict {
@@ -1443,7 +1426,7 @@ mod tests {
         let t = c.poll_timeout().expect("probe timer");
         c.handle_timeout(t);
         let probe = arp_out(&mut c).remove(0);
-        c.handle_arp(t, &ArpPacket::reply_to(&probe, SQUATTER, ADDR));
+        c.handle_arp(t, &reply_to(&probe, SQUATTER, ADDR));
         let ev = events(&mut c);
         assert!(ev.contains(&Event::Conflict {
             address: ADDR,
@@ -1482,13 +1465,16 @@ mod tests {
         }
         let probes: Vec<_> = arps
             .iter()
-            .filter(|(_, a)| a.sender_ip.is_unspecified())
+            .filter(|(_, a)| a.source_protocol_addr.is_unspecified())
             .collect();
-        let announces: Vec<_> = arps.iter().filter(|(_, a)| a.sender_ip == ADDR).collect();
+        let announces: Vec<_> = arps
+            .iter()
+            .filter(|(_, a)| a.source_protocol_addr == ADDR)
+            .collect();
         assert_eq!((probes.len(), announces.len()), (3, 2));
         assert!(probes
             .iter()
-            .all(|(_, a)| a.op == ArpOp::Request && a.target_ip == ADDR));
+            .all(|(_, a)| a.operation == ArpOp::Request && a.target_protocol_addr == ADDR));
         assert_eq!(
             bound_at,
             Some(probes[2].0 + s(2)),

@@ -7,6 +7,7 @@
 
 pub mod acd;
 pub mod backoff;
+pub mod bootp;
 pub mod dhcp;
 pub mod msg;
 

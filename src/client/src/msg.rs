@@ -5,6 +5,41 @@ use std::net::Ipv4Addr;
 
 use bootlab_wire::bootp::{Message, Op, Options};
 
+use crate::acd::ArpPacket;
+
+/// A packet for a client daemon to send.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Transmit {
+    /// A BOOTP/DHCP message from UDP 68 to 67. `src` 0.0.0.0 means the client has no address
+    /// yet: the daemon sends it as a raw frame (RFC 2131 §4.1, RFC 951 §7.1); otherwise through
+    /// the kernel's stack (the boot ROM frames everything itself).
+    Bootp {
+        /// The message.
+        message: Message,
+        /// IP source.
+        src: Ipv4Addr,
+        /// IP destination; 255.255.255.255 for broadcast.
+        dst: Ipv4Addr,
+    },
+    /// An ARP packet: requests are broadcast, replies go to the target hardware address.
+    Arp(ArpPacket),
+    /// A datagram of the boot ROM's own IP/UDP stack (TFTP), framed raw to `dst_mac`.
+    Udp {
+        /// Ethernet destination.
+        dst_mac: [u8; 6],
+        /// IP source.
+        src_ip: Ipv4Addr,
+        /// IP destination.
+        dst_ip: Ipv4Addr,
+        /// UDP source port.
+        src_port: u16,
+        /// UDP destination port.
+        dst_port: u16,
+        /// UDP payload.
+        payload: Vec<u8>,
+    },
+}
+
 static NO_OPTIONS: Options = Options(Vec::new());
 
 /// The options of a message; empty for a plain (cookie-less) vendor area.
