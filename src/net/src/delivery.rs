@@ -286,6 +286,7 @@ pub struct Deliverer {
     socket: Arc<tokio::net::UdpSocket>,
     interface: Interface,
     netlink: Option<rtnetlink::Handle>,
+    raw: Option<bootlab_sys::packet::PacketSocket>,
     neighbour_state: NeighbourState,
 }
 
@@ -311,7 +312,18 @@ impl Deliverer {
                 Some(handle)
             }
             Err(e) => {
-                tracing::warn!("rtnetlink unavailable, neighbour delivery will broadcast: {e}");
+                tracing::warn!("rtnetlink unavailable, neighbour delivery will fail: {e}");
+                None
+            }
+        };
+        // Protocol 0: the packet socket only sends, it never queues received frames.
+        let raw = match bootlab_sys::packet::PacketSocket::bind(
+            &interface.name,
+            bootlab_sys::packet::EtherType::Other(0),
+        ) {
+            Ok(s) => Some(s),
+            Err(e) => {
+                tracing::warn!("AF_PACKET unavailable, raw delivery will fail: {e}");
                 None
             }
         };
@@ -319,6 +331,7 @@ impl Deliverer {
             socket,
             interface,
             netlink,
+            raw,
             neighbour_state,
         }
     }
@@ -398,12 +411,23 @@ impl Deliverer {
             .map_err(|e| err(e.to_string()))
     }
 
+    /// Sends `payload` as an Ethernet/IPv4/UDP frame from this interface's MAC, address and
+    /// port 67 straight to `hwaddr`, so no neighbour entry is needed or left (RFC 951 §4).
     fn send_raw(&self, addr: SocketAddrV4, hwaddr: [u8; 6], payload: &[u8]) -> io::Result<()> {
-        let _ = (addr, hwaddr, payload);
-        Err(io::Error::new(
-            io::ErrorKind::Unsupported,
-            "raw delivery not available yet",
-        ))
+        let Some(raw) = &self.raw else {
+            return Err(io::Error::new(io::ErrorKind::Unsupported, "no AF_PACKET socket"));
+        };
+        let src = self.interface.primary().unwrap_or(Ipv4Addr::UNSPECIFIED);
+        let frame = bootlab_wire::frame::build_udp(
+            self.interface.mac,
+            hwaddr,
+            src,
+            *addr.ip(),
+            bootp::SERVER_PORT,
+            addr.port(),
+            payload,
+        );
+        raw.send(&frame).map(|_| ()).map_err(|e| io::Error::other(e.to_string()))
     }
 }
 
