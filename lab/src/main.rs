@@ -27,6 +27,8 @@ enum Command {
     Rarpd(bootlab_rarp::ServerArgs),
     /// Run our RARP client.
     RarpClient(bootlab_rarp::ClientArgs),
+    /// Decode a pcap/pcapng capture: one line per frame, or JSON with every field.
+    Decode(bootlab_lab::decode::Args),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -39,5 +41,6 @@ fn main() -> anyhow::Result<()> {
         Command::Tftp(a) => bootlab_tftp::run_client(a),
         Command::Rarpd(a) => bootlab_rarp::run_server(a),
         Command::RarpClient(a) => bootlab_rarp::run_client(a),
+        Command::Decode(a) => bootlab_lab::decode::run(a),
     }
 }

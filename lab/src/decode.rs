@@ -1,0 +1,299 @@
+//! `bootlab decode FILE [--json]`: decodes a pcap or pcapng capture frame by frame with the wire
+//! crate's [`Decoder`], printing one line per frame or a JSON array with every decoded field.
+
+use std::borrow::Cow;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use bootlab_wire::frame::{Decoded, Decoder};
+use bootlab_wire::ChecksumPolicy;
+use pcap_file::pcap::PcapReader;
+use pcap_file::pcapng::blocks::interface_description::InterfaceDescriptionOption;
+use pcap_file::pcapng::{Block, PcapNgReader};
+use pcap_file::DataLink;
+use serde::Serialize;
+
+/// Arguments of `bootlab decode`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct Args {
+    /// A pcap or pcapng capture of Ethernet frames.
+    pub file: PathBuf,
+    /// Print a JSON array, one object per frame, instead of one line per frame.
+    #[arg(long)]
+    pub json: bool,
+    /// Do not verify IPv4/UDP checksums (captures taken before checksum offload completes them).
+    #[arg(long)]
+    pub ignore_checksums: bool,
+}
+
+/// Why a capture could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The file could not be read.
+    #[error("{path}: {source}")]
+    Io {
+        /// The capture.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// Neither pcap nor pcapng magic.
+    #[error("not a pcap or pcapng file (magic {magic:02x?})")]
+    Magic {
+        /// The first bytes.
+        magic: Vec<u8>,
+    },
+    /// The capture is malformed.
+    #[error("capture malformed after frame {frame}: {source}")]
+    Format {
+        /// Frames read before the error.
+        frame: usize,
+        /// The parser's error.
+        source: pcap_file::PcapError,
+    },
+}
+
+/// One captured frame as the capture file holds it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Captured {
+    /// Capture time since the Unix epoch.
+    pub timestamp: Duration,
+    /// Length on the wire.
+    pub orig_len: u32,
+    /// Link type of the frame's interface.
+    pub linktype: u32,
+    /// The bytes captured.
+    pub data: Vec<u8>,
+}
+
+/// One decoded frame: where it sits in the capture and what the decoder made of it.
+#[derive(Debug, Clone, Serialize)]
+pub struct Frame {
+    /// 1-based frame number, in file order (as Wireshark numbers them).
+    pub number: usize,
+    /// Seconds since the first frame.
+    pub time: f64,
+    /// Seconds since the Unix epoch.
+    pub epoch: f64,
+    /// Length on the wire.
+    pub orig_len: u32,
+    /// Every layer and the deviations.
+    #[serde(flatten)]
+    pub decoded: Decoded,
+}
+
+impl std::fmt::Display for Frame {
+    /// `   3   0.001234 <summary>` then `  ! deviation` lines.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:>5} {:>11.6} {}", self.number, self.time, self.decoded)?;
+        for d in &self.decoded.deviations {
+            write!(f, "\n      ! {d}")?;
+        }
+        Ok(())
+    }
+}
+
+const PCAP_MAGICS: [[u8; 4]; 4] = [
+    [0xa1, 0xb2, 0xc3, 0xd4],
+    [0xd4, 0xc3, 0xb2, 0xa1],
+    [0xa1, 0xb2, 0x3c, 0x4d],
+    [0x4d, 0x3c, 0xb2, 0xa1],
+];
+const PCAPNG_MAGIC: [u8; 4] = [0x0a, 0x0d, 0x0d, 0x0a];
+
+/// The time unit of a pcapng interface (`if_tsresol`, default microseconds).
+fn tick(options: &[InterfaceDescriptionOption<'_>]) -> f64 {
+    let r = options
+        .iter()
+        .find_map(|o| match o {
+            InterfaceDescriptionOption::IfTsResol(r) => Some(*r),
+            _ => None,
+        })
+        .unwrap_or(6);
+    if r & 0x80 != 0 {
+        2f64.powi(-i32::from(r & 0x7f))
+    } else {
+        10f64.powi(-i32::from(r))
+    }
+}
+
+/// Reads every frame of a pcap or pcapng capture held in memory, in file order.
+pub fn read_capture(bytes: &[u8]) -> Result<Vec<Captured>, Error> {
+    let magic = bytes.get(..4).unwrap_or(bytes);
+    let mut out = Vec::new();
+    let format = |frame: usize| move |source| Error::Format { frame, source };
+    if PCAP_MAGICS.iter().any(|m| m == magic) {
+        let mut r = PcapReader::new(bytes).map_err(format(0))?;
+        let linktype = u32::from(r.header().datalink);
+        while let Some(p) = r.next_packet() {
+            let p = p.map_err(format(out.len()))?;
+            out.push(Captured {
+                timestamp: p.timestamp,
+                orig_len: p.orig_len,
+                linktype,
+                data: p.data.into_owned(),
+            });
+        }
+    } else if magic == PCAPNG_MAGIC {
+        let mut r = PcapNgReader::new(bytes).map_err(format(0))?;
+        let mut ifaces: Vec<(u32, f64)> = Vec::new();
+        while let Some(b) = r.next_block() {
+            let b = b.map_err(format(out.len()))?;
+            let (iface, raw_ts, orig_len, data): (u32, Duration, u32, Cow<'_, [u8]>) = match b {
+                Block::InterfaceDescription(i) => {
+                    ifaces.push((u32::from(i.linktype), tick(&i.options)));
+                    continue;
+                }
+                Block::SectionHeader(_) => {
+                    ifaces.clear();
+                    continue;
+                }
+                Block::EnhancedPacket(p) => (p.interface_id, p.timestamp, p.original_len, p.data),
+                Block::SimplePacket(p) => (0, Duration::ZERO, p.original_len, p.data),
+                Block::Packet(p) => (
+                    u32::from(p.interface_id),
+                    Duration::from_nanos(p.timestamp),
+                    p.original_len,
+                    p.data,
+                ),
+                _ => continue,
+            };
+            let (linktype, tick) = ifaces.get(iface as usize).copied().unwrap_or((1, 1e-6));
+            // pcap-file 2.0 reads the raw timestamp units as nanoseconds; scale by if_tsresol.
+            let secs = raw_ts.as_nanos() as f64 * tick;
+            out.push(Captured {
+                timestamp: Duration::try_from_secs_f64(secs).unwrap_or_default(),
+                orig_len,
+                linktype,
+                data: data.into_owned(),
+            });
+        }
+    } else {
+        return Err(Error::Magic {
+            magic: magic.to_vec(),
+        });
+    }
+    Ok(out)
+}
+
+/// Decodes every frame of a capture held in memory.
+pub fn decode_capture(bytes: &[u8], policy: ChecksumPolicy) -> Result<Vec<Frame>, Error> {
+    let captured = read_capture(bytes)?;
+    let mut decoder = Decoder::new(policy);
+    let first = captured.first().map(|c| c.timestamp).unwrap_or_default();
+    Ok(captured
+        .into_iter()
+        .enumerate()
+        .map(|(i, c)| {
+            let mut decoded = decoder.decode(&c.data);
+            if c.linktype != u32::from(DataLink::ETHERNET) {
+                decoded.deviations.insert(
+                    0,
+                    bootlab_wire::Deviation {
+                        field: "frame".into(),
+                        offset: None,
+                        message: format!("link type {} is not Ethernet (1)", c.linktype),
+                        rule: "tcpdump.org link types",
+                        severity: bootlab_wire::Severity::Warning,
+                    },
+                );
+            }
+            Frame {
+                number: i + 1,
+                time: c.timestamp.saturating_sub(first).as_secs_f64(),
+                epoch: c.timestamp.as_secs_f64(),
+                orig_len: c.orig_len,
+                decoded,
+            }
+        })
+        .collect())
+}
+
+/// Decodes the capture at `path`.
+pub fn decode_file(path: &Path, policy: ChecksumPolicy) -> Result<Vec<Frame>, Error> {
+    let bytes = std::fs::read(path).map_err(|source| Error::Io {
+        path: path.to_owned(),
+        source,
+    })?;
+    decode_capture(&bytes, policy)
+}
+
+/// Runs `bootlab decode`.
+pub fn run(args: Args) -> anyhow::Result<()> {
+    let policy = if args.ignore_checksums {
+        ChecksumPolicy::Ignore
+    } else {
+        ChecksumPolicy::Verify
+    };
+    let frames = decode_file(&args.file, policy)
+        .map_err(|e| anyhow::anyhow!("{}: {e}", args.file.display()))?;
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    if args.json {
+        serde_json::to_writer_pretty(&mut out, &frames)?;
+        writeln!(out)?;
+    } else {
+        for f in &frames {
+            writeln!(out, "{f}")?;
+        }
+    }
+    out.flush()?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bootlab_wire::bootp::{Message, MessageType};
+    use bootlab_wire::frame::build_udp;
+    use pcap_file::pcap::{PcapPacket, PcapWriter};
+    use std::net::Ipv4Addr;
+
+    fn frame() -> Vec<u8> {
+        let m = Message::new_dhcp(MessageType::Discover, 9, [2, 0, 0, 0, 0, 1]);
+        build_udp(
+            [2, 0, 0, 0, 0, 1],
+            [0xff; 6],
+            Ipv4Addr::UNSPECIFIED,
+            Ipv4Addr::BROADCAST,
+            68,
+            67,
+            &m.emit(),
+        )
+    }
+
+    #[test]
+    fn pcap_frames_are_numbered_and_timed() {
+        let f = frame();
+        let mut w = PcapWriter::new(Vec::new()).expect("writer");
+        for (i, t) in [1000u64, 1000, 1002].into_iter().enumerate() {
+            let ts = Duration::from_secs(t) + Duration::from_micros(i as u64 * 250);
+            w.write_packet(&PcapPacket::new(ts, f.len() as u32, &f))
+                .expect("write");
+        }
+        let bytes = w.into_writer();
+        let frames = decode_capture(&bytes, ChecksumPolicy::Verify).expect("decode");
+        assert_eq!(frames.len(), 3);
+        assert_eq!(frames[2].number, 3);
+        assert!((frames[2].time - 2.0005).abs() < 1e-9);
+        assert!(frames[0]
+            .to_string()
+            .starts_with("    1    0.000000 02:00:00:00:00:01 > ff:ff:ff:ff:ff:ff 0.0.0.0:68"));
+        let json = serde_json::to_value(&frames).expect("json");
+        assert_eq!(json[0]["app"]["message_type"], "DHCPDISCOVER");
+        assert_eq!(json[0]["number"], 1);
+    }
+
+    #[test]
+    fn garbage_is_a_typed_error() {
+        assert!(matches!(
+            decode_capture(b"hello world", ChecksumPolicy::Verify),
+            Err(Error::Magic { .. })
+        ));
+        assert!(matches!(
+            decode_capture(&[0xd4, 0xc3, 0xb2, 0xa1, 2], ChecksumPolicy::Verify),
+            Err(Error::Format { .. })
+        ));
+    }
+}
