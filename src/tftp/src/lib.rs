@@ -6,6 +6,8 @@
 
 pub mod client;
 pub mod confine;
+pub mod daemon;
+pub mod get;
 pub mod netascii;
 pub mod options;
 pub mod server;
@@ -21,20 +23,27 @@ pub struct ServerArgs {
 
 /// Runs `bootlab tftpd` until SIGTERM. Builds its own tokio runtime.
 pub fn run_server(args: ServerArgs) -> anyhow::Result<()> {
-    let _ = args;
-    anyhow::bail!("bootlab tftpd: not implemented yet")
+    daemon::run(&args.config)
 }
 
 /// Command-line arguments of `bootlab tftp`.
 #[derive(Debug, clap::Args)]
 pub struct ClientArgs {
-    /// Configuration file (TOML).
-    #[arg(long, short = 'c')]
-    pub config: std::path::PathBuf,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: ClientCommand,
 }
 
-/// Runs `bootlab tftp` until SIGTERM. Builds its own tokio runtime.
+/// `bootlab tftp` subcommands.
+#[derive(Debug, clap::Subcommand)]
+pub enum ClientCommand {
+    /// Download a file (RRQ) with optional RFC 2347 options.
+    Get(get::GetArgs),
+}
+
+/// Runs `bootlab tftp ...` until the transfer ends. Builds its own tokio runtime.
 pub fn run_client(args: ClientArgs) -> anyhow::Result<()> {
-    let _ = args;
-    anyhow::bail!("bootlab tftp: not implemented yet")
+    match args.command {
+        ClientCommand::Get(a) => get::run(&a),
+    }
 }

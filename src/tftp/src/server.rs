@@ -50,8 +50,9 @@ impl ServerConfig {
 /// What became of a datagram sent to port 69.
 #[derive(Debug)]
 pub enum Admission {
-    /// A transfer starts; give it its own port and task.
-    Start(Box<Transfer>),
+    /// A transfer starts; give it its own port and task. A write comes with the new file, into
+    /// which the daemon drains [`Transfer::take_data`].
+    Start(Box<Transfer>, Option<std::fs::File>),
     /// Refused: send `error` from a fresh port to the client, and log `refused`.
     Refuse {
         /// The file name asked for.
@@ -129,9 +130,8 @@ impl Server {
                 Ok(x) => x,
                 Err(r) => return refuse(req.filename.clone(), r),
             };
-            let _ = file; // the daemon writes through its own handle to `path`
             let t = Transfer::write(now, peer, &req, path, netascii, &self.config);
-            return Admission::Start(Box::new(t));
+            return Admission::Start(Box::new(t), Some(file));
         }
         let (file, size, path) = match confine::open_read(&self.config.root, &req.filename) {
             Ok(x) => x,
@@ -139,16 +139,19 @@ impl Server {
         };
         let source: Box<dyn Read + Send> =
             Box::new(std::io::BufReader::with_capacity(256 * 1024, file));
-        Admission::Start(Box::new(Transfer::read(
-            now,
-            peer,
-            &req,
-            path,
-            source,
-            Some(size),
-            netascii,
-            &self.config,
-        )))
+        Admission::Start(
+            Box::new(Transfer::read(
+                now,
+                peer,
+                &req,
+                path,
+                source,
+                Some(size),
+                netascii,
+                &self.config,
+            )),
+            None,
+        )
     }
 }
 
@@ -606,7 +609,7 @@ mod tests {
 
     fn start(server: &Server, payload: &[u8]) -> Transfer {
         match server.request(Duration::ZERO, peer(), payload) {
-            Admission::Start(t) => *t,
+            Admission::Start(t, _) => *t,
             other => panic!("not started: {other:?}"),
         }
     }

@@ -1,0 +1,321 @@
+//! `bootlab tftpd`: the server daemon. A loop on port 69 admits requests through
+//! [`crate::server::Server`] and starts one task with its own socket (TID) per transfer, so a
+//! slow client never holds the others back. Logs go to stderr through `tracing`; events
+//! (`ready`, `transfer-complete`, `transfer-failed`, `refused`) go to stdout.
+//!
+//! Config (TOML, kebab-case keys):
+//!
+//! ```toml
+//! root = "/srv/tftp"        # required; served directory
+//! address = "192.0.2.1"     # default 0.0.0.0
+//! interface = "eth0"        # optional: SO_BINDTODEVICE
+//! port = 69
+//! allow-write = false       # WRQ creates new files only
+//! max-blksize = 65464       # RFC 2348 ceiling granted
+//! max-windowsize = 64       # RFC 7440 ceiling granted
+//! timeout = 1.0             # seconds before a retransmission (doubles, at most x8)
+//! retries = 5               # retries without progress before a transfer is abandoned
+//! time-scale = 1.0          # protocol clock runs this much faster than real time
+//! ```
+
+use std::io::Write;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use bootlab_net::clock::Clock;
+use bootlab_net::events;
+use bootlab_wire::tftp::{ErrorCode, MAX_BLKSIZE, MIN_BLKSIZE};
+use serde::Deserialize;
+use serde_json::json;
+use tokio::net::UdpSocket;
+
+use crate::options::Limits;
+use crate::server::{Admission, Server, ServerConfig, Transfer, TransferEvent};
+
+/// The daemon's configuration file.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct DaemonConfig {
+    /// The directory served.
+    pub root: PathBuf,
+    /// The address to listen on (0.0.0.0 by default).
+    #[serde(default = "unspecified")]
+    pub address: Ipv4Addr,
+    /// Bind to this interface (SO_BINDTODEVICE).
+    #[serde(default)]
+    pub interface: Option<String>,
+    /// The request port (69).
+    #[serde(default = "default_port")]
+    pub port: u16,
+    /// Accept WRQ (new files only).
+    #[serde(default)]
+    pub allow_write: bool,
+    /// The largest blksize granted.
+    #[serde(default = "default_max_blksize")]
+    pub max_blksize: u16,
+    /// The largest windowsize granted.
+    #[serde(default = "default_max_windowsize")]
+    pub max_windowsize: u16,
+    /// Seconds before a retransmission.
+    #[serde(default = "default_timeout")]
+    pub timeout: f64,
+    /// Retries without progress.
+    #[serde(default = "default_retries")]
+    pub retries: u32,
+    /// Clock speed-up for scenarios.
+    #[serde(default = "default_scale")]
+    pub time_scale: f64,
+}
+
+fn unspecified() -> Ipv4Addr {
+    Ipv4Addr::UNSPECIFIED
+}
+fn default_port() -> u16 {
+    bootlab_wire::tftp::SERVER_PORT
+}
+fn default_max_blksize() -> u16 {
+    MAX_BLKSIZE
+}
+fn default_max_windowsize() -> u16 {
+    64
+}
+fn default_timeout() -> f64 {
+    1.0
+}
+fn default_retries() -> u32 {
+    5
+}
+fn default_scale() -> f64 {
+    1.0
+}
+
+impl DaemonConfig {
+    /// Reads and checks a config file.
+    pub fn load(path: &Path) -> anyhow::Result<Self> {
+        let text =
+            std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+        let cfg: Self =
+            toml::from_str(&text).with_context(|| format!("parsing {}", path.display()))?;
+        anyhow::ensure!(
+            (MIN_BLKSIZE..=MAX_BLKSIZE).contains(&cfg.max_blksize),
+            "max-blksize {} outside {MIN_BLKSIZE}..={MAX_BLKSIZE}",
+            cfg.max_blksize
+        );
+        anyhow::ensure!(cfg.max_windowsize >= 1, "max-windowsize must be at least 1");
+        anyhow::ensure!(
+            cfg.timeout.is_finite() && cfg.timeout > 0.0,
+            "timeout must be positive"
+        );
+        anyhow::ensure!(
+            cfg.time_scale.is_finite() && cfg.time_scale > 0.0,
+            "time-scale must be positive"
+        );
+        Ok(cfg)
+    }
+
+    /// The core's view: the root made canonical.
+    pub fn server_config(&self) -> anyhow::Result<ServerConfig> {
+        let root = self
+            .root
+            .canonicalize()
+            .with_context(|| format!("root {}", self.root.display()))?;
+        anyhow::ensure!(root.is_dir(), "root {} is not a directory", root.display());
+        Ok(ServerConfig {
+            root,
+            allow_write: self.allow_write,
+            limits: Limits {
+                max_blksize: self.max_blksize,
+                max_windowsize: self.max_windowsize,
+            },
+            timeout: Duration::from_secs_f64(self.timeout),
+            retries: self.retries,
+        })
+    }
+}
+
+/// Makes a UDP socket on `addr`, optionally bound to `interface`, with large buffers (windows of
+/// large blocks overflow the default 208 KiB).
+pub(crate) fn udp_socket(addr: SocketAddr, interface: Option<&str>) -> anyhow::Result<UdpSocket> {
+    let std_sock = std::net::UdpSocket::bind(addr).with_context(|| format!("binding {addr}"))?;
+    std_sock.set_nonblocking(true)?;
+    use nix::sys::socket::{setsockopt, sockopt};
+    // The *Force variants pass rmem_max/wmem_max with CAP_NET_ADMIN; without it, ask politely.
+    const BUF: usize = 4 << 20;
+    if setsockopt(&std_sock, sockopt::RcvBufForce, &BUF).is_err() {
+        let _ = setsockopt(&std_sock, sockopt::RcvBuf, &BUF);
+    }
+    if setsockopt(&std_sock, sockopt::SndBufForce, &BUF).is_err() {
+        let _ = setsockopt(&std_sock, sockopt::SndBuf, &BUF);
+    }
+    let sock = UdpSocket::from_std(std_sock)?;
+    if let Some(ifname) = interface {
+        sock.bind_device(Some(ifname.as_bytes()))
+            .with_context(|| format!("binding to interface {ifname}"))?;
+    }
+    Ok(sock)
+}
+
+/// Runs the daemon until SIGTERM or SIGINT.
+pub fn run(config_path: &Path) -> anyhow::Result<()> {
+    bootlab_net::log::init();
+    let cfg = DaemonConfig::load(config_path)?;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    rt.block_on(serve(cfg))
+}
+
+async fn serve(cfg: DaemonConfig) -> anyhow::Result<()> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let server = Server::new(cfg.server_config()?);
+    let clock = Clock::new(cfg.time_scale);
+    let listen = SocketAddr::new(IpAddr::V4(cfg.address), cfg.port);
+    let sock = udp_socket(listen, cfg.interface.as_deref())?;
+    let local = sock.local_addr()?;
+    let mut term = signal(SignalKind::terminate())?;
+    let mut int = signal(SignalKind::interrupt())?;
+    tracing::info!(%local, root = %server.config().root.display(), allow_write = cfg.allow_write, "tftpd listening");
+    events::emit(
+        "ready",
+        json!({ "address": local.ip().to_string(), "port": local.port() }),
+    );
+    let mut buf = vec![0u8; 65_536];
+    let mut tasks = tokio::task::JoinSet::new();
+    loop {
+        tokio::select! {
+            r = sock.recv_from(&mut buf) => {
+                let (n, peer) = match r {
+                    Ok(x) => x,
+                    Err(e) => { tracing::warn!("recv on {local}: {e}"); continue; }
+                };
+                match server.request(clock.now(), peer, &buf[..n]) {
+                    Admission::Start(t, file) => {
+                        tracing::info!(%peer, file = t.filename(), write = t.is_write(), negotiated = ?t.negotiated(), "transfer start");
+                        let iface = cfg.interface.clone();
+                        tasks.spawn(run_transfer(*t, file, local.ip(), iface, clock));
+                    }
+                    Admission::Refuse { filename, refused, error } => {
+                        tracing::warn!(%peer, file = %filename, code = refused.code.value(), "refused: {}", refused.reason);
+                        events::emit("refused", json!({
+                            "file": filename, "peer": peer.to_string(),
+                            "code": refused.code.value(), "reason": refused.reason,
+                        }));
+                        // The ERROR comes from a fresh port, like any answer (RFC 1350 §4).
+                        match udp_socket(SocketAddr::new(local.ip(), 0), cfg.interface.as_deref()) {
+                            Ok(s) => { let _ = s.send_to(&error, peer).await; }
+                            Err(e) => tracing::warn!("error socket: {e:#}"),
+                        }
+                    }
+                    Admission::Ignore(why) => tracing::debug!(%peer, "ignored: {why}"),
+                }
+            }
+            Some(_) = tasks.join_next(), if !tasks.is_empty() => {}
+            _ = term.recv() => break,
+            _ = int.recv() => break,
+        }
+    }
+    tracing::info!(running = tasks.len(), "tftpd stopping");
+    tasks.abort_all();
+    Ok(())
+}
+
+async fn run_transfer(
+    mut t: Transfer,
+    mut file: Option<std::fs::File>,
+    local: IpAddr,
+    iface: Option<String>,
+    clock: Clock,
+) {
+    let peer = t.peer();
+    let name = t.filename().to_string();
+    let started = Instant::now();
+    let sock = match udp_socket(SocketAddr::new(local, 0), iface.as_deref()) {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::warn!(%peer, file = %name, "no transfer socket: {e:#}");
+            events::emit(
+                "transfer-failed",
+                json!({ "file": name, "peer": peer.to_string(), "reason": format!("{e:#}") }),
+            );
+            return;
+        }
+    };
+    let mut buf = vec![0u8; 65_536];
+    loop {
+        while let Some(tx) = t.poll_transmit() {
+            if let Err(e) = sock.send_to(&tx.payload, tx.dst).await {
+                tracing::debug!(%peer, "send: {e}");
+            }
+        }
+        if let Some(f) = file.as_mut() {
+            let data = t.take_data();
+            if !data.is_empty() {
+                if let Err(e) = f.write_all(&data) {
+                    t.abort(ErrorCode::DiskFull, format!("write failed: {e}"));
+                    continue;
+                }
+            }
+        }
+        while let Some(ev) = t.poll_event() {
+            let n = t.negotiated();
+            match ev {
+                TransferEvent::Complete { bytes, blocks } => {
+                    let secs = started.elapsed().as_secs_f64();
+                    tracing::info!(%peer, file = %name, bytes, blocks, secs, "transfer complete");
+                    events::emit(
+                        "transfer-complete",
+                        json!({
+                            "file": name, "peer": peer.to_string(), "direction": if t.is_write() { "write" } else { "read" },
+                            "bytes": bytes, "blocks": blocks, "blksize": n.blksize, "windowsize": n.windowsize,
+                            "seconds": secs,
+                        }),
+                    );
+                }
+                TransferEvent::Failed(reason) => {
+                    tracing::warn!(%peer, file = %name, "transfer failed: {reason}");
+                    events::emit(
+                        "transfer-failed",
+                        json!({ "file": name, "peer": peer.to_string(), "reason": reason }),
+                    );
+                    if t.is_write() {
+                        // A partial upload is not a file.
+                        file = None;
+                        let _ = std::fs::remove_file(t.path());
+                    }
+                }
+                TransferEvent::Ignored(why) => {
+                    tracing::debug!(%peer, file = %name, "ignored: {why}")
+                }
+            }
+        }
+        if t.is_closed() {
+            while let Some(tx) = t.poll_transmit() {
+                let _ = sock.send_to(&tx.payload, tx.dst).await;
+            }
+            break;
+        }
+        let deadline = t
+            .poll_timeout()
+            .map(|at| tokio::time::Instant::from_std(clock.instant_at(at)));
+        tokio::select! {
+            r = sock.recv_from(&mut buf) => match r {
+                Ok((n, from)) => t.handle(clock.now(), from, &buf[..n]),
+                Err(e) => tracing::debug!(%peer, "recv: {e}"),
+            },
+            _ = sleep_until(deadline) => t.handle_timeout(clock.now()),
+        }
+    }
+    if let Some(f) = file.as_mut() {
+        let _ = f.sync_all();
+    }
+}
+
+/// Sleeps until `at`, or forever without a deadline.
+pub(crate) async fn sleep_until(at: Option<tokio::time::Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
+}
