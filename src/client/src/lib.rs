@@ -10,6 +10,7 @@ pub mod backoff;
 pub mod bootp;
 pub mod dhcp;
 pub mod msg;
+pub mod rom;
 
 /// Command-line arguments of `bootlab client`.
 #[derive(Debug, clap::Args)]
