@@ -17,6 +17,9 @@ use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
+/// The shell library every client hook sources (`lab/profiles/hooks/`): `bootlab_event NAME k v...`.
+pub const HOOK_LIBRARY: &str = "bootlab-event.sh";
+
 /// Default directory of the conflicting peers unpacked by `ci/install-debian-packages.sh`.
 pub const DEFAULT_PEERS_DIR: &str = "/opt/bootlab-peers";
 
@@ -97,6 +100,13 @@ impl Subnet {
             u32::MAX << (32 - u32::from(self.prefix))
         };
         Ipv4Addr::from(bits)
+    }
+    /// The template form: `network`, `prefix`, `mask`, `broadcast`, `cidr`.
+    pub fn context(&self) -> serde_json::Value {
+        serde_json::json!({
+            "network": self.network.to_string(), "prefix": self.prefix, "mask": self.mask().to_string(),
+            "broadcast": self.broadcast().to_string(), "cidr": self.to_string(),
+        })
     }
     /// The directed broadcast address (RFC 919).
     pub fn broadcast(&self) -> Ipv4Addr {
@@ -239,6 +249,14 @@ pub struct RoleParams {
     pub secs_threshold: Option<u16>,
     /// The router option (3).
     pub router: Option<Ipv4Addr>,
+    /// The subnet of the server's own interface when it differs from `subnet` (a server behind a
+    /// relay must declare its own segment too).
+    pub server_subnet: Option<Subnet>,
+    /// The pre-offer address check (servers: ICMP echo/ARP; clients: RFC 5227 probe): unset = the
+    /// implementation's default, `false` = off (faster runs), `true` = on.
+    pub conflict_check: Option<bool>,
+    /// Serve BOOTP clients from the dynamic pool too (RFC 1534), not only static bindings.
+    pub bootp_dynamic: bool,
     // --- relays ---
     /// The relay's client-side interface.
     pub client_interface: Option<String>,
@@ -314,13 +332,7 @@ impl RoleParams {
         }
         put("server_address", s(&self.server_address));
         if let Some(sn) = self.subnet {
-            put(
-                "subnet",
-                json!({
-                    "network": sn.network.to_string(), "prefix": sn.prefix, "mask": sn.mask().to_string(),
-                    "broadcast": sn.broadcast().to_string(), "cidr": sn.to_string(),
-                }),
-            );
+            put("subnet", sn.context());
         }
         if let Some(pool) = self.pool {
             let size = u32::from(pool.end).saturating_sub(u32::from(pool.start)) + 1;
@@ -374,6 +386,21 @@ impl RoleParams {
             self.secs_threshold.map(Value::from).unwrap_or(Value::Null),
         );
         put("router", s(&self.router));
+        if let Some(sn) = self.server_subnet {
+            put("server_subnet", sn.context());
+        }
+        put(
+            "conflict_check",
+            self.conflict_check.map(Value::Bool).unwrap_or(Value::Null),
+        );
+        put(
+            "no_conflict_check",
+            Value::Bool(self.conflict_check == Some(false)),
+        );
+        put("bootp_dynamic", Value::Bool(self.bootp_dynamic));
+        if let Some(t) = self.lease_time {
+            put("lease_time_hex", Value::String(format!("{t:08x}")));
+        }
         put(
             "client_interface",
             self.client_interface
@@ -644,6 +671,10 @@ pub struct Profile {
     /// Scenario features it does not support.
     #[serde(default)]
     pub unsupported: Vec<Unsupported>,
+    /// A file from `files` the lab runs with `/bin/sh` inside the host (after the private
+    /// mounts/hostname, before the program): e.g. iPXE's tap and bridge.
+    #[serde(default)]
+    pub setup: Option<String>,
     /// Free-form notes for people.
     #[serde(default)]
     pub notes: Option<String>,
@@ -829,6 +860,11 @@ impl Profile {
                 return Err(self.invalid("hook", "a file name in lab/profiles/hooks/"));
             }
         }
+        if let Some(setup) = &self.setup {
+            if !self.files.iter().any(|f| &f.path == setup) {
+                return Err(self.invalid("setup", "must name one of files[].path"));
+            }
+        }
         if self.needs_root && self.needs_root_reason.is_none() {
             return Err(self.invalid("needs-root-reason", "say why it needs root"));
         }
@@ -872,14 +908,27 @@ impl Profile {
             .map(|u| u.reason.as_str())
     }
 
-    /// Fills every template for one role instance. Pure: nothing is written until
+    /// Fills every template for one role instance (`role` is one of [`Profile::roles`]; templates
+    /// see it as `{{role}}` and `{{#if role_is.bootp_client}}`). Pure: nothing is written until
     /// [`Rendered::write_files`].
-    pub fn render(&self, params: &RoleParams, env: &RenderEnv) -> Result<Rendered, ProfileError> {
+    pub fn render(
+        &self,
+        role: Role,
+        params: &RoleParams,
+        env: &RenderEnv,
+    ) -> Result<Rendered, ProfileError> {
+        if !self.fills(role) {
+            return Err(self.invalid("roles", format!("does not fill role {}", role.as_str())));
+        }
         let state = &env.state_dir;
         let program = self.binary_path(&env.peers_dir);
-        let hook_copy = match (&params.hook, &self.hook) {
-            (Some(_), _) | (None, None) => None,
-            (None, Some(h)) => Some((env.profiles_dir.join("hooks").join(h), state.join(h))),
+        // The profile's hook and the shell library it sources, copied next to each other.
+        let hook_copy: Vec<(PathBuf, PathBuf)> = match (&params.hook, &self.hook) {
+            (Some(_), _) | (None, None) => Vec::new(),
+            (None, Some(h)) => [h.as_str(), HOOK_LIBRARY]
+                .iter()
+                .map(|f| (env.profiles_dir.join("hooks").join(f), state.join(f)))
+                .collect(),
         };
         let mut ctx = params.context();
         if let serde_json::Value::Object(m) = &mut ctx {
@@ -891,7 +940,15 @@ impl Profile {
                 "profile".into(),
                 serde_json::Value::String(self.name.clone()),
             );
-            if let Some((_, dst)) = &hook_copy {
+            m.insert(
+                "role".into(),
+                serde_json::Value::String(role.as_str().into()),
+            );
+            m.insert(
+                "role_is".into(),
+                serde_json::json!({ role.as_str().replace('-', "_"): true }),
+            );
+            if let Some((_, dst)) = hook_copy.first() {
                 m.insert("hook".into(), s(dst));
             }
             if !m.contains_key("output") {
@@ -1027,6 +1084,7 @@ impl Profile {
             done: self.done.clone(),
             events,
             stop_signal: self.stop_signal.clone(),
+            setup: self.setup.as_ref().map(|f| state.join(f)),
         })
     }
 }
@@ -1179,8 +1237,8 @@ pub struct Rendered {
     pub state_dir: PathBuf,
     /// Files to write.
     pub files: Vec<RenderedFile>,
-    /// The profile hook copied into the state dir: (source, destination).
-    pub hook_copy: Option<(PathBuf, PathBuf)>,
+    /// The profile hook and its library, copied into the state dir: (source, destination).
+    pub hook_copy: Vec<(PathBuf, PathBuf)>,
     /// The private hostname to set (`Need::PrivateHostname`).
     pub hostname: Option<String>,
     /// Directories to cover with tmpfs (`Need::PrivateMounts`).
@@ -1199,6 +1257,8 @@ pub struct Rendered {
     pub events: Vec<CompiledEvent>,
     /// The stop signal name (`TERM`, `INT`...).
     pub stop_signal: String,
+    /// A script to run with `/bin/sh` in the host before the program (see [`Profile::setup`]).
+    pub setup: Option<PathBuf>,
 }
 
 impl Rendered {
@@ -1219,7 +1279,7 @@ impl Rendered {
             std::fs::set_permissions(&f.path, std::fs::Permissions::from_mode(f.mode))
                 .map_err(|e| werr(&f.path, e))?;
         }
-        if let Some((src, dst)) = &self.hook_copy {
+        for (src, dst) in &self.hook_copy {
             std::fs::copy(src, dst).map_err(|e| werr(src, e))?;
             std::fs::set_permissions(dst, std::fs::Permissions::from_mode(0o755))
                 .map_err(|e| werr(dst, e))?;
@@ -1262,6 +1322,12 @@ impl Rendered {
         }
         if let Some(h) = &self.hostname {
             s.push_str(&format!("hostname {}\n", shell_quote(h)));
+        }
+        if let Some(setup) = &self.setup {
+            s.push_str(&format!(
+                "/bin/sh {}\n",
+                shell_quote(&setup.display().to_string())
+            ));
         }
         s.push_str("exec");
         for a in &self.argv {
@@ -1921,7 +1987,7 @@ template = "servers {{#each servers}}{{this}} {{/each}}\n"
             peers_dir: "/opt/p".into(),
             profiles_dir: "/nowhere".into(),
         };
-        let r = p.render(&params, &env).expect("renders");
+        let r = p.render(Role::Relay, &params, &env).expect("renders");
         assert_eq!(
             r.argv,
             [
@@ -1952,7 +2018,7 @@ template = "servers {{#each servers}}{{this}} {{/each}}\n"
         assert!(r.events_on_exit(1).is_empty());
         let mut with_hops = params;
         with_hops.hop_limit = Some(4);
-        let r = p.render(&with_hops, &env).expect("renders");
+        let r = p.render(Role::Relay, &with_hops, &env).expect("renders");
         assert_eq!(r.argv[r.argv.len() - 2..], ["-c", "4"]);
     }
 
