@@ -164,61 +164,109 @@ pub fn run(config_path: &Path) -> anyhow::Result<()> {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
-    rt.block_on(serve(cfg))
+    rt.block_on(async {
+        use tokio::signal::unix::{signal, SignalKind};
+        let mut term = signal(SignalKind::terminate())?;
+        let mut int = signal(SignalKind::interrupt())?;
+        let daemon = Daemon::bind(&cfg)?;
+        daemon
+            .serve(async move {
+                tokio::select! {
+                    _ = term.recv() => {}
+                    _ = int.recv() => {}
+                }
+            })
+            .await
+    })
 }
 
-async fn serve(cfg: DaemonConfig) -> anyhow::Result<()> {
-    use tokio::signal::unix::{signal, SignalKind};
-    let server = Server::new(cfg.server_config()?);
-    let clock = Clock::new(cfg.time_scale);
-    let listen = SocketAddr::new(IpAddr::V4(cfg.address), cfg.port);
-    let sock = udp_socket(listen, cfg.interface.as_deref())?;
-    let local = sock.local_addr()?;
-    let mut term = signal(SignalKind::terminate())?;
-    let mut int = signal(SignalKind::interrupt())?;
-    tracing::info!(%local, root = %server.config().root.display(), allow_write = cfg.allow_write, "tftpd listening");
-    events::emit(
-        "ready",
-        json!({ "address": local.ip().to_string(), "port": local.port() }),
-    );
-    let mut buf = vec![0u8; 65_536];
-    let mut tasks = tokio::task::JoinSet::new();
-    loop {
-        tokio::select! {
-            r = sock.recv_from(&mut buf) => {
-                let (n, peer) = match r {
-                    Ok(x) => x,
-                    Err(e) => { tracing::warn!("recv on {local}: {e}"); continue; }
-                };
-                match server.request(clock.now(), peer, &buf[..n]) {
-                    Admission::Start(t, file) => {
-                        tracing::info!(%peer, file = t.filename(), write = t.is_write(), negotiated = ?t.negotiated(), "transfer start");
-                        let iface = cfg.interface.clone();
-                        tasks.spawn(run_transfer(*t, file, local.ip(), iface, clock));
-                    }
-                    Admission::Refuse { filename, refused, error } => {
-                        tracing::warn!(%peer, file = %filename, code = refused.code.value(), "refused: {}", refused.reason);
-                        events::emit("refused", json!({
-                            "file": filename, "peer": peer.to_string(),
-                            "code": refused.code.value(), "reason": refused.reason,
-                        }));
-                        // The ERROR comes from a fresh port, like any answer (RFC 1350 §4).
-                        match udp_socket(SocketAddr::new(local.ip(), 0), cfg.interface.as_deref()) {
-                            Ok(s) => { let _ = s.send_to(&error, peer).await; }
-                            Err(e) => tracing::warn!("error socket: {e:#}"),
-                        }
-                    }
-                    Admission::Ignore(why) => tracing::debug!(%peer, "ignored: {why}"),
-                }
-            }
-            Some(_) = tasks.join_next(), if !tasks.is_empty() => {}
-            _ = term.recv() => break,
-            _ = int.recv() => break,
-        }
+/// A bound server: the request socket is open, `ready` has been emitted.
+#[derive(Debug)]
+pub struct Daemon {
+    server: Server,
+    clock: Clock,
+    sock: UdpSocket,
+    local: SocketAddr,
+    interface: Option<String>,
+}
+
+impl Daemon {
+    /// Opens the request socket and emits `ready`. Call inside a tokio runtime.
+    pub fn bind(cfg: &DaemonConfig) -> anyhow::Result<Self> {
+        let server = Server::new(cfg.server_config()?);
+        let listen = SocketAddr::new(IpAddr::V4(cfg.address), cfg.port);
+        let sock = udp_socket(listen, cfg.interface.as_deref())?;
+        let local = sock.local_addr()?;
+        let root = server.config().root.display().to_string();
+        tracing::info!(%local, root, allow_write = cfg.allow_write, "tftpd listening");
+        events::emit(
+            "ready",
+            json!({ "address": local.ip().to_string(), "port": local.port(), "root": root }),
+        );
+        Ok(Self {
+            server,
+            clock: Clock::new(cfg.time_scale),
+            sock,
+            local,
+            interface: cfg.interface.clone(),
+        })
     }
-    tracing::info!(running = tasks.len(), "tftpd stopping");
-    tasks.abort_all();
-    Ok(())
+
+    /// The request socket's address.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local
+    }
+
+    /// Serves requests until `shutdown` completes; running transfers are then dropped.
+    pub async fn serve(
+        self,
+        shutdown: impl std::future::Future<Output = ()>,
+    ) -> anyhow::Result<()> {
+        let Self {
+            server,
+            clock,
+            sock,
+            local,
+            interface,
+        } = self;
+        tokio::pin!(shutdown);
+        let mut buf = vec![0u8; 65_536];
+        let mut tasks = tokio::task::JoinSet::new();
+        loop {
+            tokio::select! {
+                r = sock.recv_from(&mut buf) => {
+                    let (n, peer) = match r {
+                        Ok(x) => x,
+                        Err(e) => { tracing::warn!("recv on {local}: {e}"); continue; }
+                    };
+                    match server.request(clock.now(), peer, &buf[..n]) {
+                        Admission::Start(t, file) => {
+                            tracing::info!(%peer, file = t.filename(), write = t.is_write(), negotiated = ?t.negotiated(), "transfer start");
+                            tasks.spawn(run_transfer(*t, file, local.ip(), interface.clone(), clock));
+                        }
+                        Admission::Refuse { filename, refused, error } => {
+                            tracing::warn!(%peer, file = %filename, code = refused.code.value(), "refused: {}", refused.reason);
+                            events::emit("refused", json!({
+                                "file": filename, "peer": peer.to_string(),
+                                "code": refused.code.value(), "reason": refused.reason,
+                            }));
+                            // The ERROR comes from a fresh port, like any answer (RFC 1350 §4).
+                            match udp_socket(SocketAddr::new(local.ip(), 0), interface.as_deref()) {
+                                Ok(s) => { let _ = s.send_to(&error, peer).await; }
+                                Err(e) => tracing::warn!("error socket: {e:#}"),
+                            }
+                        }
+                        Admission::Ignore(why) => tracing::debug!(%peer, "ignored: {why}"),
+                    }
+                }
+                Some(_) = tasks.join_next(), if !tasks.is_empty() => {}
+                _ = &mut shutdown => break,
+            }
+        }
+        tracing::info!(running = tasks.len(), "tftpd stopping");
+        tasks.abort_all();
+        Ok(())
+    }
 }
 
 async fn run_transfer(

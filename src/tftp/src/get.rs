@@ -62,6 +62,26 @@ pub struct GetArgs {
 }
 
 impl GetArgs {
+    /// Defaults as on the command line: octet, no options, 1 s, 5 retries.
+    pub fn new(server: Ipv4Addr, file: impl Into<String>, output: Option<PathBuf>) -> Self {
+        Self {
+            server,
+            port: bootlab_wire::tftp::SERVER_PORT,
+            file: file.into(),
+            output,
+            mode: "octet".into(),
+            blksize: None,
+            windowsize: None,
+            tsize: false,
+            timeout: None,
+            rexmt_ms: 1000,
+            retries: 5,
+            bind: Ipv4Addr::UNSPECIFIED,
+            interface: None,
+            time_scale: 1.0,
+        }
+    }
+
     fn client_config(&self) -> ClientConfig {
         let mut c = ClientConfig::new(self.file.clone());
         c.mode = Mode::from_name(&self.mode);

@@ -1,0 +1,168 @@
+//! The daemon and the `get` client over real UDP sockets, on the loopback of a private network
+//! namespace entered by the test thread (root only; skipped otherwise). A network namespace
+//! belongs to a thread, and a current-thread runtime keeps every socket on that thread.
+
+use std::net::Ipv4Addr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use bootlab_tftp::daemon::{Daemon, DaemonConfig};
+use bootlab_tftp::get::{get, GetArgs};
+use bootlab_wire::tftp::{Mode, Packet, Request};
+
+fn in_private_netns(test: impl FnOnce() + Send + 'static) {
+    if !nix::unistd::Uid::effective().is_root() {
+        eprintln!("skipped: needs root for a private network namespace");
+        return;
+    }
+    std::thread::spawn(move || {
+        nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNET).expect("unshare(CLONE_NEWNET)");
+        let up = std::process::Command::new("ip")
+            .args(["link", "set", "lo", "up"])
+            .status()
+            .expect("ip");
+        assert!(up.success());
+        test();
+    })
+    .join()
+    .expect("test thread");
+}
+
+struct Dir(PathBuf);
+
+impl Dir {
+    fn new(tag: &str) -> Self {
+        let p = std::env::temp_dir().join(format!("bootlab-tftpd-{tag}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&p);
+        std::fs::create_dir_all(p.join("root")).expect("mkdir");
+        Self(p)
+    }
+}
+
+impl Drop for Dir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn config(root: PathBuf) -> DaemonConfig {
+    let text = format!(
+        "root = {:?}\naddress = \"127.0.0.1\"\ntimeout = 0.2\nretries = 3\n",
+        root
+    );
+    toml::from_str(&text).expect("config")
+}
+
+fn args(file: &str, out: PathBuf) -> GetArgs {
+    let mut a = GetArgs::new(Ipv4Addr::LOCALHOST, file, Some(out));
+    a.rexmt_ms = 200;
+    a
+}
+
+#[test]
+fn daemon_serves_plain_negotiated_and_netascii_and_refuses_traversal() {
+    in_private_netns(|| {
+        let dir = Dir::new("serve");
+        let content: Vec<u8> = (0..300_000u32).map(|i| (i * 7 % 256) as u8).collect();
+        std::fs::write(dir.0.join("root/boot.img"), &content).expect("write");
+        std::fs::write(dir.0.join("root/motd.txt"), b"hello\nworld\n").expect("write");
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        rt.block_on(async {
+            let daemon = Daemon::bind(&config(dir.0.join("root"))).expect("bind");
+            let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+            let server = tokio::spawn(daemon.serve(async move {
+                let _ = stopped.await;
+            }));
+
+            let out = dir.0.join("plain.out");
+            let r = get(&args("boot.img", out.clone()))
+                .await
+                .expect("plain get");
+            assert_eq!(r.bytes, content.len() as u64);
+            assert_eq!(std::fs::read(&out).expect("read"), content);
+
+            let mut a = args("boot.img", dir.0.join("opt.out"));
+            (a.blksize, a.windowsize, a.tsize) = (Some(1428), Some(8), true);
+            get(&a).await.expect("negotiated get");
+            assert_eq!(std::fs::read(dir.0.join("opt.out")).expect("read"), content);
+
+            let mut a = args("motd.txt", dir.0.join("motd.out"));
+            a.mode = "netascii".into();
+            get(&a).await.expect("netascii get");
+            assert_eq!(
+                std::fs::read(dir.0.join("motd.out")).expect("read"),
+                b"hello\nworld\n"
+            );
+
+            for bad in ["../plain.out", "/etc/passwd"] {
+                let out = dir.0.join("bad.out");
+                let e = get(&args(bad, out.clone())).await.expect_err(bad);
+                assert!(format!("{e:#}").contains("server error 2"), "{bad}: {e:#}");
+                assert!(!out.exists());
+            }
+            let _ = stop.send(());
+            server.await.expect("join").expect("serve");
+        });
+    });
+}
+
+#[test]
+fn a_silent_client_does_not_hold_back_another() {
+    in_private_netns(|| {
+        let dir = Dir::new("slow");
+        let content = vec![0x5a; 200_000];
+        std::fs::write(dir.0.join("root/big"), &content).expect("write");
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        rt.block_on(async {
+            let daemon = Daemon::bind(&config(dir.0.join("root"))).expect("bind");
+            let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+            let server = tokio::spawn(daemon.serve(async move {
+                let _ = stopped.await;
+            }));
+            // A client that asks and then never ACKs: its transfer retransmits on its own.
+            let silent = tokio::net::UdpSocket::bind("127.0.0.1:0")
+                .await
+                .expect("bind");
+            let rrq = Packet::Rrq(Request {
+                filename: "big".into(),
+                mode: Mode::Octet,
+                options: vec![],
+            });
+            silent
+                .send_to(&rrq.emit(), "127.0.0.1:69")
+                .await
+                .expect("send");
+            let mut buf = [0u8; 600];
+            let (n, _) = silent.recv_from(&mut buf).await.expect("DATA 1");
+            assert!(matches!(
+                Packet::parse(&buf[..n]),
+                Ok((Packet::Data { block: 1, .. }, _))
+            ));
+
+            let started = std::time::Instant::now();
+            let r = get(&args("big", dir.0.join("fast.out")))
+                .await
+                .expect("get");
+            assert_eq!(r.bytes, content.len() as u64);
+            assert!(started.elapsed() < Duration::from_secs(5));
+
+            // The silent transfer's DATA 1 is retransmitted after the timeout, not more often.
+            let (n, _) = tokio::time::timeout(Duration::from_secs(2), silent.recv_from(&mut buf))
+                .await
+                .expect("a retransmission")
+                .expect("recv");
+            assert!(matches!(
+                Packet::parse(&buf[..n]),
+                Ok((Packet::Data { block: 1, .. }, _))
+            ));
+            let _ = stop.send(());
+            server.await.expect("join").expect("serve");
+        });
+    });
+}
