@@ -247,6 +247,9 @@ impl Interface {
     }
 }
 
+/// Receive buffer asked for by [`bind_udp`], bytes.
+pub const RECV_BUFFER: usize = 4 << 20;
+
 /// A UDP socket on `port`, bound to `interface` (SO_BINDTODEVICE) when given, with SO_BROADCAST
 /// and SO_REUSEADDR, ready for tokio. Must be called in the namespace that owns the interface.
 pub fn bind_udp(interface: Option<&str>, port: u16) -> io::Result<std::net::UdpSocket> {
@@ -259,6 +262,11 @@ pub fn bind_udp(interface: Option<&str>, port: u16) -> io::Result<std::net::UdpS
     )?;
     socket::setsockopt(&fd, sockopt::ReuseAddr, &true)?;
     socket::setsockopt(&fd, sockopt::Broadcast, &true)?;
+    // Bursts of hundreds of requests must not overflow the default ~200 KiB receive buffer
+    // (each datagram costs its skb, about 2 KiB); the forced size needs CAP_NET_ADMIN.
+    if socket::setsockopt(&fd, sockopt::RcvBufForce, &RECV_BUFFER).is_err() {
+        let _ = socket::setsockopt(&fd, sockopt::RcvBuf, &RECV_BUFFER);
+    }
     if let Some(dev) = interface {
         socket::setsockopt(&fd, sockopt::BindToDevice, &std::ffi::OsString::from(dev))?;
     }
@@ -415,7 +423,10 @@ impl Deliverer {
     /// port 67 straight to `hwaddr`, so no neighbour entry is needed or left (RFC 951 §4).
     fn send_raw(&self, addr: SocketAddrV4, hwaddr: [u8; 6], payload: &[u8]) -> io::Result<()> {
         let Some(raw) = &self.raw else {
-            return Err(io::Error::new(io::ErrorKind::Unsupported, "no AF_PACKET socket"));
+            return Err(io::Error::new(
+                io::ErrorKind::Unsupported,
+                "no AF_PACKET socket",
+            ));
         };
         let src = self.interface.primary().unwrap_or(Ipv4Addr::UNSPECIFIED);
         let frame = bootlab_wire::frame::build_udp(
@@ -427,7 +438,9 @@ impl Deliverer {
             addr.port(),
             payload,
         );
-        raw.send(&frame).map(|_| ()).map_err(|e| io::Error::other(e.to_string()))
+        raw.send(&frame)
+            .map(|_| ())
+            .map_err(|e| io::Error::other(e.to_string()))
     }
 }
 

@@ -399,29 +399,9 @@ pub struct Host {
 /// A configuration problem, naming the file, the line and the key.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
-    /// The file could not be read.
-    #[error("{path}: {source}")]
-    Read {
-        /// File.
-        path: PathBuf,
-        /// OS error.
-        #[source]
-        source: std::io::Error,
-    },
-    /// A key has a bad value or the syntax is wrong.
-    #[error("{path}:{line}:{column}: {key}: {message}")]
-    Invalid {
-        /// File.
-        path: PathBuf,
-        /// 1-based line.
-        line: usize,
-        /// 1-based column.
-        column: usize,
-        /// The key (with its table), as far as it can be told.
-        key: String,
-        /// What is wrong.
-        message: String,
-    },
+    /// The TOML file itself (see [`bootlab_net::config::ConfigError`]).
+    #[error(transparent)]
+    File(#[from] bootlab_net::config::ConfigError),
     /// The imported bootptab is wrong.
     #[error("{path}:{line}: {message}")]
     Bootptab {
@@ -437,9 +417,11 @@ pub enum ConfigError {
 impl Config {
     /// Reads, parses and validates `path`, importing its `bootptab` if one is named.
     pub fn load(path: &Path) -> Result<Self, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
-            path: path.into(),
-            source,
+        let text = std::fs::read_to_string(path).map_err(|source| {
+            bootlab_net::config::ConfigError::Read {
+                path: path.into(),
+                source,
+            }
         })?;
         let mut config = Self::parse(&text, path)?;
         if let Some(tab) = config.bootptab.clone() {
@@ -455,15 +437,12 @@ impl Config {
 
     /// Parses and validates TOML `text`; `path` is only used in errors.
     pub fn parse(text: &str, path: &Path) -> Result<Self, ConfigError> {
-        let config: Config = toml::from_str(text).map_err(|e| {
-            let span = e.span().unwrap_or(0..0);
-            invalid_at(text, path, span.start, e.message())
-        })?;
+        let config: Config = bootlab_net::config::parse(text, path)?;
         for s in &config.subnet {
             for p in &s.pools {
                 let r = p.get_ref();
                 if !s.network.contains(r.first) || !s.network.contains(r.last) {
-                    return Err(invalid_at(
+                    return Err(bootlab_net::config::invalid_at(
                         text,
                         path,
                         p.span().start,
@@ -471,19 +450,21 @@ impl Config {
                             "pool {}-{} is not inside {}/{}",
                             r.first, r.last, s.network.addr, s.network.prefix
                         ),
-                    ));
+                    )
+                    .into());
                 }
             }
         }
         for (i, h) in config.host.iter().enumerate() {
             if h.hardware.is_none() && h.client_id.is_none() {
-                return Err(ConfigError::Invalid {
+                return Err(bootlab_net::config::ConfigError::Invalid {
                     path: path.into(),
                     line: 0,
                     column: 0,
                     key: format!("host[{i}]"),
                     message: "needs `hardware` or `client-id`".into(),
-                });
+                }
+                .into());
             }
         }
         for set in std::iter::once(&config.options)
@@ -496,13 +477,13 @@ impl Config {
                     .map(|c| c == 0 || c == 255)
                     .unwrap_or(true);
                 if bad || parse_hex(value).is_err() {
-                    return Err(ConfigError::Invalid {
-                        path: path.into(),
-                        line: find_line(text, code),
-                        column: 0,
-                        key: format!("raw.{code}"),
-                        message: "expects an option code 1-254 and hex bytes".into(),
-                    });
+                    return Err(bootlab_net::config::invalid_key(
+                        text,
+                        path,
+                        &format!("\"{code}\""),
+                        "raw options need a code 1-254 and hex bytes",
+                    )
+                    .into());
                 }
             }
         }
@@ -511,9 +492,11 @@ impl Config {
 
     /// Appends the host entries of the CMU bootptab at `path` (see [`crate::bootptab`]).
     pub fn import_bootptab(&mut self, path: &Path) -> Result<(), ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
-            path: path.into(),
-            source,
+        let text = std::fs::read_to_string(path).map_err(|source| {
+            bootlab_net::config::ConfigError::Read {
+                path: path.into(),
+                source,
+            }
         })?;
         let hosts = crate::bootptab::parse(&text).map_err(|e| ConfigError::Bootptab {
             path: path.into(),
@@ -522,46 +505,6 @@ impl Config {
         })?;
         self.host.extend(hosts);
         Ok(())
-    }
-}
-
-fn find_line(text: &str, needle: &str) -> usize {
-    text.lines()
-        .position(|l| l.contains(needle))
-        .map(|i| i + 1)
-        .unwrap_or(0)
-}
-
-/// Builds an [`ConfigError::Invalid`] for byte offset `at` of `text`: line, column and the key
-/// written on that line, prefixed by the enclosing `[table]`.
-fn invalid_at(text: &str, path: &Path, at: usize, message: &str) -> ConfigError {
-    let at = at.min(text.len());
-    let before = &text[..at];
-    let line = before.matches('\n').count() + 1;
-    let line_start = before.rfind('\n').map(|i| i + 1).unwrap_or(0);
-    let column = before[line_start..].chars().count() + 1;
-    let this_line = text[line_start..].lines().next().unwrap_or("");
-    let key = this_line
-        .split_once('=')
-        .map(|(k, _)| k.trim().to_string())
-        .unwrap_or_default();
-    let table = before
-        .lines()
-        .rev()
-        .map(str::trim)
-        .find(|l| l.starts_with('['))
-        .map(|l| l.trim_matches(|c| c == '[' || c == ']').to_string());
-    let key = match (table, key.is_empty()) {
-        (Some(t), false) => format!("{t}.{key}"),
-        (Some(t), true) => t,
-        (None, _) => key,
-    };
-    ConfigError::Invalid {
-        path: path.into(),
-        line,
-        column,
-        key,
-        message: message.trim().to_string(),
     }
 }
 

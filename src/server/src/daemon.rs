@@ -68,7 +68,9 @@ struct Now {
 impl Now {
     fn new(scale: f64) -> Self {
         Self {
-            base: SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default(),
+            base: SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .unwrap_or_default(),
             clock: Clock::new(scale),
         }
     }
@@ -181,11 +183,20 @@ async fn serve(args: crate::Args, config: Config) -> anyhow::Result<()> {
         j.commit()?;
     }
     tracing::info!(counters = ?server.counters, send_failures, "stopping");
-    events::emit("stopped", json!({"counters": server.counters, "send_failures": send_failures}));
+    events::emit(
+        "stopped",
+        json!({"counters": server.counters, "send_failures": send_failures}),
+    );
     Ok(())
 }
 
-fn handle_one(server: &mut Server, now: &Now, bytes: &[u8], from: std::net::SocketAddr, out: &mut Vec<Action>) {
+fn handle_one(
+    server: &mut Server,
+    now: &Now,
+    bytes: &[u8],
+    from: std::net::SocketAddr,
+    out: &mut Vec<Action>,
+) {
     let source = match from {
         std::net::SocketAddr::V4(a) => a,
         std::net::SocketAddr::V6(_) => SocketAddrV4::new(std::net::Ipv4Addr::UNSPECIFIED, 0),

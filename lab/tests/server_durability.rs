@@ -1,0 +1,289 @@
+//! Write-ahead lease durability of `bootlab server` (issue 5): an ACKed lease survives `kill -9`.
+//!
+//! Two private network namespaces joined by a veth pair: the server in one (192.0.2.1 on `s0`),
+//! this test in the other acting as a relay agent (192.0.2.2 on `c0`, giaddr set, as perfdhcp
+//! does), so replies come back unicast to the test's port 67 socket. A burst of DHCP clients runs
+//! DORA; the server is SIGKILLed mid-burst, restarted on the same journal, and every lease ACKed
+//! before the kill must still be there: the owner's INIT-REBOOT REQUEST is ACKed with the same
+//! address, and another client's REQUEST for it is NAKed.
+//!
+//! Needs root (network namespaces); without it the test says so and passes vacuously.
+
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader};
+use std::net::{Ipv4Addr, SocketAddrV4, UdpSocket};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use bootlab_wire::bootp::{code, Message, MessageType};
+
+const BIN: &str = env!("CARGO_BIN_EXE_bootlab");
+const CLIENTS: u32 = 300;
+const KILL_AFTER_ACKS: usize = 120;
+const WINDOW: usize = 32;
+const SERVER: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 1);
+const RELAY: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 2);
+
+/// Processes we started, killed by PID when the test ends however it ends.
+struct Guard(Vec<Child>);
+
+impl Drop for Guard {
+    fn drop(&mut self) {
+        for c in &mut self.0 {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+fn sh(args: &[&str]) {
+    let out = Command::new(args[0])
+        .args(&args[1..])
+        .output()
+        .expect("spawn");
+    assert!(
+        out.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// A process holding a fresh network namespace; returns it once the unshare has happened.
+fn namespace_holder() -> Child {
+    let child = Command::new("unshare")
+        .args(["--net", "sleep", "600"])
+        .spawn()
+        .expect("unshare");
+    let me = std::fs::read_link("/proc/self/ns/net").expect("own netns");
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while Instant::now() < deadline {
+        if let Ok(ns) = std::fs::read_link(format!("/proc/{}/ns/net", child.id())) {
+            if ns != me {
+                return child;
+            }
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    panic!("namespace holder {} never unshared", child.id());
+}
+
+fn in_ns(pid: u32, args: &[&str]) {
+    let ns = format!("--net=/proc/{pid}/ns/net");
+    let mut v = vec!["nsenter", ns.as_str()];
+    v.extend_from_slice(args);
+    sh(&v);
+}
+
+/// A UDP socket opened inside the namespace of `pid` (on a short-lived thread, see DESIGN.md).
+fn socket_in(pid: u32, bind: SocketAddrV4) -> UdpSocket {
+    std::thread::spawn(move || {
+        let f = std::fs::File::open(format!("/proc/{pid}/ns/net")).expect("ns fd");
+        nix::sched::setns(f, nix::sched::CloneFlags::CLONE_NEWNET).expect("setns");
+        let s = UdpSocket::bind(bind).expect("bind relay socket");
+        s.set_read_timeout(Some(Duration::from_millis(200)))
+            .expect("timeout");
+        s
+    })
+    .join()
+    .expect("socket thread")
+}
+
+/// Starts the server in namespace `pid` and waits for its `ready` event.
+fn start_server(pid: u32, config: &std::path::Path) -> Child {
+    let ns = format!("--net=/proc/{pid}/ns/net");
+    let mut child = Command::new("nsenter")
+        .args([ns.as_str(), BIN, "server", "--config"])
+        .arg(config)
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("start server");
+    let stdout = child.stdout.take().expect("stdout");
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if let Some((name, _)) = bootlab_net::events::parse(&line) {
+                if tx.send(name).is_err() {
+                    // Nobody waits any more; keep draining so the server never blocks on stdout.
+                }
+            }
+        }
+    });
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while Instant::now() < deadline {
+        if let Ok(name) = rx.recv_timeout(Duration::from_millis(100)) {
+            if name == "ready" {
+                return child;
+            }
+        }
+    }
+    let _ = child.kill();
+    panic!("server never became ready");
+}
+
+fn mac(i: u32) -> [u8; 6] {
+    let b = i.to_be_bytes();
+    [2, 0xd0, b[0], b[1], b[2], b[3]]
+}
+
+fn relayed(t: MessageType, xid: u32, mac: [u8; 6]) -> Message {
+    let mut m = Message::new_dhcp(t, xid, mac);
+    m.giaddr = RELAY;
+    m.hops = 1;
+    m
+}
+
+fn send(s: &UdpSocket, m: &Message) {
+    s.send_to(&m.emit(), SocketAddrV4::new(SERVER, 67))
+        .expect("send");
+}
+
+fn recv(s: &UdpSocket) -> Option<Message> {
+    let mut buf = [0u8; 2048];
+    let (n, _) = s.recv_from(&mut buf).ok()?;
+    Message::parse(&buf[..n]).ok().map(|(m, _)| m)
+}
+
+#[test]
+fn acked_leases_survive_kill_9_mid_burst() {
+    if !nix::unistd::Uid::effective().is_root() {
+        eprintln!("skipped: needs root for network namespaces");
+        return;
+    }
+    let dir = std::env::temp_dir().join(format!("bootlab-durability-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("tmp dir");
+    let journal = dir.join("leases.journal");
+    let config = dir.join("server.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "interface = \"s0\"\nlease-file = \"{}\"\nevents = false\n\n[[subnet]]\nnetwork = \"192.0.2.0/24\"\npools = [\"192.0.2.10-192.0.2.250\"]\n",
+            journal.display()
+        ),
+    )
+    .expect("config");
+
+    let mut guard = Guard(vec![namespace_holder(), namespace_holder()]);
+    let (srv_ns, cli_ns) = (guard.0[0].id(), guard.0[1].id());
+    let cli = cli_ns.to_string();
+    in_ns(
+        srv_ns,
+        &[
+            "ip", "link", "add", "s0", "type", "veth", "peer", "name", "c0", "netns", &cli,
+        ],
+    );
+    in_ns(srv_ns, &["ip", "addr", "add", "192.0.2.1/24", "dev", "s0"]);
+    in_ns(srv_ns, &["ip", "link", "set", "s0", "up"]);
+    in_ns(cli_ns, &["ip", "addr", "add", "192.0.2.2/24", "dev", "c0"]);
+    in_ns(cli_ns, &["ip", "link", "set", "c0", "up"]);
+
+    let mut server = start_server(srv_ns, &config);
+    let sock = socket_in(cli_ns, SocketAddrV4::new(RELAY, 67));
+
+    // The burst: up to WINDOW clients in DORA at once (as perfdhcp paces), each OFFER answered
+    // at once with a REQUEST, retransmissions after 500 ms of silence.
+    let started = Instant::now();
+    let mut acked: BTreeMap<u32, Ipv4Addr> = BTreeMap::new();
+    let mut pending: BTreeMap<u32, (Message, Instant)> = BTreeMap::new();
+    let mut next = 0u32;
+    let mut requested = 0;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while acked.len() < KILL_AFTER_ACKS && Instant::now() < deadline {
+        while pending.len() < WINDOW && next < CLIENTS {
+            let d = relayed(MessageType::Discover, next, mac(next));
+            send(&sock, &d);
+            pending.insert(next, (d, Instant::now()));
+            next += 1;
+        }
+        for (m, at) in pending.values_mut() {
+            if at.elapsed() > Duration::from_millis(500) {
+                send(&sock, m);
+                *at = Instant::now();
+            }
+        }
+        let Some(m) = recv(&sock) else { continue };
+        match m.message_type() {
+            Some(MessageType::Offer) if pending.contains_key(&m.xid) => {
+                let mut r = relayed(MessageType::Request, m.xid, mac(m.xid));
+                r.options_mut().set_ip(code::REQUESTED_IP_ADDRESS, m.yiaddr);
+                r.options_mut().set_ip(code::SERVER_IDENTIFIER, SERVER);
+                send(&sock, &r);
+                pending.insert(m.xid, (r, Instant::now()));
+                requested += 1;
+            }
+            Some(MessageType::Ack) => {
+                pending.remove(&m.xid);
+                acked.insert(m.xid, m.yiaddr);
+            }
+            _ => {}
+        }
+    }
+    server.kill().expect("SIGKILL the server");
+    let _ = server.wait();
+    let killed_at = started.elapsed();
+    // ACKs already on the wire when the kill landed count too: they left after their sync.
+    while let Some(m) = recv(&sock) {
+        if m.message_type() == Some(MessageType::Ack) {
+            acked.insert(m.xid, m.yiaddr);
+        }
+    }
+    assert!(
+        acked.len() >= KILL_AFTER_ACKS,
+        "only {} ACKs before the deadline",
+        acked.len()
+    );
+    let in_flight = requested.saturating_sub(acked.len());
+    let journal_lines = std::fs::read_to_string(&journal)
+        .map(|t| t.lines().count())
+        .unwrap_or(0);
+
+    // Restart on the same journal and check every ACKed lease.
+    let server = start_server(srv_ns, &config);
+    guard.0.push(server);
+    let mut found = 0;
+    let mut stranger_refused = 0;
+    for (&i, &addr) in &acked {
+        // Another client asking for the address in SELECTING state must be refused.
+        let stranger = 100_000 + i;
+        let mut r = relayed(MessageType::Request, stranger, mac(stranger));
+        r.options_mut().set_ip(code::REQUESTED_IP_ADDRESS, addr);
+        r.options_mut().set_ip(code::SERVER_IDENTIFIER, SERVER);
+        send(&sock, &r);
+        if let Some(m) = recv(&sock) {
+            if m.xid == stranger && m.message_type() == Some(MessageType::Nak) {
+                stranger_refused += 1;
+            }
+        }
+        // The owner rebooting (INIT-REBOOT: requested IP, no server id) gets it back.
+        let mut r = relayed(MessageType::Request, i, mac(i));
+        r.options_mut().set_ip(code::REQUESTED_IP_ADDRESS, addr);
+        send(&sock, &r);
+        if let Some(m) = recv(&sock) {
+            if m.xid == i && m.message_type() == Some(MessageType::Ack) && m.yiaddr == addr {
+                found += 1;
+            }
+        }
+    }
+    eprintln!(
+        "durability: {} clients, {} REQUESTs sent, {} ACKed before SIGKILL at {:?} ({} in flight), \
+         {} journal lines after the kill; after restart: {} of {} leases found, {} strangers refused",
+        CLIENTS,
+        requested,
+        acked.len(),
+        killed_at,
+        in_flight,
+        journal_lines,
+        found,
+        acked.len(),
+        stranger_refused
+    );
+    assert_eq!(found, acked.len(), "an ACKed lease was lost");
+    assert_eq!(
+        stranger_refused,
+        acked.len(),
+        "an ACKed address was given to another client"
+    );
+    drop(guard);
+    let _ = std::fs::remove_dir_all(&dir);
+}
