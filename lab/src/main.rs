@@ -2,6 +2,7 @@
 //! `lab::isolate`); daemon subcommands run our implementations as an administrator would.
 
 use clap::{Parser, Subcommand};
+use std::path::{Path, PathBuf};
 
 /// A network-boot conformance lab.
 #[derive(Debug, Parser)]
@@ -27,8 +28,17 @@ enum Command {
     Rarpd(bootlab_rarp::ServerArgs),
     /// Run our RARP client.
     RarpClient(bootlab_rarp::ClientArgs),
+    /// Run scenarios (all of `scenarios/` by default) on our implementations or the ones named.
+    Run(RunArgs),
+    /// List the scenarios: name, then what each proves.
+    List(ListArgs),
+    /// List the checklist's rules and which are checked.
+    Rules,
     /// Decode a pcap/pcapng capture: one line per frame, or JSON with every field.
     Decode(bootlab_lab::decode::Args),
+    /// The lab's own end-to-end demos and benchmark (for its tests).
+    #[command(hide = true)]
+    LabDemo(bootlab_lab::demo::Args),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -42,5 +52,155 @@ fn main() -> anyhow::Result<()> {
         Command::Rarpd(a) => bootlab_rarp::run_server(a),
         Command::RarpClient(a) => bootlab_rarp::run_client(a),
         Command::Decode(a) => bootlab_lab::decode::run(a),
+        Command::Run(a) => run(a),
+        Command::List(a) => list(a),
+        Command::Rules => {
+            print!("{}", bootlab_lab::rules::listing());
+            Ok(())
+        }
+        Command::LabDemo(a) => {
+            if a.needs_isolation() {
+                bootlab_lab::isolate::enter()?;
+            }
+            bootlab_lab::demo::run(a)
+        }
     }
+}
+
+/// Arguments of `bootlab run`.
+#[derive(Debug, clap::Args)]
+struct RunArgs {
+    /// Scenario names, files or directories (default: every scenario in `scenarios/`).
+    scenarios: Vec<String>,
+    /// Use an implementation for a role kind, e.g. `--impl dhcp-server=dnsmasq` (default: ours).
+    #[arg(long = "impl", value_name = "KIND=IMPL")]
+    impls: Vec<String>,
+    /// Scenarios run at once, each in its own world.
+    #[arg(long, short = 'j', default_value_t = 2)]
+    jobs: usize,
+    /// Run each scenario N times (their traces must all match the golden file).
+    #[arg(long, default_value_t = 1)]
+    repeat: u32,
+    /// Where pcaps, logs and traces go.
+    #[arg(long, default_value = "out")]
+    out: PathBuf,
+    /// Write JUnit XML here.
+    #[arg(long)]
+    junit: Option<PathBuf>,
+    /// Write a JSON summary here.
+    #[arg(long)]
+    json: Option<PathBuf>,
+    /// Rewrite the golden files from this run instead of comparing.
+    #[arg(long)]
+    accept: bool,
+    /// The scenarios directory (default: `scenarios/` of the checkout).
+    #[arg(long)]
+    scenario_dir: Option<PathBuf>,
+    /// The golden directory (default: `golden/` of the checkout).
+    #[arg(long)]
+    golden_dir: Option<PathBuf>,
+}
+
+/// Arguments of `bootlab list`.
+#[derive(Debug, clap::Args)]
+struct ListArgs {
+    /// The scenarios directory (default: `scenarios/` of the checkout).
+    #[arg(long)]
+    scenario_dir: Option<PathBuf>,
+}
+
+/// `scenarios/`, `golden/`...: next to the working directory when there, else in the checkout.
+fn project_dir(name: &str) -> PathBuf {
+    let here = PathBuf::from(name);
+    if here.is_dir() {
+        return here;
+    }
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(name)
+}
+
+fn load_all(args: &[String], dir: &Path) -> anyhow::Result<Vec<bootlab_lab::scenario::Scenario>> {
+    let files = bootlab_lab::scenario::resolve(args, dir)?;
+    let mut out = Vec::new();
+    let mut errors = Vec::new();
+    for f in files {
+        match bootlab_lab::scenario::load(&f) {
+            Ok(s) => out.push(s),
+            Err(e) => errors.push(e.to_string()),
+        }
+    }
+    if !errors.is_empty() {
+        anyhow::bail!("{}", errors.join("\n"));
+    }
+    Ok(out)
+}
+
+fn list(a: ListArgs) -> anyhow::Result<()> {
+    let dir = a.scenario_dir.unwrap_or_else(|| project_dir("scenarios"));
+    for s in load_all(&[], &dir)? {
+        println!("{:<34} {}", s.name, s.about);
+    }
+    Ok(())
+}
+
+fn run(a: RunArgs) -> anyhow::Result<()> {
+    use bootlab_lab::runner::{self, Options};
+    let scenario_dir = a.scenario_dir.clone().unwrap_or_else(|| project_dir("scenarios"));
+    let scenarios = load_all(&a.scenarios, &scenario_dir)?;
+    let mut impls = std::collections::BTreeMap::new();
+    for i in &a.impls {
+        let (k, v) = i.split_once('=').ok_or_else(|| anyhow::anyhow!("--impl {i}: expected KIND=IMPL"))?;
+        impls.insert(k.to_string(), v.to_string());
+    }
+    let rootless = !nix::unistd::geteuid().is_root();
+    let exe = std::env::current_exe()?;
+    let cwd = std::env::current_dir()?;
+    let abs = |p: PathBuf| if p.is_absolute() { p } else { cwd.join(p) };
+    let opts = Options {
+        out: abs(a.out.clone()),
+        golden: abs(a.golden_dir.clone().unwrap_or_else(|| project_dir("golden"))),
+        accept: a.accept,
+        impls,
+        exe,
+        rootless,
+    };
+    // Everything below happens in the lab's private world (user, network, mount, PID namespaces).
+    bootlab_lab::isolate::enter()?;
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
+    let results = rt.block_on(async {
+        let sem = std::sync::Arc::new(tokio::sync::Semaphore::new(a.jobs.max(1)));
+        let total = scenarios.len() * a.repeat as usize;
+        let done = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let mut tasks = Vec::new();
+        for sc in scenarios {
+            let sc = std::sync::Arc::new(sc);
+            for rep in 1..=a.repeat.max(1) {
+                let (sc, opts, sem, done) = (sc.clone(), opts.clone(), sem.clone(), done.clone());
+                tasks.push(tokio::spawn(async move {
+                    let _permit = sem.acquire().await;
+                    let r = runner::run(&sc, &opts, rep).await;
+                    let n = done.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
+                    eprintln!("[{n}/{total}] {} {} ({:.1}s)", r.verdict.word(), r.scenario, r.duration.as_secs_f64());
+                    r
+                }));
+            }
+        }
+        let mut results = Vec::new();
+        for t in tasks {
+            if let Ok(r) = t.await {
+                results.push(r);
+            }
+        }
+        results
+    });
+    print!("{}", bootlab_lab::report::summary(&results));
+    if let Some(p) = &a.junit {
+        std::fs::write(p, bootlab_lab::report::junit(&results))?;
+    }
+    if let Some(p) = &a.json {
+        std::fs::write(p, bootlab_lab::report::json(&results))?;
+    }
+    if results.iter().any(|r| r.verdict.is_failure()) {
+        std::process::exit(1);
+    }
+    Ok(())
 }

@@ -1,0 +1,176 @@
+//! Rule checks: the requirements of the conformance checklist as code, evaluated on every trace.
+//!
+//! `catalogue.tsv` lists all 150 requirements (id, source, level, requirement), restated from
+//! `shared/conformance-checklist.md`. Each group file (`format.rs`, `addressing.rs`, ...) registers
+//! the checks written so far; `bootlab rules` shows which are checked and which are not yet.
+//! A check sees the decoded frames of every segment and the scenario's names for hosts, and
+//! answers pass, fail (with the segment, the frame number in that segment's pcap and what is
+//! wrong) or not applicable (the trace has nothing the rule speaks about).
+
+mod addressing;
+mod client;
+mod format;
+mod relay;
+mod server;
+mod tftp;
+
+use crate::trace::Trace;
+use std::sync::OnceLock;
+
+/// A requirement from the checklist.
+#[derive(Debug, Clone)]
+pub struct Rule {
+    /// `GROUP-TOPIC-NN`.
+    pub id: &'static str,
+    /// RFC sections or KB articles.
+    pub source: &'static str,
+    /// MUST / SHOULD / MAY as the source states it.
+    pub level: &'static str,
+    /// The requirement in one sentence.
+    pub requirement: &'static str,
+    /// The check, when written.
+    pub check: Option<Check>,
+}
+
+/// A rule check over a whole trace.
+pub type Check = fn(&Trace) -> Outcome;
+
+/// A rule's outcome on one trace.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// Every relevant frame complies.
+    Pass,
+    /// The trace has nothing this rule speaks about.
+    NotApplicable,
+    /// A violation, at a frame.
+    Fail(Violation),
+}
+
+/// Where and how a rule was violated.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Violation {
+    /// The segment whose pcap holds the frame.
+    pub segment: String,
+    /// 1-based frame number in that pcap (Wireshark's `frame.number`); 0 when the violation is an
+    /// absence (something that never happened).
+    pub frame: usize,
+    /// What is wrong.
+    pub message: String,
+}
+
+impl Outcome {
+    /// `pass`, `fail` or `n/a`.
+    pub fn word(&self) -> &'static str {
+        match self {
+            Outcome::Pass => "pass",
+            Outcome::NotApplicable => "n/a",
+            Outcome::Fail(_) => "fail",
+        }
+    }
+}
+
+/// Builds a failure.
+pub(crate) fn fail(segment: &str, frame: usize, message: impl Into<String>) -> Outcome {
+    Outcome::Fail(Violation {
+        segment: segment.to_string(),
+        frame,
+        message: message.into(),
+    })
+}
+
+const CATALOGUE: &str = include_str!("catalogue.tsv");
+
+fn registered() -> impl Iterator<Item = (&'static str, Check)> {
+    format::CHECKS
+        .iter()
+        .chain(addressing::CHECKS)
+        .chain(relay::CHECKS)
+        .chain(client::CHECKS)
+        .chain(server::CHECKS)
+        .chain(tftp::CHECKS)
+        .copied()
+}
+
+/// Every rule of the checklist, in checklist order.
+pub fn all() -> &'static [Rule] {
+    static RULES: OnceLock<Vec<Rule>> = OnceLock::new();
+    RULES.get_or_init(|| {
+        let checks: Vec<(&'static str, Check)> = registered().collect();
+        CATALOGUE
+            .lines()
+            .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+            .filter_map(|l| {
+                let mut f = l.split('\t');
+                let (id, source, level, requirement) = (f.next()?, f.next()?, f.next()?, f.next()?);
+                let check = checks.iter().find(|(cid, _)| *cid == id).map(|(_, c)| *c);
+                Some(Rule {
+                    id,
+                    source,
+                    level,
+                    requirement,
+                    check,
+                })
+            })
+            .collect()
+    })
+}
+
+/// The rule with this id.
+pub fn find(id: &str) -> Option<&'static Rule> {
+    all().iter().find(|r| r.id == id)
+}
+
+/// Evaluates every written check on a trace.
+pub fn evaluate(trace: &Trace) -> Vec<(&'static Rule, Outcome)> {
+    all()
+        .iter()
+        .filter_map(|r| r.check.map(|c| (r, c(trace))))
+        .collect()
+}
+
+/// The `bootlab rules` listing: id, status, level, source, requirement.
+pub fn listing() -> String {
+    let mut out = String::new();
+    let checked = all().iter().filter(|r| r.check.is_some()).count();
+    for r in all() {
+        let status = if r.check.is_some() {
+            "checked"
+        } else {
+            "not yet"
+        };
+        out.push_str(&format!(
+            "{:<16} {:<8} {:<12} {:<28} {}\n",
+            r.id,
+            status,
+            truncate(r.level, 12),
+            truncate(r.source, 28),
+            r.requirement
+        ));
+    }
+    out.push_str(&format!("\n{checked} of {} rules checked\n", all().len()));
+    out
+}
+
+fn truncate(s: &str, n: usize) -> String {
+    if s.chars().count() <= n {
+        s.to_string()
+    } else {
+        let mut t: String = s.chars().take(n - 1).collect();
+        t.push('…');
+        t
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn catalogue_has_all_150_rules_and_checks_name_real_ids() {
+        assert_eq!(super::all().len(), 150);
+        for (id, _) in super::registered() {
+            assert!(
+                super::find(id).is_some(),
+                "check registered for unknown rule {id}"
+            );
+        }
+    }
+}

@@ -1,0 +1,535 @@
+//! The scenario runner: builds a scenario's world, starts its roles (ours or a profile's), runs its
+//! steps, then turns the captures into a trace and judges it (golden file, rules, steps).
+
+use crate::golden::{self, Comparison};
+use crate::process::{Process, ProcessSpec, Stream};
+use crate::profile::{ProfileSet, RoleParams};
+use crate::report::{RuleResult, ScenarioResult, Verdict};
+use crate::rules::{self, Outcome};
+use crate::scenario::{parse_duration, Scenario};
+use crate::topology::{self, Topology};
+use crate::trace::{Frame, Names, RoleEvent, Trace};
+use crate::world::World;
+use std::collections::{BTreeMap, HashMap};
+use std::net::Ipv4Addr;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+/// How a run is done.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Where run artifacts go (`out/`).
+    pub out: PathBuf,
+    /// The golden directory (`golden/`).
+    pub golden: PathBuf,
+    /// Rewrite golden files instead of comparing.
+    pub accept: bool,
+    /// Role kind -> implementation (`--impl dhcp-server=dnsmasq`); `ours` when absent.
+    pub impls: BTreeMap<String, String>,
+    /// The `bootlab` executable that runs our daemons.
+    pub exe: PathBuf,
+    /// Whether the lab runs without root (peers that need root are then "needs root").
+    pub rootless: bool,
+}
+
+/// Why a run could not be carried out (as opposed to a failed expectation).
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    /// Building or tearing down the world failed.
+    #[error("lab: {0}")]
+    Lab(String),
+    /// A role could not be started.
+    #[error("role {role}: {why}")]
+    Role {
+        /// The role.
+        role: String,
+        /// Why.
+        why: String,
+    },
+    /// Files could not be written.
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// Kinds started before the others, so clients find their servers up.
+fn start_rank(kind: &str) -> u8 {
+    match kind {
+        "tftp-server" | "rarp-server" => 0,
+        "dhcp-server" | "bootp-server" => 1,
+        "relay" => 2,
+        _ => 3,
+    }
+}
+
+/// Kinds that print `ready` and are waited for before the steps start.
+fn waits_ready(kind: &str) -> bool {
+    start_rank(kind) < 3
+}
+
+/// Our subcommand for a role kind.
+fn our_subcommand(kind: &str) -> &'static str {
+    match kind {
+        "dhcp-server" | "bootp-server" => "server",
+        "relay" => "relay",
+        "tftp-server" => "tftpd",
+        "tftp-client" => "tftp",
+        "rarp-server" => "rarpd",
+        "rarp-client" => "rarp-client",
+        _ => "client",
+    }
+}
+
+/// The implementation label of a run: `ours` or `kind=impl,...`.
+pub fn label(sc: &Scenario, opts: &Options) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    for role in sc.roles.values() {
+        let imp = implementation(role, opts);
+        if imp != "ours" {
+            let p = format!("{}={imp}", role.kind.get_ref());
+            if !parts.contains(&p) {
+                parts.push(p);
+            }
+        }
+    }
+    if parts.is_empty() {
+        "ours".into()
+    } else {
+        parts.join(",")
+    }
+}
+
+fn implementation(role: &crate::scenario::Role, opts: &Options) -> String {
+    opts.impls
+        .get(role.kind.get_ref())
+        .cloned()
+        .or_else(|| role.implementation.clone())
+        .unwrap_or_else(|| "ours".into())
+}
+
+/// The scenario's topology in the lab's terms: interfaces in segment-name order (`eth0`...).
+pub fn topology_of(sc: &Scenario) -> Result<Topology, String> {
+    let mut t = Topology::default();
+    for (name, seg) in &sc.segments {
+        let subnet = seg.subnet.get_ref().parse().map_err(|e: String| format!("segments.{name}.subnet: {e}"))?;
+        t.segments.push(topology::Segment { name: name.clone(), subnet });
+    }
+    for (name, h) in &sc.hosts {
+        let mut interfaces = Vec::new();
+        for (seg, addr) in h.on.get_ref() {
+            let address = if addr == "none" {
+                topology::Address::None
+            } else {
+                let a: Ipv4Addr = addr.parse().map_err(|_| format!("hosts.{name}.on.{seg}: bad address"))?;
+                topology::Address::Static { address: a, prefix_len: None }
+            };
+            interfaces.push(topology::Interface {
+                segment: seg.clone(),
+                address,
+                arp: if h.arp { topology::Arp::On } else { topology::Arp::Off },
+                mac: None,
+            });
+        }
+        let mut routes = Vec::new();
+        for r in &h.routes {
+            routes.push(topology::Route { destination: r.to.parse().map_err(|e: String| format!("hosts.{name}.routes: {e}"))?, via: r.via });
+        }
+        t.hosts.push(topology::Host { name: name.clone(), interfaces, forwarding: h.forwarding, routes, neighbours: vec![], hostname: None });
+    }
+    t.validate().map_err(|e| e.to_string())?;
+    Ok(t)
+}
+
+/// The lab's names for addresses: every host interface's MAC and static address.
+pub fn names_of(t: &Topology) -> Names {
+    let mut n = Names::default();
+    for h in &t.hosts {
+        for (i, iface) in h.interfaces.iter().enumerate() {
+            n.macs.insert(h.mac(i).0, h.name.clone());
+            if let topology::Address::Static { address, .. } = iface.address {
+                n.ips.insert(address, h.name.clone());
+            }
+        }
+    }
+    n
+}
+
+/// Fills a role's config for one of our daemons: `@segment` strings become the host's interface on
+/// that segment, `$files` the run's file directory; `interface`, `seed` and `time-scale` are added
+/// when absent.
+fn our_config(sc: &Scenario, role_name: &str, role: &crate::scenario::Role, files: &Path) -> toml::Table {
+    let host = &sc.hosts[role.host.get_ref()];
+    let segs: Vec<&String> = host.on.get_ref().keys().collect();
+    let subst = |v: &toml::Value| substitute(v, &segs, files);
+    let mut t: toml::Table = role.config.iter().map(|(k, v)| (k.clone(), subst(v))).collect();
+    if !t.contains_key("interface") && segs.len() == 1 {
+        t.insert("interface".into(), toml::Value::String(topology::interface_name(0)));
+    }
+    let seed = sc.seed ^ fnv(role_name);
+    t.entry("seed").or_insert(toml::Value::Integer((seed & 0x7fff_ffff_ffff_ffff) as i64));
+    t.entry("time-scale").or_insert(toml::Value::Float(sc.time_scale));
+    t
+}
+
+fn substitute(v: &toml::Value, segs: &[&String], files: &Path) -> toml::Value {
+    match v {
+        toml::Value::String(s) => {
+            if let Some(seg) = s.strip_prefix('@') {
+                if let Some(i) = segs.iter().position(|x| x.as_str() == seg) {
+                    return toml::Value::String(topology::interface_name(i));
+                }
+            }
+            toml::Value::String(s.replace("$files", &files.to_string_lossy()))
+        }
+        toml::Value::Array(a) => toml::Value::Array(a.iter().map(|x| substitute(x, segs, files)).collect()),
+        toml::Value::Table(t) => toml::Value::Table(t.iter().map(|(k, x)| (k.clone(), substitute(x, segs, files))).collect()),
+        other => other.clone(),
+    }
+}
+
+fn fnv(s: &str) -> u64 {
+    s.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3))
+}
+
+/// Deterministic file content for `[files]`: a boot image the TFTP scenarios download.
+pub fn file_content(name: &str, size: usize) -> Vec<u8> {
+    let mut x = fnv(name) | 1;
+    (0..size)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            (x >> 24) as u8
+        })
+        .collect()
+}
+
+/// A started role.
+struct Running {
+    kind: String,
+    process: Process,
+    profile: Option<crate::profile::Rendered>,
+}
+
+impl Running {
+    /// Events this role printed so far (ours: JSON lines on stdout; peers: the profile's rules).
+    fn events(&self) -> Vec<serde_json::Value> {
+        let mut out = Vec::new();
+        for l in self.process.history() {
+            out.extend(line_events(&self.profile, l.stream, &l.text));
+        }
+        out
+    }
+}
+
+fn line_events(profile: &Option<crate::profile::Rendered>, stream: Stream, text: &str) -> Vec<serde_json::Value> {
+    let mut v = Vec::new();
+    if stream == Stream::Stdout {
+        if let Some((_, e)) = bootlab_net::events::parse(text) {
+            v.push(e);
+        }
+    }
+    if let Some(p) = profile {
+        v.extend(p.events_on_line(text));
+    }
+    v
+}
+
+fn matches(e: &serde_json::Value, name: &str, with: &toml::Table) -> bool {
+    if e.get("event").and_then(|x| x.as_str()) != Some(name) {
+        return false;
+    }
+    with.iter().all(|(k, want)| {
+        let got = e.get(k);
+        match (want, got) {
+            (toml::Value::String(w), Some(serde_json::Value::String(g))) => w == g,
+            (toml::Value::Integer(w), Some(g)) => g.as_i64() == Some(*w),
+            (toml::Value::Boolean(w), Some(g)) => g.as_bool() == Some(*w),
+            _ => false,
+        }
+    })
+}
+
+/// Runs one scenario once and judges it.
+pub async fn run(sc: &Scenario, opts: &Options, repetition: u32) -> ScenarioResult {
+    let started = Instant::now();
+    let implementation = label(sc, opts);
+    let mut dirname = sc.name.clone();
+    if implementation != "ours" {
+        dirname.push('@');
+        dirname.push_str(&implementation.replace(['=', ','], "-"));
+    }
+    if repetition > 1 {
+        dirname.push_str(&format!("#{repetition}"));
+    }
+    let artifacts = opts.out.join(dirname);
+    let mut result = ScenarioResult {
+        scenario: sc.name.clone(),
+        implementation,
+        repetition,
+        verdict: Verdict::Pass,
+        duration: Duration::ZERO,
+        failures: vec![],
+        rules: vec![],
+        artifacts: artifacts.clone(),
+    };
+    match tokio::time::timeout(sc.timeout(), run_inner(sc, opts, &artifacts, &mut result)).await {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => {
+            result.verdict = Verdict::Error;
+            result.failures.insert(0, e.to_string());
+        }
+        Err(_) => {
+            result.verdict = Verdict::Error;
+            result.failures.insert(0, format!("the run exceeded the scenario's timeout of {}", sc.timeout.get_ref()));
+        }
+    }
+    if result.verdict == Verdict::Pass && !result.failures.is_empty() {
+        result.verdict = Verdict::Fail;
+    }
+    result.duration = started.elapsed();
+    let _ = std::fs::write(artifacts.join("result.json"), crate::report::json(std::slice::from_ref(&result)));
+    result
+}
+
+async fn run_inner(sc: &Scenario, opts: &Options, dir: &Path, result: &mut ScenarioResult) -> Result<(), RunError> {
+    if dir.exists() {
+        std::fs::remove_dir_all(dir)?;
+    }
+    std::fs::create_dir_all(dir)?;
+    let files = dir.join("files");
+    std::fs::create_dir_all(&files)?;
+    for (name, f) in &sc.files {
+        let p = files.join(name);
+        if let Some(parent) = p.parent() {
+            std::fs::create_dir_all(parent)?;
+        }
+        std::fs::write(p, file_content(name, f.size))?;
+    }
+    let topo = topology_of(sc).map_err(RunError::Lab)?;
+    let names = names_of(&topo);
+    let world = World::build(&topo, dir, sc.seed).await.map_err(|e| RunError::Lab(e.to_string()))?;
+
+    // Decide implementations first: a role a peer cannot fill makes the run n/a, not a failure.
+    let profiles = ProfileSet::load_default().ok();
+    let mut plans: Vec<(String, String)> = sc.roles.iter().map(|(n, r)| (n.clone(), implementation(r, opts))).collect();
+    plans.sort_by_key(|(n, _)| (start_rank(sc.roles[n].kind.get_ref()), n.clone()));
+
+    let mut running: HashMap<String, Running> = HashMap::new();
+    let outcome = async {
+        for (name, imp) in &plans {
+            if sc.roles[name].autostart {
+                start_role(sc, opts, &world, dir, &files, name, imp, profiles.as_ref(), &mut running).await?;
+            }
+        }
+        for (i, step) in sc.steps.iter().enumerate() {
+            if let Err(why) = do_step(sc, opts, &world, dir, &files, &plans, profiles.as_ref(), &mut running, step).await? {
+                result.failures.push(format!("step {} failed: {why}", i + 1));
+                break;
+            }
+        }
+        Ok::<(), RunError>(())
+    }
+    .await;
+
+    // Stop every role, then the world; judge what was captured even after a failed step.
+    let mut events = Vec::new();
+    let mut roles = HashMap::new();
+    for (name, r) in &running {
+        r.process.stop(Duration::from_secs(2)).await;
+        roles.insert(name.clone(), (r.kind.clone(), sc.roles[name].host.get_ref().clone()));
+    }
+    let mut names_sorted: Vec<&String> = running.keys().collect();
+    names_sorted.sort();
+    for name in names_sorted {
+        for e in running[name].events() {
+            let ev = e.get("event").and_then(|x| x.as_str()).unwrap_or("").to_string();
+            events.push(RoleEvent { role: name.clone(), name: ev, fields: e });
+        }
+    }
+    let report = world.shutdown().await.map_err(|e| RunError::Lab(e.to_string()))?;
+    outcome?;
+    let mut frames = Vec::new();
+    for seg in &report.segments {
+        if seg.kernel_drops > 0 {
+            result.verdict = Verdict::Error;
+            result.failures.push(format!("capture on {} lost {} frames (kernel drops)", seg.segment, seg.kernel_drops));
+        }
+        frames.extend(read_pcap(&seg.segment, &seg.pcap).map_err(|e| RunError::Lab(format!("{}: {e}", seg.pcap.display())))?);
+    }
+    let trace = Trace { frames, names, events, roles, time_scale: sc.time_scale };
+    let text = trace.normalized(sc.collapse);
+    std::fs::write(dir.join("trace.txt"), &text)?;
+    std::fs::write(dir.join("trace-annotated.txt"), trace.annotated(sc.collapse))?;
+
+    if sc.expect.golden {
+        let path = golden::path_for(&opts.golden, &sc.name, (result.implementation != "ours").then_some(result.implementation.as_str()));
+        match golden::compare(&path, &text, opts.accept)? {
+            Comparison::Same | Comparison::Accepted(_) => {}
+            Comparison::Missing(p) => result.failures.push(format!("no golden file {} (run with --accept to write it)", p.display())),
+            Comparison::Differs { path, diff } => {
+                result.failures.push(format!("trace differs from {} (pcaps in {}):\n{diff}", path.display(), dir.display()))
+            }
+        }
+    }
+    for (rule, outcome) in rules::evaluate(&trace) {
+        let expected = sc.expect.rules.get(rule.id).map(|s| s.get_ref().clone());
+        let detail = match &outcome {
+            Outcome::Fail(v) => Some(format!("{} frame {}: {}", v.segment, v.frame, v.message)),
+            _ => None,
+        };
+        if let Some(exp) = &expected {
+            let ok = match exp.as_str() {
+                "pass" => outcome == Outcome::Pass,
+                _ => matches!(outcome, Outcome::Fail(_)),
+            };
+            if !ok {
+                result.failures.push(format!(
+                    "rule {} ({}): expected {exp}, got {}{}",
+                    rule.id,
+                    rule.source,
+                    outcome.word(),
+                    detail.as_deref().map(|d| format!(" at {d}")).unwrap_or_default()
+                ));
+            }
+        }
+        result.rules.push(RuleResult { id: rule.id.to_string(), outcome: outcome.word().into(), expected, detail });
+    }
+    let rules_text: String = result.rules.iter().map(|r| format!("{} {}{}\n", r.id, r.outcome, r.detail.as_deref().map(|d| format!(" ({d})")).unwrap_or_default())).collect();
+    std::fs::write(dir.join("rules.txt"), rules_text)?;
+    Ok(())
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn start_role(
+    sc: &Scenario,
+    opts: &Options,
+    world: &World,
+    dir: &Path,
+    files: &Path,
+    name: &str,
+    imp: &str,
+    profiles: Option<&ProfileSet>,
+    running: &mut HashMap<String, Running>,
+) -> Result<(), RunError> {
+    let role = &sc.roles[name];
+    let host = role.host.get_ref();
+    let kind = role.kind.get_ref().clone();
+    let state = dir.join(host).join(name);
+    std::fs::create_dir_all(&state)?;
+    let config = our_config(sc, name, role, files);
+    let rerr = |why: String| RunError::Role { role: name.to_string(), why };
+    let (spec, profile) = if imp == "ours" {
+        let mut config = config;
+        config.entry("state-dir").or_insert(toml::Value::String(state.to_string_lossy().into_owned()));
+        let path = state.join("config.toml");
+        std::fs::write(&path, toml::to_string(&config).map_err(|e| rerr(e.to_string()))?)?;
+        let argv = vec![opts.exe.to_string_lossy().into_owned(), our_subcommand(&kind).into(), "--config".into(), path.to_string_lossy().into_owned()];
+        (ProcessSpec { argv, env: vec![("RUST_LOG".into(), "info".into())], cwd: Some(state.clone()), name: name.to_string() }, None)
+    } else {
+        let set = profiles.ok_or_else(|| rerr("no profiles directory".into()))?;
+        let profile = set.get(imp).map_err(|e| rerr(e.to_string()))?;
+        let params = RoleParams::from_config(&config).map_err(|e| rerr(e.to_string()))?;
+        let prole: crate::profile::Role = kind.parse().map_err(|e| rerr(format!("{e:?}")))?;
+        if !profile.fills(prole) {
+            return Err(rerr(format!("{imp} cannot fill role kind {kind}")));
+        }
+        let rendered = profile.render(prole, &params, &set.render_env(&state)).map_err(|e| rerr(e.to_string()))?;
+        rendered.write_files().map_err(|e| rerr(e.to_string()))?;
+        let argv = std::iter::once(rendered.program.to_string_lossy().into_owned()).chain(rendered.argv.iter().cloned()).collect();
+        let env = rendered.env.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+        (ProcessSpec { argv, env, cwd: Some(state.clone()), name: name.to_string() }, Some(rendered))
+    };
+    let process = world.spawn(host, spec).map_err(|e| rerr(e.to_string()))?;
+    if waits_ready(&kind) {
+        let prof = profile.clone();
+        let ready = process
+            .wait_for_line(
+                |l| match &prof {
+                    None => l.stream == Stream::Stdout && bootlab_net::events::parse(&l.text).is_some_and(|(n, _)| n == "ready"),
+                    Some(p) => p.ready_on_line(&l.text),
+                },
+                Duration::from_secs(10),
+            )
+            .await;
+        if let Err(e) = ready {
+            return Err(rerr(format!("not ready: {e} (see {})", process.stderr_path().display())));
+        }
+    }
+    running.insert(name.to_string(), Running { kind, process, profile });
+    Ok(())
+}
+
+/// Runs one step: `Ok(Err(why))` is a failed expectation, `Err` a lab failure.
+#[allow(clippy::too_many_arguments)]
+async fn do_step(
+    sc: &Scenario,
+    opts: &Options,
+    world: &World,
+    dir: &Path,
+    files: &Path,
+    plans: &[(String, String)],
+    profiles: Option<&ProfileSet>,
+    running: &mut HashMap<String, Running>,
+    step: &crate::scenario::Step,
+) -> Result<Result<(), String>, RunError> {
+    if let Some(w) = step.wait.as_ref().or(step.absent.as_ref()) {
+        let absent = step.absent.is_some();
+        let role = w.role.get_ref();
+        let within = parse_duration(w.within.get_ref()).unwrap_or(Duration::from_secs(10));
+        let Some(r) = running.get(role) else { return Ok(Err(format!("role {role} is not running"))) };
+        let prof = r.profile.clone();
+        let found = r
+            .process
+            .wait_for_line(|l| line_events(&prof, l.stream, &l.text).iter().any(|e| matches(e, &w.event, &w.with)), within)
+            .await
+            .is_ok();
+        return Ok(match (found, absent) {
+            (true, false) | (false, true) => Ok(()),
+            (false, false) => Err(format!("{role} did not report {:?} within {}", w.event, w.within.get_ref())),
+            (true, true) => Err(format!("{role} reported {:?} within {}, which must not happen", w.event, w.within.get_ref())),
+        });
+    }
+    if let Some(r) = &step.start {
+        let imp = plans.iter().find(|(n, _)| n == r.get_ref()).map(|(_, i)| i.clone()).unwrap_or_else(|| "ours".into());
+        start_role(sc, opts, world, dir, files, r.get_ref(), &imp, profiles, running).await?;
+        return Ok(Ok(()));
+    }
+    if let Some(r) = step.stop.as_ref().or(step.kill.as_ref()) {
+        if let Some(p) = running.get(r.get_ref()) {
+            if step.kill.is_some() {
+                p.process.kill();
+                p.process.wait().await;
+            } else {
+                p.process.stop(Duration::from_secs(2)).await;
+            }
+        }
+        return Ok(Ok(()));
+    }
+    if let Some(s) = &step.sleep {
+        tokio::time::sleep(parse_duration(s.get_ref()).unwrap_or_default()).await;
+        return Ok(Ok(()));
+    }
+    if let Some(imp) = &step.impair {
+        world
+            .set_impairment(imp.segment.get_ref(), imp.host.get_ref(), crate::impair::Impairment { rules: imp.rules.clone() })
+            .await
+            .map_err(|e| RunError::Lab(e.to_string()))?;
+        return Ok(Ok(()));
+    }
+    Ok(Ok(()))
+}
+
+/// Reads a pcap file into decoded frames.
+pub fn read_pcap(segment: &str, path: &Path) -> Result<Vec<Frame>, String> {
+    let f = std::fs::File::open(path).map_err(|e| e.to_string())?;
+    let mut reader = pcap_file::pcap::PcapReader::new(f).map_err(|e| e.to_string())?;
+    let mut decoder = bootlab_wire::frame::Decoder::new(bootlab_wire::ChecksumPolicy::Verify);
+    let mut out = Vec::new();
+    let mut first: Option<Duration> = None;
+    while let Some(pkt) = reader.next_packet() {
+        let pkt = pkt.map_err(|e| e.to_string())?;
+        let t0 = *first.get_or_insert(pkt.timestamp);
+        out.push(Frame { segment: segment.to_string(), number: out.len() + 1, time: pkt.timestamp.saturating_sub(t0), decoded: decoder.decode(&pkt.data) });
+    }
+    Ok(out)
+}

@@ -1,0 +1,416 @@
+//! Traces: the decoded frames of every segment of a run, and their normalized text.
+//!
+//! Normalizing makes a trace identical on every run of the same code: hosts by name instead of
+//! MAC and IP, transaction ids and ephemeral ports as tokens in order of appearance (`xid#1`,
+//! `port#2`), no times, and repeated lines folded as the scenario allows (see
+//! [`crate::scenario::Collapse`]). Every line starts with the segment and the frame number in that
+//! segment's pcap so a reader can find the packet in Wireshark:
+//!
+//! ```text
+//! lan #1  rom > *  0.0.0.0:68 > 255.255.255.255:67  BOOTREQUEST xid#1 secs=0 chaddr=rom [53=DISCOVER ...]
+//! ```
+//!
+//! Frame numbers are left out of the golden text (they move when a retransmission is folded);
+//! [`Trace::normalized`] renders without them, [`Trace::annotated`] with them.
+
+use crate::scenario::Collapse;
+use bootlab_wire::arp;
+use bootlab_wire::bootp::{self, code, Message, Op, Vendor};
+use bootlab_wire::frame::{App, Decoded};
+use bootlab_wire::tftp;
+use std::collections::HashMap;
+use std::fmt::Write as _;
+use std::net::Ipv4Addr;
+use std::time::Duration;
+
+/// One captured frame.
+#[derive(Debug, Clone)]
+pub struct Frame {
+    /// The segment it was captured on.
+    pub segment: String,
+    /// 1-based number in that segment's pcap.
+    pub number: usize,
+    /// Time since the first frame of the run.
+    pub time: Duration,
+    /// The decoded layers.
+    pub decoded: Decoded,
+}
+
+/// Names the lab gave to addresses: MACs and static IPv4 addresses of hosts.
+#[derive(Debug, Clone, Default)]
+pub struct Names {
+    /// MAC -> host name.
+    pub macs: HashMap<[u8; 6], String>,
+    /// IPv4 address -> host name.
+    pub ips: HashMap<Ipv4Addr, String>,
+}
+
+impl Names {
+    /// The name of a MAC: the host, `*` for broadcast, else the address.
+    pub fn mac(&self, m: [u8; 6]) -> String {
+        if m == [0xff; 6] {
+            return "*".into();
+        }
+        if m == [0; 6] {
+            return "0".into();
+        }
+        self.macs.get(&m).cloned().unwrap_or_else(|| mac_text(m))
+    }
+
+    /// The name of an IPv4 address: the host, `*` for limited broadcast, else the address.
+    pub fn ip(&self, a: Ipv4Addr) -> String {
+        if a == Ipv4Addr::BROADCAST {
+            return "*".into();
+        }
+        self.ips.get(&a).cloned().unwrap_or_else(|| a.to_string())
+    }
+}
+
+/// `02:00:5e:...` form.
+pub fn mac_text(m: [u8; 6]) -> String {
+    m.iter()
+        .map(|b| format!("{b:02x}"))
+        .collect::<Vec<_>>()
+        .join(":")
+}
+
+/// An event printed by a role during the run.
+#[derive(Debug, Clone)]
+pub struct RoleEvent {
+    /// The role that printed it.
+    pub role: String,
+    /// The event name.
+    pub name: String,
+    /// All its fields.
+    pub fields: serde_json::Value,
+}
+
+/// A whole run's frames and context, what rule checks look at.
+#[derive(Debug, Clone, Default)]
+pub struct Trace {
+    /// Every frame, segment by segment (segments in name order), each in capture order.
+    pub frames: Vec<Frame>,
+    /// The lab's names for addresses.
+    pub names: Names,
+    /// Events the roles printed, in the order the lab saw them.
+    pub events: Vec<RoleEvent>,
+    /// How much faster than real time our implementations ran (rules scale timings back).
+    pub time_scale: f64,
+    /// Role name -> (kind, host).
+    pub roles: HashMap<String, (String, String)>,
+}
+
+/// Stable tokens for values that change between runs.
+#[derive(Default)]
+struct Tokens {
+    xids: HashMap<u32, usize>,
+    ports: HashMap<u16, usize>,
+}
+
+impl Tokens {
+    fn xid(&mut self, x: u32) -> String {
+        let n = self.xids.len() + 1;
+        format!("xid#{}", self.xids.entry(x).or_insert(n))
+    }
+    fn port(&mut self, p: u16) -> String {
+        if matches!(p, 67 | 68 | 69) {
+            return p.to_string();
+        }
+        let n = self.ports.len() + 1;
+        format!("port#{}", self.ports.entry(p).or_insert(n))
+    }
+}
+
+impl Trace {
+    /// Frames of one segment.
+    pub fn on<'a>(&'a self, segment: &'a str) -> impl Iterator<Item = &'a Frame> + 'a {
+        self.frames.iter().filter(move |f| f.segment == segment)
+    }
+
+    /// Every BOOTP/DHCP message with its frame.
+    pub fn bootp(&self) -> impl Iterator<Item = (&Frame, &Message)> {
+        self.frames.iter().filter_map(|f| match &f.decoded.app {
+            App::Bootp(m) => Some((f, m)),
+            _ => None,
+        })
+    }
+
+    /// Every ARP/RARP message with its frame.
+    pub fn arp(&self) -> impl Iterator<Item = (&Frame, &arp::Repr)> {
+        self.frames
+            .iter()
+            .filter_map(|f| f.decoded.arp.as_ref().map(|a| (f, a)))
+    }
+
+    /// Every TFTP packet with its frame.
+    pub fn tftp(&self) -> impl Iterator<Item = (&Frame, &tftp::Packet)> {
+        self.frames.iter().filter_map(|f| match &f.decoded.app {
+            App::Tftp(p) => Some((f, p)),
+            _ => None,
+        })
+    }
+
+    /// Events of one role with one name.
+    pub fn events_of<'a>(
+        &'a self,
+        role: &'a str,
+        name: &'a str,
+    ) -> impl Iterator<Item = &'a RoleEvent> + 'a {
+        self.events
+            .iter()
+            .filter(move |e| e.role == role && e.name == name)
+    }
+
+    /// The host names of roles of a kind.
+    pub fn hosts_of_kind(&self, kind: &str) -> Vec<String> {
+        let mut v: Vec<String> = self
+            .roles
+            .values()
+            .filter(|(k, _)| k == kind)
+            .map(|(_, h)| h.clone())
+            .collect();
+        v.sort();
+        v.dedup();
+        v
+    }
+
+    /// The normalized text, for golden files.
+    pub fn normalized(&self, collapse: Collapse) -> String {
+        self.render(collapse, false)
+    }
+
+    /// The normalized text with frame numbers, for reports.
+    pub fn annotated(&self, collapse: Collapse) -> String {
+        self.render(collapse, true)
+    }
+
+    fn render(&self, collapse: Collapse, numbers: bool) -> String {
+        let mut tokens = Tokens::default();
+        // Lines per segment, each with the frame number it came from.
+        let mut lines: Vec<(String, usize, String)> = Vec::new();
+        for f in &self.frames {
+            if let Some(text) = self.line(f, &mut tokens) {
+                lines.push((f.segment.clone(), f.number, text));
+            }
+        }
+        let mut out = String::new();
+        let mut seen: HashMap<(String, String), usize> = HashMap::new();
+        let mut rendered: Vec<(String, usize, String, bool)> = Vec::new();
+        for (seg, num, text) in lines {
+            match collapse {
+                Collapse::None => rendered.push((seg, num, text, false)),
+                Collapse::Runs => {
+                    if let Some(last) = rendered.last_mut() {
+                        if last.0 == seg && last.2 == text {
+                            last.3 = true;
+                            continue;
+                        }
+                    }
+                    rendered.push((seg, num, text, false));
+                }
+                Collapse::Dedupe => {
+                    let key = (seg.clone(), text.clone());
+                    if let Some(&i) = seen.get(&key) {
+                        if let Some(r) = rendered.get_mut(i) {
+                            r.3 = true;
+                        }
+                        continue;
+                    }
+                    seen.insert(key, rendered.len());
+                    rendered.push((seg, num, text, false));
+                }
+            }
+        }
+        for (seg, num, text, repeated) in rendered {
+            let rep = if repeated { "  (repeated)" } else { "" };
+            if numbers {
+                let _ = writeln!(out, "{seg} #{num:<4} {text}{rep}");
+            } else {
+                let _ = writeln!(out, "{seg}  {text}{rep}");
+            }
+        }
+        out
+    }
+
+    /// One frame as normalized text; `None` for frames traces leave out (IPv6 noise, LLDP).
+    fn line(&self, f: &Frame, tok: &mut Tokens) -> Option<String> {
+        let d = &f.decoded;
+        let n = &self.names;
+        let eth = d.eth.as_ref()?;
+        let l2 = format!("{} > {}", n.mac(eth.src_addr.0), n.mac(eth.dst_addr.0));
+        if let Some(a) = &d.arp {
+            return Some(format!("{l2}  {}", arp_text(a, n)));
+        }
+        let ip = d.ipv4.as_ref()?;
+        let Some(udp) = &d.udp else {
+            return Some(format!(
+                "{l2}  {} > {}  IPv4 proto {}",
+                n.ip(ip.src),
+                n.ip(ip.dst),
+                ip.protocol
+            ));
+        };
+        let l4 = format!(
+            "{}:{} > {}:{}",
+            n.ip(ip.src),
+            tok.port(udp.src_port),
+            n.ip(ip.dst),
+            tok.port(udp.dst_port)
+        );
+        let app = match &d.app {
+            App::Bootp(m) => bootp_text(m, n, tok),
+            App::Tftp(p) => tftp_text(p),
+            _ => format!("UDP ({} octets)", udp.payload_len),
+        };
+        let dev = if d.deviations.is_empty() {
+            String::new()
+        } else {
+            format!("  !{}", d.deviations.len())
+        };
+        Some(format!("{l2}  {l4}  {app}{dev}"))
+    }
+}
+
+fn arp_text(a: &arp::Repr, n: &Names) -> String {
+    let sha = n.mac(a.source_hardware_addr.0);
+    let tha = n.mac(a.target_hardware_addr.0);
+    let spa = n.ip(a.source_protocol_addr);
+    let tpa = n.ip(a.target_protocol_addr);
+    match a.kind() {
+        arp::Kind::Request => format!("ARP who-has {tpa} tell {spa}"),
+        arp::Kind::Probe => format!("ARP probe who-has {tpa} (from {sha})"),
+        arp::Kind::Announcement => format!("ARP announce {spa} is-at {sha}"),
+        arp::Kind::Reply => format!("ARP reply {spa} is-at {sha}"),
+        arp::Kind::RarpRequest => format!("RARP who-am-i {tha}"),
+        arp::Kind::RarpReply => format!("RARP reply {tha} is {tpa}"),
+        arp::Kind::Unknown => format!("ARP op {:?}", a.operation),
+    }
+}
+
+fn ip_or_name(n: &Names, a: Ipv4Addr) -> String {
+    n.ip(a)
+}
+
+fn bootp_text(m: &Message, n: &Names, tok: &mut Tokens) -> String {
+    let mut s = String::new();
+    let op = match m.op {
+        Op::BootRequest => "BOOTREQUEST".to_string(),
+        Op::BootReply => "BOOTREPLY".to_string(),
+        Op::Unknown(v) => format!("op={v}"),
+    };
+    s.push_str(&op);
+    if let Some(t) = m.message_type() {
+        let _ = write!(s, " {t}");
+    }
+    let _ = write!(s, " {} secs={}", tok.xid(m.xid), m.secs);
+    if m.hops != 0 {
+        let _ = write!(s, " hops={}", m.hops);
+    }
+    if m.flags != 0 {
+        let _ = write!(s, " flags={:#06x}", m.flags);
+    }
+    for (name, a) in [
+        ("ciaddr", m.ciaddr),
+        ("yiaddr", m.yiaddr),
+        ("siaddr", m.siaddr),
+        ("giaddr", m.giaddr),
+    ] {
+        if !a.is_unspecified() {
+            let _ = write!(s, " {name}={}", ip_or_name(n, a));
+        }
+    }
+    let _ = write!(s, " chaddr={}", n.mac(m.chaddr_mac()));
+    let sname = m.sname_str();
+    if !sname.is_empty() {
+        let _ = write!(s, " sname={sname:?}");
+    }
+    let file = m.file_str();
+    if !file.is_empty() {
+        let _ = write!(s, " file={file:?}");
+    }
+    match &m.vend {
+        Vendor::Options(o) => {
+            let parts: Vec<String> =
+                o.0.iter()
+                    .map(|opt| option_text(opt.code, &opt.data, n))
+                    .collect();
+            let _ = write!(s, " [{}]", parts.join(" "));
+        }
+        Vendor::Raw(v) => {
+            if v.iter().any(|b| *b != 0) {
+                let _ = write!(s, " vend=raw({})", v.len());
+            }
+        }
+    }
+    s
+}
+
+fn option_text(c: u8, data: &[u8], n: &Names) -> String {
+    let ip = |d: &[u8]| -> Option<String> {
+        if d.len() % 4 != 0 || d.is_empty() {
+            return None;
+        }
+        Some(
+            d.chunks(4)
+                .map(|q| n.ip(Ipv4Addr::new(q[0], q[1], q[2], q[3])))
+                .collect::<Vec<_>>()
+                .join(","),
+        )
+    };
+    let u32v = |d: &[u8]| -> Option<String> {
+        (d.len() == 4).then(|| u32::from_be_bytes([d[0], d[1], d[2], d[3]]).to_string())
+    };
+    let v = match c {
+        code::DHCP_MESSAGE_TYPE if data.len() == 1 => {
+            Some(bootp::MessageType::from(data[0]).to_string())
+        }
+        code::SUBNET_MASK
+        | code::ROUTER
+        | code::DOMAIN_NAME_SERVER
+        | code::BROADCAST_ADDRESS
+        | code::REQUESTED_IP_ADDRESS
+        | code::SERVER_IDENTIFIER => ip(data),
+        code::IP_ADDRESS_LEASE_TIME | code::RENEWAL_TIME_VALUE | code::REBINDING_TIME_VALUE => {
+            u32v(data)
+        }
+        code::PARAMETER_REQUEST_LIST => Some(
+            data.iter()
+                .map(|b| b.to_string())
+                .collect::<Vec<_>>()
+                .join(","),
+        ),
+        code::HOST_NAME
+        | code::DOMAIN_NAME
+        | code::MESSAGE
+        | code::VENDOR_CLASS_IDENTIFIER
+        | code::TFTP_SERVER_NAME
+        | code::BOOTFILE_NAME => Some(format!("{:?}", String::from_utf8_lossy(data))),
+        code::MAXIMUM_DHCP_MESSAGE_SIZE if data.len() == 2 => {
+            Some(u16::from_be_bytes([data[0], data[1]]).to_string())
+        }
+        code::CLIENT_IDENTIFIER if data.len() == 7 && data[0] == 1 => {
+            let mut m = [0u8; 6];
+            m.copy_from_slice(&data[1..]);
+            Some(format!("1:{}", n.mac(m)))
+        }
+        _ => None,
+    };
+    let v = v.unwrap_or_else(|| data.iter().map(|b| format!("{b:02x}")).collect::<String>());
+    format!("{c}={v}")
+}
+
+fn tftp_text(p: &tftp::Packet) -> String {
+    let opts = |o: &[tftp::TftpOption]| -> String {
+        o.iter()
+            .map(|o| format!(" {}={}", o.name, o.value))
+            .collect()
+    };
+    match p {
+        tftp::Packet::Rrq(r) => format!("TFTP RRQ {:?} {}{}", r.filename, r.mode, opts(&r.options)),
+        tftp::Packet::Wrq(r) => format!("TFTP WRQ {:?} {}{}", r.filename, r.mode, opts(&r.options)),
+        tftp::Packet::Data { block, data } => format!("TFTP DATA {block} ({})", data.len()),
+        tftp::Packet::Ack { block } => format!("TFTP ACK {block}"),
+        tftp::Packet::Error { code, message } => format!("TFTP ERROR {} {message:?}", code.value()),
+        tftp::Packet::Oack { options } => format!("TFTP OACK{}", opts(options)),
+    }
+}
