@@ -740,7 +740,7 @@ wait = { role = "dhcpd", event = "ready", within = "5s" }
     #[test]
     fn bad_duration_is_refused() {
         let e = err_of(&GOOD.replace("within = \"5s\"", "within = \"5 parsecs\""));
-        assert!(e.contains(":18: steps[0].wait.within:"), "{e}");
+        assert!(e.contains(":19: steps[0].wait.within:"), "{e}");
     }
 
     #[test]
