@@ -456,6 +456,11 @@ impl DhcpClient {
         self.lease.as_ref()
     }
 
+    /// Whether probes or announcements are still pending (RFC 5227 §2.3).
+    pub fn announcing(&self) -> bool {
+        self.acd.is_some()
+    }
+
     /// The transaction id of the current exchange.
     pub fn xid(&self) -> u32 {
         self.xid

@@ -8,20 +8,46 @@
 pub mod acd;
 pub mod backoff;
 pub mod bootp;
+pub mod config;
+pub mod daemon;
 pub mod dhcp;
 pub mod msg;
+pub mod netlink;
 pub mod rom;
 
 /// Command-line arguments of `bootlab client`.
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// Configuration file (TOML).
+    /// Configuration file (TOML); `kind = "dhcp" | "bootp" | "rom"` selects the client.
     #[arg(long, short = 'c')]
     pub config: std::path::PathBuf,
+    /// The interface (overrides `interface`).
+    #[arg(long, short = 'i')]
+    pub interface: Option<String>,
+    /// Seed of every random choice (overrides `seed`).
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Run timers this many times faster than real time (overrides `time-scale`).
+    #[arg(long)]
+    pub time_scale: Option<f64>,
 }
 
-/// Runs `bootlab client` until SIGTERM. Builds its own tokio runtime.
+/// Runs `bootlab client` until it is done or gets SIGTERM. Builds its own tokio runtime. Exits
+/// the process with status 1 when the client failed (timeout, boot failure).
 pub fn run(args: Args) -> anyhow::Result<()> {
-    let _ = args;
-    anyhow::bail!("bootlab client: not implemented yet")
+    bootlab_net::log::init();
+    let cfg = config::ClientConfig::load(&args.config)?;
+    let over = daemon::Overrides {
+        interface: args.interface,
+        seed: args.seed,
+        time_scale: args.time_scale,
+    };
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let status = rt.block_on(daemon::run(cfg, over))?;
+    if status != 0 {
+        std::process::exit(status);
+    }
+    Ok(())
 }
