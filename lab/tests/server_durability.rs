@@ -2,8 +2,9 @@
 //!
 //! Two private network namespaces joined by a veth pair: the server in one (192.0.2.1 on `s0`),
 //! this test in the other acting as a relay agent (192.0.2.2 on `c0`, giaddr set, as perfdhcp
-//! does), so replies come back unicast to the test's port 67 socket. A burst of DHCP clients runs
-//! DORA; the server is SIGKILLed mid-burst, restarted on the same journal, and every lease ACKed
+//! does), so replies come back unicast to the test's port 67 socket. Every client is OFFERed an
+//! address, then all send their REQUEST at once; the server is SIGKILLed mid-burst, restarted on
+//! the same journal, and every lease ACKed
 //! before the kill must still be there: the owner's INIT-REBOOT REQUEST is ACKed with the same
 //! address, and another client's REQUEST for it is NAKed.
 //!
@@ -19,8 +20,8 @@ use std::time::{Duration, Instant};
 use bootlab_wire::bootp::{code, Message, MessageType};
 
 const BIN: &str = env!("CARGO_BIN_EXE_bootlab");
-const CLIENTS: u32 = 300;
-const KILL_AFTER_ACKS: usize = 120;
+const CLIENTS: u32 = 240;
+const KILL_AFTER_ACKS: usize = 60;
 const WINDOW: usize = 32;
 const SERVER: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 1);
 const RELAY: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 2);
@@ -181,42 +182,48 @@ fn acked_leases_survive_kill_9_mid_burst() {
     let mut server = start_server(srv_ns, &config);
     let sock = socket_in(cli_ns, SocketAddrV4::new(RELAY, 67));
 
-    // The burst: up to WINDOW clients in DORA at once (as perfdhcp paces), each OFFER answered
-    // at once with a REQUEST, retransmissions after 500 ms of silence.
+    // Phase 1: every client gets an OFFER (up to WINDOW in flight, as perfdhcp paces them,
+    // retransmitting after 500 ms of silence).
     let started = Instant::now();
-    let mut acked: BTreeMap<u32, Ipv4Addr> = BTreeMap::new();
-    let mut pending: BTreeMap<u32, (Message, Instant)> = BTreeMap::new();
+    let mut offers: BTreeMap<u32, Ipv4Addr> = BTreeMap::new();
+    let mut pending: BTreeMap<u32, Instant> = BTreeMap::new();
     let mut next = 0u32;
-    let mut requested = 0;
     let deadline = Instant::now() + Duration::from_secs(30);
-    while acked.len() < KILL_AFTER_ACKS && Instant::now() < deadline {
+    while offers.len() < CLIENTS as usize && Instant::now() < deadline {
         while pending.len() < WINDOW && next < CLIENTS {
-            let d = relayed(MessageType::Discover, next, mac(next));
-            send(&sock, &d);
-            pending.insert(next, (d, Instant::now()));
+            send(&sock, &relayed(MessageType::Discover, next, mac(next)));
+            pending.insert(next, Instant::now());
             next += 1;
         }
-        for (m, at) in pending.values_mut() {
+        for (&i, at) in pending.iter_mut() {
             if at.elapsed() > Duration::from_millis(500) {
-                send(&sock, m);
+                send(&sock, &relayed(MessageType::Discover, i, mac(i)));
                 *at = Instant::now();
             }
         }
         let Some(m) = recv(&sock) else { continue };
-        match m.message_type() {
-            Some(MessageType::Offer) if pending.contains_key(&m.xid) => {
-                let mut r = relayed(MessageType::Request, m.xid, mac(m.xid));
-                r.options_mut().set_ip(code::REQUESTED_IP_ADDRESS, m.yiaddr);
-                r.options_mut().set_ip(code::SERVER_IDENTIFIER, SERVER);
-                send(&sock, &r);
-                pending.insert(m.xid, (r, Instant::now()));
-                requested += 1;
-            }
-            Some(MessageType::Ack) => {
-                pending.remove(&m.xid);
-                acked.insert(m.xid, m.yiaddr);
-            }
-            _ => {}
+        if m.message_type() == Some(MessageType::Offer) && pending.remove(&m.xid).is_some() {
+            offers.insert(m.xid, m.yiaddr);
+        }
+    }
+    assert_eq!(
+        offers.len(),
+        CLIENTS as usize,
+        "every client should get an OFFER"
+    );
+    // Phase 2: the REQUEST burst, all at once; SIGKILL as soon as KILL_AFTER_ACKS ACKs are in.
+    for (&i, &addr) in &offers {
+        let mut r = relayed(MessageType::Request, i, mac(i));
+        r.options_mut().set_ip(code::REQUESTED_IP_ADDRESS, addr);
+        r.options_mut().set_ip(code::SERVER_IDENTIFIER, SERVER);
+        send(&sock, &r);
+    }
+    let requested = offers.len();
+    let mut acked: BTreeMap<u32, Ipv4Addr> = BTreeMap::new();
+    while acked.len() < KILL_AFTER_ACKS && Instant::now() < deadline {
+        let Some(m) = recv(&sock) else { continue };
+        if m.message_type() == Some(MessageType::Ack) {
+            acked.insert(m.xid, m.yiaddr);
         }
     }
     server.kill().expect("SIGKILL the server");
