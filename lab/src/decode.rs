@@ -102,19 +102,37 @@ const PCAP_MAGICS: [[u8; 4]; 4] = [
 ];
 const PCAPNG_MAGIC: [u8; 4] = [0x0a, 0x0d, 0x0d, 0x0a];
 
-/// The time unit of a pcapng interface (`if_tsresol`, default microseconds).
-fn tick(options: &[InterfaceDescriptionOption<'_>]) -> f64 {
-    let r = options
+/// The `if_tsresol` of a pcapng interface (pcapng §4.2), default 6 (microseconds).
+fn tsresol(options: &[InterfaceDescriptionOption<'_>]) -> u8 {
+    options
         .iter()
         .find_map(|o| match o {
             InterfaceDescriptionOption::IfTsResol(r) => Some(*r),
             _ => None,
         })
-        .unwrap_or(6);
-    if r & 0x80 != 0 {
-        2f64.powi(-i32::from(r & 0x7f))
-    } else {
-        10f64.powi(-i32::from(r))
+        .unwrap_or(6)
+}
+
+/// `units` timestamp units of resolution `tsresol` as a duration: exact for decimal
+/// resolutions (10^-n s), nearest nanosecond for binary ones (2^-n s).
+fn to_duration(units: u64, tsresol: u8) -> Duration {
+    let n = u32::from(tsresol & 0x7f);
+    if tsresol & 0x80 != 0 {
+        let secs = units as f64 / 2f64.powi(n as i32);
+        return Duration::try_from_secs_f64(secs).unwrap_or_default();
+    }
+    match 10u64.checked_pow(n) {
+        Some(per_sec) => {
+            let secs = units / per_sec;
+            let frac = u128::from(units % per_sec);
+            let nanos = if n <= 9 {
+                frac * 10u128.pow(9 - n)
+            } else {
+                frac / 10u128.pow(n - 9)
+            };
+            Duration::new(secs, u32::try_from(nanos).unwrap_or(0))
+        }
+        None => Duration::ZERO,
     }
 }
 
@@ -137,12 +155,12 @@ pub fn read_capture(bytes: &[u8]) -> Result<Vec<Captured>, Error> {
         }
     } else if magic == PCAPNG_MAGIC {
         let mut r = PcapNgReader::new(bytes).map_err(format(0))?;
-        let mut ifaces: Vec<(u32, f64)> = Vec::new();
+        let mut ifaces: Vec<(u32, u8)> = Vec::new();
         while let Some(b) = r.next_block() {
             let b = b.map_err(format(out.len()))?;
             let (iface, raw_ts, orig_len, data): (u32, Duration, u32, Cow<'_, [u8]>) = match b {
                 Block::InterfaceDescription(i) => {
-                    ifaces.push((u32::from(i.linktype), tick(&i.options)));
+                    ifaces.push((u32::from(i.linktype), tsresol(&i.options)));
                     continue;
                 }
                 Block::SectionHeader(_) => {
@@ -159,11 +177,11 @@ pub fn read_capture(bytes: &[u8]) -> Result<Vec<Captured>, Error> {
                 ),
                 _ => continue,
             };
-            let (linktype, tick) = ifaces.get(iface as usize).copied().unwrap_or((1, 1e-6));
+            let (linktype, resol) = ifaces.get(iface as usize).copied().unwrap_or((1, 6));
             // pcap-file 2.0 reads the raw timestamp units as nanoseconds; scale by if_tsresol.
-            let secs = raw_ts.as_nanos() as f64 * tick;
+            let units = u64::try_from(raw_ts.as_nanos()).unwrap_or(u64::MAX);
             out.push(Captured {
-                timestamp: Duration::try_from_secs_f64(secs).unwrap_or_default(),
+                timestamp: to_duration(units, resol),
                 orig_len,
                 linktype,
                 data: data.into_owned(),
@@ -283,6 +301,15 @@ mod tests {
         let json = serde_json::to_value(&frames).expect("json");
         assert_eq!(json[0]["app"]["message_type"], "DHCPDISCOVER");
         assert_eq!(json[0]["number"], 1);
+    }
+
+    #[test]
+    fn pcapng_timestamp_resolutions() {
+        assert_eq!(to_duration(1_500_000, 6), Duration::from_millis(1500));
+        assert_eq!(to_duration(1_500_000_001, 9), Duration::new(1, 500_000_001));
+        assert_eq!(to_duration(3, 0x81), Duration::from_millis(1500));
+        assert_eq!(to_duration(15, 1), Duration::from_millis(1500));
+        assert_eq!(to_duration(1, 40), Duration::ZERO);
     }
 
     #[test]

@@ -1413,7 +1413,8 @@ impl Serialize for Options {
 
 impl Serialize for Message {
     /// Every field, addresses as dotted quads, `chaddr` as colon hex of `hlen` bytes (all 16
-    /// in `chaddr_raw`), `sname`/`file` as text up to the first NUL, options with typed values.
+    /// in `chaddr_raw`), `sname`/`file` as text up to the first NUL (null when overloaded with
+    /// options), options with typed values.
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let mut st = s.serialize_struct("Message", 19)?;
         st.serialize_field("op", &u8::from(self.op))?;
@@ -1432,8 +1433,12 @@ impl Serialize for Message {
         let hl = (self.hlen as usize).min(16);
         st.serialize_field("chaddr", &crate::text::colon_hex(&self.chaddr[..hl]))?;
         st.serialize_field("chaddr_raw", &crate::text::hex(&self.chaddr))?;
-        st.serialize_field("sname", &self.sname_str())?;
-        st.serialize_field("file", &self.file_str())?;
+        // Under overload (option 52) the fields hold options, listed with the others.
+        let overload = self.options().and_then(|o| o.overload()).unwrap_or(0);
+        let sname = (overload & 2 == 0).then(|| self.sname_str());
+        let file = (overload & 1 == 0).then(|| self.file_str());
+        st.serialize_field("sname", &sname)?;
+        st.serialize_field("file", &file)?;
         st.serialize_field("message_type", &self.message_type().map(|t| t.to_string()))?;
         match &self.vend {
             Vendor::Options(o) => {
