@@ -460,7 +460,16 @@ pub async fn run(cfg: ClientConfig, over: Overrides) -> anyhow::Result<i32> {
     let ifindex =
         bootlab_sys::iface::index(&ifname).with_context(|| format!("index of {ifname}"))?;
     // Mix the hardware address in, so clients sharing a scenario seed still pick different xids.
-    let rng = bootlab_net::clock::rng(seed ^ fnv1a64(&mac));
+    // A remembered lease is mixed in too, so a restart (INIT-REBOOT) picks a new xid
+    // (CLI-XID-01) while the same scenario still reproduces.
+    let remembered = match cfg.kind {
+        Kind::Dhcp => cfg.lease_file.as_deref().and_then(read_lease),
+        _ => None,
+    };
+    let lease_hash = remembered
+        .as_ref()
+        .map_or(0, |l| fnv1a64(format!("{l:?}").as_bytes()));
+    let rng = bootlab_net::clock::rng(seed ^ fnv1a64(&mac) ^ lease_hash);
     let clock = Clock::new(scale);
     let timeout = cfg
         .timeout
@@ -507,7 +516,6 @@ pub async fn run(cfg: ClientConfig, over: Overrides) -> anyhow::Result<i32> {
     let now = clock.now();
     let mut core = match cfg.kind {
         Kind::Dhcp => {
-            let remembered = cfg.lease_file.as_deref().and_then(read_lease);
             if let (Some((addr, prefix)), Some(nl)) = (cfg.inform_cidr(), &shell.nl) {
                 nl.add(addr, prefix).await?;
             }
