@@ -8,7 +8,7 @@
 
 use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use bootlab_wire::arp;
@@ -482,8 +482,11 @@ fn write_pcapng(path: &Path, cases: &[Case]) {
     std::fs::write(path, w.into_inner()).expect("write pcapng");
 }
 
-fn tmp_dir() -> PathBuf {
-    let d = std::env::temp_dir().join(format!("bootlab-decode-tshark-{}", std::process::id()));
+fn tmp_dir(test: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!(
+        "bootlab-decode-tshark-{}-{test}",
+        std::process::id()
+    ));
     std::fs::create_dir_all(&d).expect("temp dir");
     d
 }
@@ -621,6 +624,21 @@ fn compare_frame(c: &mut Cmp<'_>, ours: &Value, ts: &Value, devs: &[String]) {
         u(&ours["number"]),
         ts["frame"].get("frame.number"),
     );
+    for (ours_f, theirs_f) in [
+        ("time", "frame.time_relative"),
+        ("epoch", "frame.time_epoch"),
+    ] {
+        c.compared += 1;
+        let t: f64 = ts["frame"]
+            .get(theirs_f)
+            .map(text)
+            .and_then(|x| x.parse().ok())
+            .unwrap_or(f64::NAN);
+        let o = ours[ours_f].as_f64().unwrap_or(f64::NAN);
+        if (t - o).abs() > 1e-6 {
+            c.fail(format!("{theirs_f}: bootlab {o}, tshark {t}"));
+        }
+    }
     c.eq(
         "frame.len",
         u(&ours["orig_len"]),
@@ -1069,10 +1087,15 @@ fn compare_tftp(c: &mut Cmp<'_>, p: &Value, t: &Value) {
                     .collect()
             })
             .unwrap_or_default();
-        let ours: Vec<(String, String)> = opts
+        let mut ours: Vec<(String, String)> = opts
             .iter()
             .map(|o| (text(&o["name"]), text(&o["value"])))
             .collect();
+        // serde_json (without preserve_order) sorts tshark's keys, so compare as sets; the
+        // order is checked by the wire crate's own round-trip tests.
+        ours.sort();
+        let mut theirs = theirs;
+        theirs.sort();
         c.compared += 1;
         if ours != theirs {
             c.fail(format!("tftp options: bootlab {ours:?}, tshark {theirs:?}"));
@@ -1085,7 +1108,7 @@ fn compare_tftp(c: &mut Cmp<'_>, p: &Value, t: &Value) {
 #[test]
 fn bootlab_decode_agrees_with_tshark() {
     let cases = cases();
-    let dir = tmp_dir();
+    let dir = tmp_dir("cases");
     let pcap = dir.join("cases.pcap");
     write_pcap(&pcap, &cases);
     let ours = bootlab_json(&pcap);
@@ -1150,7 +1173,7 @@ fn bootlab_decode_agrees_with_tshark() {
 #[test]
 fn bootlab_decode_prints_one_line_per_frame() {
     let cases = cases();
-    let dir = tmp_dir().join("lines");
+    let dir = tmp_dir("lines");
     std::fs::create_dir_all(&dir).expect("dir");
     let pcap = dir.join("cases.pcap");
     write_pcap(&pcap, &cases);
@@ -1172,5 +1195,157 @@ fn bootlab_decode_prints_one_line_per_frame() {
         "{text}"
     );
     assert!(text.contains("TFTP DATA 1 (1428)"), "{text}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The exchange between real peers: dnsmasq serving DHCP and TFTP, busybox udhcpc and atftp
+/// asking, in two private network namespaces joined by a veth pair, captured by dumpcap
+/// (pcapng). Runs only inside `unshare -r --net`; addresses from 192.0.2.0/24.
+const REAL_PEERS_SCRIPT: &str = r#"
+set -u
+D=$1
+ip link set lo up
+sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1 2>/dev/null
+unshare --net sleep 30 &
+CP=$!
+i=0
+while [ "$(readlink /proc/$CP/ns/net)" = "$(readlink /proc/self/ns/net)" ] && [ $i -lt 100 ]; do
+  sleep 0.05; i=$((i+1))
+done
+C="nsenter --net=/proc/$CP/ns/net"
+$C sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1 2>/dev/null
+ip link add srv address 02:00:00:00:00:01 type veth peer name cli address 02:00:00:00:00:10
+ip link set cli netns $CP
+ethtool -K srv tx off >/dev/null 2>&1
+$C ethtool -K cli tx off >/dev/null 2>&1
+ip addr add 192.0.2.1/24 dev srv
+ip link set srv up
+$C ip link set cli up
+mkdir -p $D/tftp
+head -c 3000 /dev/zero | tr '\0' 'x' > $D/tftp/boot.img
+printf '#!/bin/sh\n[ "$1" = bound ] && echo "$ip" > %s/lease\nexit 0\n' "$D" > $D/udhcpc.sh
+chmod +x $D/udhcpc.sh
+dumpcap -q -i srv -w $D/real.pcapng >$D/dumpcap.log 2>&1 &
+TP=$!
+dnsmasq --no-daemon --conf-file=/dev/null --port=0 --interface=srv --bind-interfaces \
+  --dhcp-range=192.0.2.10,192.0.2.20,1h --dhcp-boot=boot.img --enable-tftp --tftp-root=$D/tftp \
+  --dhcp-leasefile=$D/leases --pid-file=$D/dnsmasq.pid -u root >$D/dnsmasq.log 2>&1 &
+DP=$!
+sleep 1
+$C udhcpc -i cli -B -n -q -f -t 5 -T 1 -s $D/udhcpc.sh >$D/udhcpc.log 2>&1
+$C ip addr add "$(cat $D/lease 2>/dev/null || echo 192.0.2.10)/24" dev cli
+$C atftp --option "blksize 1024" --option "tsize 0" -g -r boot.img -l $D/got.img 192.0.2.1 >$D/atftp.log 2>&1
+sleep 1
+kill $DP $TP $CP
+wait
+"#;
+
+/// Frames from real third-party peers decode without error-severity deviations, follow the
+/// DHCP and TFTP exchange, and agree with tshark field by field.
+#[test]
+fn real_peers_capture_agrees_with_tshark() {
+    let tools = [
+        "unshare", "nsenter", "ip", "ethtool", "dumpcap", "dnsmasq", "udhcpc", "atftp", "tshark",
+    ];
+    let missing: Vec<&str> = tools
+        .iter()
+        .copied()
+        .filter(|t| {
+            !Command::new("sh")
+                .args(["-c", &format!("command -v {t}")])
+                .stdout(Stdio::null())
+                .status()
+                .map(|s| s.success())
+                .unwrap_or(false)
+        })
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "this test needs {missing:?} (Debian packages installed by ci/install-debian-packages.sh)"
+    );
+    let dir = tmp_dir("real");
+    std::fs::create_dir_all(&dir).expect("dir");
+    let script = dir.join("run.sh");
+    std::fs::write(&script, REAL_PEERS_SCRIPT).expect("script");
+    let status = Command::new("timeout")
+        .args(["60", "unshare", "-r", "--net", "sh"])
+        .arg(&script)
+        .arg(&dir)
+        .status()
+        .expect("run unshare");
+    let logs = || {
+        ["dnsmasq.log", "udhcpc.log", "atftp.log", "dumpcap.log"]
+            .iter()
+            .map(|f| {
+                let t = std::fs::read_to_string(dir.join(f)).unwrap_or_default();
+                format!("--- {f}\n{t}")
+            })
+            .collect::<String>()
+    };
+    assert!(
+        status.success(),
+        "real-peer exchange failed: {status}\n{}",
+        logs()
+    );
+    let got = std::fs::read(dir.join("got.img")).unwrap_or_default();
+    assert_eq!(got.len(), 3000, "atftp did not fetch the file\n{}", logs());
+
+    let capture = dir.join("real.pcapng");
+    let ours = bootlab_json(&capture);
+    let theirs = tshark_json(&capture);
+    assert_eq!(ours.len(), theirs.len(), "frame count");
+    let mut compared = 0;
+    let mut mismatches = Vec::new();
+    let mut seen = Vec::new();
+    for (i, (o, t)) in ours.iter().zip(&theirs).enumerate() {
+        let devs: Vec<String> = o["deviations"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .map(|d| format!("{}: {}", text(&d["field"]), text(&d["message"])))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let mut c = Cmp {
+            frame: i + 1,
+            name: "real peers",
+            compared: 0,
+            mismatches: Vec::new(),
+        };
+        compare_frame(&mut c, o, t, &devs);
+        let errors: Vec<&Value> = o["deviations"]
+            .as_array()
+            .map(|a| a.iter().filter(|d| d["severity"] == "error").collect())
+            .unwrap_or_default();
+        if !errors.is_empty() {
+            c.fail(format!("error deviations from a real peer: {errors:?}"));
+        }
+        compared += c.compared;
+        mismatches.extend(c.mismatches);
+        let app = &o["app"];
+        match app["protocol"].as_str() {
+            Some("bootp") => seen.push(text(&app["message_type"])),
+            Some("tftp") => seen.push(text(&app["opcode_name"])),
+            _ => {}
+        }
+    }
+    eprintln!(
+        "real peers: {} frames, {compared} field comparisons, {} mismatches; {seen:?}",
+        ours.len(),
+        mismatches.len()
+    );
+    assert!(mismatches.is_empty(), "{}", mismatches.join("\n"));
+    for want in [
+        "DHCPDISCOVER",
+        "DHCPOFFER",
+        "DHCPREQUEST",
+        "DHCPACK",
+        "RRQ",
+        "OACK",
+        "DATA",
+        "ACK",
+    ] {
+        assert!(seen.iter().any(|s| s == want), "no {want} in {seen:?}");
+    }
     let _ = std::fs::remove_dir_all(&dir);
 }
