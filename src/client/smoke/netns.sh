@@ -4,7 +4,8 @@
 #   unshare --net sh src/client/smoke/netns.sh SERVER CLIENT_CONFIG [EXTRA_CLIENT_ARGS...]
 # SERVER is dnsmasq | udhcpd | kea | dhcpd; the client runs on c0, the server in a second
 # namespace on br0 (192.0.2.1/24), so unicast renewals really cross the veth. RUNS=2 runs the
-# client twice (INIT-REBOOT with a lease file); LEASE, NOPING, SQUAT, LIMIT tune the run.
+# client twice (INIT-REBOOT with a lease file); LEASE, NOPING, SQUAT, LIMIT tune the run;
+# CAPTURE=1 prints a tcpdump of c0.
 set -eu
 SERVER=$1; CFG=$2; shift 2
 BOOTLAB=${BOOTLAB:-/work/main/target/debug/bootlab}
@@ -72,6 +73,10 @@ dhcpd)
   $IN dhcpd -4 -f -d -cf "$D/dhcpd.conf" -lf "$D/dhcpd.leases" -pf "$D/dhcpd.pid" br0 >"$D/server.log" 2>&1 & SRV=$! ;;
 *) echo "unknown server $SERVER" >&2; exit 2 ;;
 esac
+TCPD=
+if [ -n "${CAPTURE:-}" ]; then
+  tcpdump -i c0 -n -e -l --immediate-mode udp or arp >"$D/c0.txt" 2>/dev/null & TCPD=$!
+fi
 sleep 0.5
 set +e
 RUN=1
@@ -84,6 +89,7 @@ done
 set -e
 echo "--- client exit status $STATUS; address on c0:"
 ip -4 -br addr show dev c0
+if [ -n "$TCPD" ]; then sleep 0.3; kill "$TCPD"; wait "$TCPD" 2>/dev/null; echo "--- c0 capture:"; cat "$D/c0.txt"; fi
 echo "--- server log (last lines):"
 tail -n "${SERVER_LINES:-15}" "$D/server.log"
 exit $STATUS
