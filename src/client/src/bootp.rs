@@ -173,7 +173,7 @@ impl BootpClient {
 
     /// Sends (or resends) the request when its timer is due.
     pub fn handle_timeout(&mut self, now: Duration) {
-        if !self.next_tx.is_some_and(|t| t <= now) {
+        if self.next_tx.is_none_or(|t| t > now) {
             return;
         }
         if self.cfg.max_tries > 0 && self.tries >= self.cfg.max_tries {

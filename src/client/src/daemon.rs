@@ -41,9 +41,9 @@ pub struct Overrides {
 }
 
 enum Core {
-    Dhcp(DhcpClient),
-    Bootp(BootpClient),
-    Rom(Rom),
+    Dhcp(Box<DhcpClient>),
+    Bootp(Box<BootpClient>),
+    Rom(Box<Rom>),
 }
 
 impl Core {
@@ -177,11 +177,8 @@ impl Io {
                         return;
                     }
                 }
-                let dst_mac = if dst == Ipv4Addr::BROADCAST {
-                    Address::BROADCAST
-                } else {
-                    Address::BROADCAST
-                };
+                // Without an address only broadcast reaches the server (RFC 2131 §4.1, RFC 951 §7.1).
+                let dst_mac = Address::BROADCAST;
                 frame::build_udp(
                     self.mac,
                     dst_mac,
@@ -519,10 +516,21 @@ pub async fn run(cfg: ClientConfig, over: Overrides) -> anyhow::Result<i32> {
             if let (Some((addr, prefix)), Some(nl)) = (cfg.inform_cidr(), &shell.nl) {
                 nl.add(addr, prefix).await?;
             }
-            Core::Dhcp(DhcpClient::new(cfg.dhcp(mac)?, mac, rng, remembered, now))
+            Core::Dhcp(Box::new(DhcpClient::new(
+                cfg.dhcp(mac)?,
+                mac,
+                rng,
+                remembered,
+                now,
+            )))
         }
-        Kind::Bootp => Core::Bootp(BootpClient::new(cfg.bootp(Vec::new())?, mac, rng, now)),
-        Kind::Rom => Core::Rom(Rom::new(cfg.rom(mac)?, mac, rng, now)),
+        Kind::Bootp => Core::Bootp(Box::new(BootpClient::new(
+            cfg.bootp(Vec::new())?,
+            mac,
+            rng,
+            now,
+        ))),
+        Kind::Rom => Core::Rom(Box::new(Rom::new(cfg.rom(mac)?, mac, rng, now))),
     };
     let kind_name = match cfg.kind {
         Kind::Dhcp => "dhcp",

@@ -8,6 +8,7 @@ use bootlab_wire::bootp::{Message, Op, Options};
 use crate::acd::ArpPacket;
 
 /// A packet for a client daemon to send.
+#[allow(clippy::large_enum_variant)] // short-lived queue items; boxing buys nothing here
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Transmit {
     /// A BOOTP/DHCP message from UDP 68 to 67. `src` 0.0.0.0 means the client has no address

@@ -712,12 +712,16 @@ mod tests {
             "{rrq:?}"
         );
         let port = r.port();
-        let mut block = 1u16;
-        for chunk in file.chunks(512).chain(if file.len() % 512 == 0 {
-            Some(&[][..])
-        } else {
-            None
-        }) {
+        for (i, chunk) in file
+            .chunks(512)
+            .chain(if file.len() % 512 == 0 {
+                Some(&[][..])
+            } else {
+                None
+            })
+            .enumerate()
+        {
+            let block = i as u16 + 1;
             let data = TftpPacket::emit_data(block, chunk);
             r.handle_udp(now, SERVER, 40000, port, &data);
             let acks = out(r);
@@ -731,7 +735,6 @@ mod tests {
                 ),
                 "{acks:?}"
             );
-            block += 1;
         }
     }
 
