@@ -292,18 +292,20 @@ async fn run_transfer(
     };
     let mut buf = vec![0u8; 65_536];
     loop {
-        while let Some(tx) = t.poll_transmit() {
-            if let Err(e) = sock.send_to(&tx.payload, tx.dst).await {
-                tracing::debug!(%peer, "send: {e}");
-            }
-        }
+        // Received data reaches the file before its ACK leaves: a failed write becomes
+        // ERROR 3 instead of an acknowledgment of lost data.
         if let Some(f) = file.as_mut() {
             let data = t.take_data();
             if !data.is_empty() {
                 if let Err(e) = f.write_all(&data) {
+                    while t.poll_transmit().is_some() {}
                     t.abort(ErrorCode::DiskFull, format!("write failed: {e}"));
-                    continue;
                 }
+            }
+        }
+        while let Some(tx) = t.poll_transmit() {
+            if let Err(e) = sock.send_to(&tx.payload, tx.dst).await {
+                tracing::debug!(%peer, "send: {e}");
             }
         }
         while let Some(ev) = t.poll_event() {

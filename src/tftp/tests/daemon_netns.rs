@@ -166,3 +166,107 @@ fn a_silent_client_does_not_hold_back_another() {
         });
     });
 }
+
+#[test]
+fn write_creates_a_new_file_only_when_allowed() {
+    in_private_netns(|| {
+        let dir = Dir::new("write");
+        std::fs::write(dir.0.join("root/exists"), b"old").expect("write");
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        rt.block_on(async {
+            let mut cfg = config(dir.0.join("root"));
+            cfg.allow_write = true;
+            let daemon = Daemon::bind(&cfg).expect("bind");
+            let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+            let server = tokio::spawn(daemon.serve(async move {
+                let _ = stopped.await;
+            }));
+            let sock = tokio::net::UdpSocket::bind("127.0.0.1:0")
+                .await
+                .expect("bind");
+            let mut buf = [0u8; 600];
+            let wrq = |name: &str| {
+                Packet::Wrq(Request {
+                    filename: name.into(),
+                    mode: Mode::Octet,
+                    options: vec![],
+                })
+                .emit()
+            };
+
+            sock.send_to(&wrq("exists"), "127.0.0.1:69")
+                .await
+                .expect("send");
+            let (n, _) = sock.recv_from(&mut buf).await.expect("error");
+            assert!(matches!(
+                Packet::parse(&buf[..n]),
+                Ok((
+                    Packet::Error {
+                        code: bootlab_wire::tftp::ErrorCode::FileExists,
+                        ..
+                    },
+                    _
+                ))
+            ));
+
+            sock.send_to(&wrq("up.bin"), "127.0.0.1:69")
+                .await
+                .expect("send");
+            let (n, tid) = sock.recv_from(&mut buf).await.expect("ACK 0");
+            assert_eq!(
+                Packet::parse(&buf[..n]).expect("ack").0,
+                Packet::Ack { block: 0 }
+            );
+            assert_ne!(tid.port(), 69, "answers come from a new TID");
+            let block1 = vec![0x42; 512];
+            sock.send_to(
+                &Packet::Data {
+                    block: 1,
+                    data: block1.clone(),
+                }
+                .emit(),
+                tid,
+            )
+            .await
+            .expect("send");
+            let (n, _) = sock.recv_from(&mut buf).await.expect("ACK 1");
+            assert_eq!(
+                Packet::parse(&buf[..n]).expect("ack").0,
+                Packet::Ack { block: 1 }
+            );
+            sock.send_to(
+                &Packet::Data {
+                    block: 2,
+                    data: b"end".to_vec(),
+                }
+                .emit(),
+                tid,
+            )
+            .await
+            .expect("send");
+            let (n, _) = sock.recv_from(&mut buf).await.expect("ACK 2");
+            assert_eq!(
+                Packet::parse(&buf[..n]).expect("ack").0,
+                Packet::Ack { block: 2 }
+            );
+            let mut want = block1;
+            want.extend_from_slice(b"end");
+            // The task drains and syncs right after the final ACK; allow it a moment.
+            for _ in 0..50 {
+                if std::fs::read(dir.0.join("root/up.bin")).is_ok_and(|d| d == want) {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            assert_eq!(
+                std::fs::read(dir.0.join("root/up.bin")).expect("uploaded"),
+                want
+            );
+            let _ = stop.send(());
+            server.await.expect("join").expect("serve");
+        });
+    });
+}
