@@ -622,6 +622,10 @@ pub struct Profile {
     pub package: String,
     /// The executable; `{{peers_dir}}` expands to the private unpack directory.
     pub binary: String,
+    /// Other files that must exist for it to run (e.g. iPXE's ROM image); checked by
+    /// [`Profile::installation`] like the binary.
+    #[serde(default)]
+    pub requires: Vec<String>,
     /// Arguments that print its version (for reports), if any.
     #[serde(default)]
     pub version_args: Vec<String>,
@@ -885,13 +889,18 @@ impl Profile {
     /// Whether the executable is present.
     pub fn installation(&self, peers_dir: &Path) -> Installation {
         let binary = self.binary_path(peers_dir);
-        if is_executable(&binary) {
-            Installation::Installed(binary)
-        } else {
-            Installation::NotInstalled {
+        if !is_executable(&binary) {
+            return Installation::NotInstalled {
                 binary,
                 package: self.package.clone(),
-            }
+            };
+        }
+        match self.requires.iter().find(|f| !Path::new(f).exists()) {
+            Some(missing) => Installation::NotInstalled {
+                binary: PathBuf::from(missing),
+                package: self.package.clone(),
+            },
+            None => Installation::Installed(binary),
         }
     }
 
@@ -1298,9 +1307,44 @@ impl Rendered {
         c
     }
 
-    /// A `sh -c` script that applies the private hostname and mounts, then execs the program;
-    /// run it under `unshare --uts --mount` (with `--propagation private`) inside the host's
-    /// network namespace when [`Rendered::needs`] is not empty.
+    /// True when the program must start through [`Rendered::launch_argv`]'s wrapper (private
+    /// hostname or mounts, or a setup script).
+    pub fn needs_wrapper(&self) -> bool {
+        self.setup.is_some()
+            || self
+                .needs
+                .iter()
+                .any(|n| matches!(n, Need::PrivateHostname | Need::PrivateMounts))
+    }
+
+    /// The argv to exec inside the host's namespaces: [`Rendered::argv`] itself, or, when
+    /// [`Rendered::needs_wrapper`], `unshare --mount --uts --propagation private -- /bin/sh -c
+    /// SCRIPT` running [`Rendered::isolation_script`] (which ends by exec'ing the program, so the
+    /// PID stays the program's). Needs CAP_SYS_ADMIN in the host's user namespace (root, or the
+    /// lab's own user namespace).
+    pub fn launch_argv(&self) -> Vec<String> {
+        if !self.needs_wrapper() {
+            return self.argv.clone();
+        }
+        let mut v: Vec<String> = [
+            "unshare",
+            "--mount",
+            "--uts",
+            "--propagation",
+            "private",
+            "--",
+            "/bin/sh",
+            "-c",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        v.push(self.isolation_script());
+        v
+    }
+
+    /// A `sh -c` script that applies the private hostname and mounts, runs the setup script,
+    /// then execs the program; see [`Rendered::launch_argv`].
     pub fn isolation_script(&self) -> String {
         let mut s = String::from("set -e\n");
         if self.needs.contains(&Need::PrivateMounts) || self.needs.contains(&Need::PrivateHostname)
@@ -1564,7 +1608,7 @@ fn tokenize(src: &str) -> Result<Vec<Tok>, TemplateError> {
             let after = &rest[..line_end.unwrap_or(rest.len())];
             let blank = |s: &str| s.chars().all(|c| c == ' ' || c == '\t' || c == '\r');
             if blank(before) && blank(after) {
-                text.truncate(text.len() - before.len());
+                text.truncate(text.len().saturating_sub(before.len()));
                 next = end + line_end.map(|p| p + 1).unwrap_or(rest.len());
             }
         }
@@ -1641,7 +1685,10 @@ fn valid_path(p: &str) -> bool {
 type Toks = std::iter::Peekable<std::vec::IntoIter<Tok>>;
 
 /// Parses until a close or else tag (returned) or the end (None).
-fn parse_nodes(it: &mut Toks) -> Result<(Vec<Node>, Option<(String, usize)>), TemplateError> {
+/// The tag that ended a block (`else` or `/kind`) and its offset.
+type BlockEnd = Option<(String, usize)>;
+
+fn parse_nodes(it: &mut Toks) -> Result<(Vec<Node>, BlockEnd), TemplateError> {
     let mut nodes = Vec::new();
     while let Some(tok) = it.next() {
         match tok {
@@ -2016,6 +2063,8 @@ template = "servers {{#each servers}}{{this}} {{/each}}\n"
             vec![json!({"event": "done", "status": 0})]
         );
         assert!(r.events_on_exit(1).is_empty());
+        assert!(!r.needs_wrapper());
+        assert_eq!(r.launch_argv(), r.argv);
         let mut with_hops = params;
         with_hops.hop_limit = Some(4);
         let r = p.render(Role::Relay, &with_hops, &env).expect("renders");

@@ -150,22 +150,7 @@ impl Running {
     fn start(ns: &Netns, rendered: Rendered) -> Running {
         rendered.write_files().unwrap_or_else(|e| panic!("{e}"));
         let mut cmd = ns.cmd();
-        if rendered.needs.is_empty() && rendered.setup.is_none() {
-            cmd.args(&rendered.argv);
-        } else {
-            // Private hostname/mounts: a mount+UTS namespace of its own inside the host.
-            cmd.args([
-                "unshare",
-                "--mount",
-                "--uts",
-                "--propagation",
-                "private",
-                "--",
-                "sh",
-                "-c",
-            ]);
-            cmd.arg(rendered.isolation_script());
-        }
+        cmd.args(rendered.launch_argv());
         cmd.env_clear()
             .envs(rendered.env.iter().map(|(k, v)| (k, v)))
             .current_dir(&rendered.state_dir);
