@@ -91,7 +91,8 @@ pub struct ClientConfig {
     pub seed: Option<u64>,
     /// Timers run this many times faster than real time (or `--time-scale`); default 1.
     pub time_scale: Option<f64>,
-    /// Give up after this many seconds without reaching the goal (exit status 1).
+    /// Give up after this many seconds without reaching the goal (DHCP: without binding once;
+    /// exit status 1, event `gave-up`).
     pub timeout: Option<f64>,
     /// When to exit by itself.
     pub stop_after: Option<StopAfter>,

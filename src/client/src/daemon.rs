@@ -562,7 +562,8 @@ pub async fn run(cfg: ClientConfig, over: Overrides) -> anyhow::Result<i32> {
             }
             return Ok(status);
         }
-        if let Some(limit) = timeout {
+        // `timeout` bounds the wait for the goal: a DHCP client that bound once keeps running.
+        if let Some(limit) = timeout.filter(|_| !shell.bound_once) {
             if now >= limit {
                 emit(
                     "gave-up",
@@ -571,7 +572,8 @@ pub async fn run(cfg: ClientConfig, over: Overrides) -> anyhow::Result<i32> {
                 return Ok(1);
             }
         }
-        let next = [core.poll_timeout(), timeout].into_iter().flatten().min();
+        let limit = timeout.filter(|_| !shell.bound_once);
+        let next = [core.poll_timeout(), limit].into_iter().flatten().min();
         let wake = next.map(|t| tokio::time::Instant::from_std(clock.instant_at(t)));
         let sleep = async {
             match wake {
@@ -728,5 +730,62 @@ async fn after_events(core: &mut Core, shell: &mut Shell) -> Option<i32> {
             }
             (shell.stop_after != StopAfter::Never).then_some(0)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decode_takes_udp_and_arp_frames_apart() {
+        let f = frame::build_udp(
+            [2, 0, 0, 0, 0, 1],
+            Address::BROADCAST,
+            Ipv4Addr::new(192, 0, 2, 1),
+            Ipv4Addr::BROADCAST,
+            67,
+            68,
+            b"hello",
+        );
+        match decode(&f) {
+            Some(Incoming::Udp {
+                src_mac,
+                src_ip,
+                dst_port,
+                payload,
+                ..
+            }) => {
+                assert_eq!(
+                    (src_mac, src_ip, dst_port, payload),
+                    (
+                        [2, 0, 0, 0, 0, 1],
+                        Ipv4Addr::new(192, 0, 2, 1),
+                        68,
+                        &b"hello"[..]
+                    )
+                );
+            }
+            _ => panic!("not decoded as UDP"),
+        }
+        let a = ArpPacket::probe([2, 0, 0, 0, 0, 1], Ipv4Addr::new(192, 0, 2, 9));
+        let f = frame::build_arp([2, 0, 0, 0, 0, 1], Address::BROADCAST, &a);
+        assert!(matches!(decode(&f), Some(Incoming::Arp(x)) if x == a));
+        assert!(decode(&f[..10]).is_none());
+    }
+
+    #[test]
+    fn lease_file_round_trips() {
+        let dir = std::env::temp_dir().join(format!("bootlab-client-test-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        let path = dir.join("lease.json");
+        let mut req = Message::new_request(1, [2, 0, 0, 0, 0, 1]);
+        req.yiaddr = Ipv4Addr::new(192, 0, 2, 100);
+        let lease = Lease::from_reply(&req, Duration::ZERO, Some(Ipv4Addr::new(192, 0, 2, 1)));
+        write_lease(&path, &lease).expect("write");
+        assert_eq!(read_lease(&path), Some(lease));
+        std::fs::write(&path, "not json").expect("write");
+        assert_eq!(read_lease(&path), None);
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }

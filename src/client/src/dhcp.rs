@@ -1648,6 +1648,71 @@ mod tests {
     }
 
     #[test]
+    fn select_wait_prefers_a_dhcp_offer_over_an_earlier_bootp_reply() {
+        let mut c = client(DhcpConfig {
+            select_wait: s(2),
+            ..no_probe()
+        });
+        c.handle_timeout(s(0));
+        let (d, _, _) = dhcp_out(&mut c).remove(0);
+        let mut bootp = Message::new_reply(&d);
+        bootp.yiaddr = Ipv4Addr::new(192, 0, 2, 200);
+        c.handle_reply(s(0), &bootp);
+        c.handle_reply(s(1), &reply(&d, MessageType::Offer, 600));
+        assert!(dhcp_out(&mut c).is_empty(), "still collecting offers");
+        assert_eq!(c.poll_timeout(), Some(s(2)));
+        c.handle_timeout(s(2));
+        let (r, _, _) = dhcp_out(&mut c).remove(0);
+        assert_eq!(
+            opts(&r).requested_ip_address(),
+            Some(ADDR),
+            "the DHCP offer wins (RFC 1534 §4)"
+        );
+    }
+
+    #[test]
+    fn after_max_conflicts_attempts_are_rate_limited() {
+        let mut c = client(DhcpConfig {
+            max_conflicts: 2,
+            ..DhcpConfig::default()
+        });
+        let mut now = s(0);
+        let mut waits = Vec::new();
+        for _ in 0..3 {
+            // Drive to probing, then conflict.
+            for _ in 0..10 {
+                if c.state() == State::Probing {
+                    break;
+                }
+                let t = c.poll_timeout().expect("timer");
+                now = now.max(t);
+                c.handle_timeout(now);
+                for (m, _, _) in dhcp_out(&mut c) {
+                    match m.message_type() {
+                        Some(MessageType::Discover) => {
+                            c.handle_reply(now, &reply(&m, MessageType::Offer, 600))
+                        }
+                        Some(MessageType::Request) => {
+                            c.handle_reply(now, &reply(&m, MessageType::Ack, 600))
+                        }
+                        _ => {}
+                    }
+                }
+                dhcp_out(&mut c);
+            }
+            assert_eq!(c.state(), State::Probing);
+            c.handle_arp(now, &ArpPacket::announcement(SQUATTER, ADDR));
+            waits.push(c.poll_timeout().expect("decline wait") - now);
+            dhcp_out(&mut c);
+        }
+        assert_eq!(
+            waits,
+            vec![s(10), s(60), s(60)],
+            "RATE_LIMIT_INTERVAL after MAX_CONFLICTS (CLI-ACD-05)"
+        );
+    }
+
+    #[test]
     fn seeded_runs_reproduce() {
         let xids = |seed| {
             let mut c = DhcpClient::new(no_probe(), MAC, bootlab_net::clock::rng(seed), None, s(0));
