@@ -14,6 +14,7 @@ use serde::Deserialize;
 ///                                  # the interface's first address (RFC 1542 §4.1.1), required
 /// servers = ["198.51.100.1"]       # every request goes to all of them, port 67; required
 /// hop-limit = 4                    # drop requests with more hops (RFC 1542 §4.1.1; at most 16)
+/// min-message-size = 300          # drop shorter requests (RFC 1542 §2.1)
 /// secs-threshold = 0               # forward only once secs reaches this (RFC 1542 §4.1.1)
 /// reply-policy = "rfc1542"         # client-link delivery: rfc1542 | neighbour | raw | broadcast
 /// neighbour-state = "reachable"    # reachable | permanent
@@ -39,6 +40,9 @@ pub struct Config {
     /// Hop limit.
     #[serde(default = "default_hop_limit")]
     pub hop_limit: u8,
+    /// Requests shorter than this are dropped (RFC 1542 §2.1: 300).
+    #[serde(default = "default_min_message_size")]
+    pub min_message_size: usize,
     /// Minimum `secs` to forward.
     #[serde(default)]
     pub secs_threshold: u16,
@@ -61,6 +65,9 @@ pub struct Config {
 
 fn default_hop_limit() -> u8 {
     4
+}
+fn default_min_message_size() -> usize {
+    bootlab_wire::bootp::MIN_MESSAGE_LEN
 }
 fn default_time_scale() -> f64 {
     1.0

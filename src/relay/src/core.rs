@@ -136,7 +136,7 @@ impl Relay {
     ) {
         let _ = now;
         let msg = match Message::parse(bytes) {
-            Ok((m, _)) if bytes.len() >= MIN_MESSAGE_LEN => m,
+            Ok((m, _)) if bytes.len() >= self.config.min_message_size => m,
             Ok(_) => return self.drop(out, None, "short", |c| &mut c.dropped_malformed),
             Err(_) => return self.drop(out, None, "malformed", |c| &mut c.dropped_malformed),
         };

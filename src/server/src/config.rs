@@ -19,6 +19,7 @@ use crate::quirks::Quirk;
 /// neighbour-state = "reachable"      # reachable | permanent: state of installed ARP entries
 /// secs-threshold = 0                 # backup mode: ignore requests with secs below (RFC 951 §7.1)
 /// hop-limit = 16                     # drop relayed requests with more hops (RFC 1542 §4.1.1)
+/// min-message-size = 300             # drop shorter requests (RFC 1542 §2.1); perfdhcp needs 236
 /// quirks = ["nt4-sp2"]               # historic behaviours, see `quirks.rs`
 /// lease-file = "/var/lib/bootlab/leases.journal"   # durable lease journal; none: memory only
 /// lease-time = 3600                  # default lease, seconds (option 51)
@@ -82,6 +83,9 @@ pub struct Config {
     /// Maximum `hops` accepted (RFC 1542 §4.1.1 allows at most 16).
     #[serde(default = "default_hop_limit")]
     pub hop_limit: u8,
+    /// Requests shorter than this many bytes are dropped (RFC 1542 §2.1: 300; at least 236).
+    #[serde(default = "default_min_message_size")]
+    pub min_message_size: usize,
     /// Historic behaviours by name.
     #[serde(default)]
     pub quirks: Vec<Quirk>,
@@ -146,6 +150,9 @@ pub struct Config {
 
 fn default_hop_limit() -> u8 {
     16
+}
+fn default_min_message_size() -> usize {
+    bootlab_wire::bootp::MIN_MESSAGE_LEN
 }
 fn default_lease_time() -> u32 {
     3600

@@ -125,6 +125,7 @@ pub struct Server {
     quirks: HashSet<Quirk>,
     secs_threshold: u16,
     hop_limit: u8,
+    min_message_size: usize,
     lease_time: u32,
     max_lease_time: u32,
     decline_probation: u64,
@@ -175,6 +176,7 @@ impl Server {
             quirks: HashSet::new(),
             secs_threshold: 0,
             hop_limit: 16,
+            min_message_size: bootlab_wire::bootp::MIN_MESSAGE_LEN,
             lease_time: 0,
             max_lease_time: 0,
             decline_probation: 0,
@@ -209,6 +211,7 @@ impl Server {
         self.quirks = c.quirks.iter().copied().collect();
         self.secs_threshold = c.secs_threshold;
         self.hop_limit = c.hop_limit.min(16);
+        self.min_message_size = c.min_message_size;
         self.lease_time = c.lease_time;
         self.max_lease_time = c.max_lease_time.max(c.lease_time);
         self.decline_probation = c.decline_probation;
@@ -283,9 +286,19 @@ impl Server {
             }
         };
         self.counters.deviations += devs.len() as u64;
-        let fatal = devs.iter().find(|d| {
-            d.field == "message" || d.field == "hlen" || d.field.starts_with("option 53")
-        });
+        if incoming.bytes.len() < self.min_message_size {
+            self.counters.dropped_malformed += 1;
+            let detail = format!(
+                "{} bytes, below min-message-size {} (RFC 1542 §2.1)",
+                incoming.bytes.len(),
+                self.min_message_size
+            );
+            self.drop_event(out, "short", &detail, incoming.source);
+            return;
+        }
+        let fatal = devs
+            .iter()
+            .find(|d| d.field == "hlen" || d.field.starts_with("option 53"));
         if let Some(d) = fatal {
             self.counters.dropped_malformed += 1;
             self.drop_event(out, "malformed", &d.to_string(), incoming.source);

@@ -597,3 +597,35 @@ fn generic_names_resolve_in_the_home_directory() {
     assert_eq!(resolve_boot_file("/vmunix", Some("/tftpboot")), "/vmunix");
     assert_eq!(resolve_boot_file("unix", None), "unix");
 }
+
+#[test]
+fn min_message_size_is_configurable_for_short_dhcp_clients() {
+    // perfdhcp sends 262-byte DHCP messages; RFC 1542 §2.1 wants 300.
+    let mut short = dhcp(MessageType::Discover, 1).emit();
+    let end = short.iter().rposition(|b| *b == 255).expect("end option");
+    short.truncate(end + 1);
+    assert!(short.len() < 300);
+    let src = SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 68);
+    let mut strict = server("");
+    let mut out = Vec::new();
+    strict.handle(
+        at(0),
+        Incoming {
+            bytes: &short,
+            source: src,
+        },
+        &mut out,
+    );
+    assert_eq!(ignored_reason(&out).as_deref(), Some("short"));
+    let mut lenient = server("min-message-size = 236");
+    let mut out = Vec::new();
+    lenient.handle(
+        at(0),
+        Incoming {
+            bytes: &short,
+            source: src,
+        },
+        &mut out,
+    );
+    assert_eq!(sent(&out).len(), 1);
+}
