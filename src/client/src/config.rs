@@ -17,6 +17,7 @@ use std::net::Ipv4Addr;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use bootlab_net::config::ConfigError;
 use bootlab_wire::bootp::DhcpOption;
 use serde::Deserialize;
 
@@ -50,33 +51,15 @@ pub enum StopAfter {
     Never,
 }
 
-/// Errors in the configuration file.
+/// A value out of range, or a key that does not fit the kind. [`ClientConfig::load`] turns it
+/// into a `bootlab_net::config::ConfigError` naming the file and line.
 #[derive(Debug, thiserror::Error)]
-pub enum ConfigError {
-    /// The file could not be read.
-    #[error("reading {path}: {source}")]
-    Read {
-        /// The file.
-        path: PathBuf,
-        /// Why.
-        source: std::io::Error,
-    },
-    /// TOML syntax or an unknown/mistyped key.
-    #[error("{path}: {source}")]
-    Parse {
-        /// The file.
-        path: PathBuf,
-        /// Why.
-        source: toml::de::Error,
-    },
-    /// A value out of range or a key that does not fit the kind.
-    #[error("{key}: {message}")]
-    Invalid {
-        /// The key.
-        key: &'static str,
-        /// What is wrong.
-        message: String,
-    },
+#[error("{key}: {message}")]
+pub struct KeyError {
+    /// The key.
+    pub key: &'static str,
+    /// What is wrong.
+    pub message: String,
 }
 
 /// The whole file. Keys that do not apply to `kind` are rejected by [`ClientConfig::validate`].
@@ -201,21 +184,21 @@ pub struct ClientConfig {
     pub arp_tries: Option<u32>,
 }
 
-fn dur(key: &'static str, v: Option<f64>) -> Result<Option<Duration>, ConfigError> {
+fn dur(key: &'static str, v: Option<f64>) -> Result<Option<Duration>, KeyError> {
     match v {
         None => Ok(None),
         Some(s) if s.is_finite() && s >= 0.0 => Ok(Some(Duration::from_secs_f64(s))),
-        Some(s) => Err(ConfigError::Invalid {
+        Some(s) => Err(KeyError {
             key,
             message: format!("{s} is not a duration in seconds"),
         }),
     }
 }
 
-fn parse_hex(key: &'static str, s: &str) -> Result<Vec<u8>, ConfigError> {
+fn parse_hex(key: &'static str, s: &str) -> Result<Vec<u8>, KeyError> {
     let clean: String = s.chars().filter(|c| c.is_ascii_hexdigit()).collect();
     if clean.len() % 2 != 0 || clean.is_empty() {
-        return Err(ConfigError::Invalid {
+        return Err(KeyError {
             key,
             message: format!("{s:?} is not hex bytes"),
         });
@@ -223,7 +206,7 @@ fn parse_hex(key: &'static str, s: &str) -> Result<Vec<u8>, ConfigError> {
     (0..clean.len())
         .step_by(2)
         .map(|i| {
-            u8::from_str_radix(&clean[i..i + 2], 16).map_err(|e| ConfigError::Invalid {
+            u8::from_str_radix(&clean[i..i + 2], 16).map_err(|e| KeyError {
                 key,
                 message: e.to_string(),
             })
@@ -270,17 +253,15 @@ const ROM_ONLY: &[&str] = &[
 const BOOTP_ROM: &[&str] = &["vendor", "file", "sname", "max-tries"];
 
 impl ClientConfig {
-    /// Reads and validates a file.
+    /// Reads and validates a file: syntax, unknown keys, keys that do not fit `kind`, values.
     pub fn load(path: &std::path::Path) -> Result<Self, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
-            path: path.into(),
-            source,
-        })?;
-        let cfg: ClientConfig = toml::from_str(&text).map_err(|source| ConfigError::Parse {
-            path: path.into(),
-            source,
-        })?;
-        cfg.validate()?;
+        let (cfg, text): (ClientConfig, String) = bootlab_net::config::load(path)?;
+        let checked = cfg.validate().and_then(|()| match cfg.kind {
+            Kind::Dhcp => cfg.dhcp([0; 6]).map(drop),
+            Kind::Bootp => cfg.bootp(Vec::new()).map(drop),
+            Kind::Rom => cfg.rom([0; 6]).map(drop),
+        });
+        checked.map_err(|e| bootlab_net::config::invalid_key(&text, path, e.key, &e.message))?;
         Ok(cfg)
     }
 
@@ -334,7 +315,7 @@ impl ClientConfig {
     }
 
     /// Checks that every key fits `kind` and every quirk is known.
-    pub fn validate(&self) -> Result<(), ConfigError> {
+    pub fn validate(&self) -> Result<(), KeyError> {
         for key in self.present() {
             let ok = match self.kind {
                 Kind::Dhcp => !ROM_ONLY.contains(&key) && !BOOTP_ROM.contains(&key),
@@ -342,7 +323,7 @@ impl ClientConfig {
                 Kind::Rom => !DHCP_ONLY.contains(&key),
             };
             if !ok {
-                return Err(ConfigError::Invalid {
+                return Err(KeyError {
                     key: "kind",
                     message: format!("key `{key}` does not apply to this kind"),
                 });
@@ -355,7 +336,7 @@ impl ClientConfig {
                 _ => false,
             };
             if !ok {
-                return Err(ConfigError::Invalid {
+                return Err(KeyError {
                     key: "quirks",
                     message: format!("unknown quirk `{q}` for this kind"),
                 });
@@ -371,14 +352,14 @@ impl ClientConfig {
         self.quirks.iter().any(|q| q == name)
     }
 
-    fn start_delay(&self) -> Result<(Duration, Duration), ConfigError> {
+    fn start_delay(&self) -> Result<(Duration, Duration), KeyError> {
         Ok(match dur("start-delay", self.start_delay)? {
             Some(max) if !max.is_zero() => (max.min(Duration::from_secs(1)), max),
             _ => (Duration::ZERO, Duration::ZERO),
         })
     }
 
-    fn acd(&self) -> Result<AcdTiming, ConfigError> {
+    fn acd(&self) -> Result<AcdTiming, KeyError> {
         let d = AcdTiming::rfc5227();
         Ok(AcdTiming {
             probe_wait: dur("probe-wait", self.probe_wait)?.unwrap_or(d.probe_wait),
@@ -393,7 +374,7 @@ impl ClientConfig {
     }
 
     /// The DHCP core settings; `mac` feeds `client-id = "mac"`.
-    pub fn dhcp(&self, mac: [u8; 6]) -> Result<DhcpConfig, ConfigError> {
+    pub fn dhcp(&self, mac: [u8; 6]) -> Result<DhcpConfig, KeyError> {
         let d = DhcpConfig::default();
         let client_id = match self.client_id.as_deref() {
             None => None,
@@ -453,7 +434,7 @@ impl ClientConfig {
     }
 
     /// The BOOTP core settings (also the ROM's BOOTP phase); `options` go after the cookie.
-    pub fn bootp(&self, options: Vec<DhcpOption>) -> Result<BootpConfig, ConfigError> {
+    pub fn bootp(&self, options: Vec<DhcpOption>) -> Result<BootpConfig, KeyError> {
         let d = BootpConfig::default();
         Ok(BootpConfig {
             vendor: self.vendor.unwrap_or_default(),
@@ -469,7 +450,7 @@ impl ClientConfig {
     }
 
     /// The boot ROM core settings; `mac` makes the PXE machine id.
-    pub fn rom(&self, mac: [u8; 6]) -> Result<RomConfig, ConfigError> {
+    pub fn rom(&self, mac: [u8; 6]) -> Result<RomConfig, KeyError> {
         let d = RomConfig::default();
         let options = if self.pxe.unwrap_or(false) {
             let mut guid = [0u8; 16];
@@ -504,8 +485,8 @@ impl ClientConfig {
 }
 
 /// `a.b.c.d/len` (or a bare address: /32).
-fn parse_cidr(s: &str) -> Result<(Ipv4Addr, u8), ConfigError> {
-    let bad = || ConfigError::Invalid {
+fn parse_cidr(s: &str) -> Result<(Ipv4Addr, u8), KeyError> {
+    let bad = || KeyError {
         key: "inform",
         message: format!("{s:?} is not an IPv4 address/prefix"),
     };
@@ -522,12 +503,10 @@ fn parse_cidr(s: &str) -> Result<(Ipv4Addr, u8), ConfigError> {
 mod tests {
     use super::*;
 
-    fn parse(s: &str) -> Result<ClientConfig, ConfigError> {
-        let c: ClientConfig = toml::from_str(s).map_err(|source| ConfigError::Parse {
-            path: "t".into(),
-            source,
-        })?;
-        c.validate()?;
+    fn parse(s: &str) -> Result<ClientConfig, String> {
+        let c: ClientConfig = bootlab_net::config::parse(s, std::path::Path::new("t.toml"))
+            .map_err(|e| e.to_string())?;
+        c.validate().map_err(|e| e.to_string())?;
         Ok(c)
     }
 
@@ -578,7 +557,8 @@ mod tests {
             "DHCP key on a ROM"
         );
         assert!(parse("kind = \"dhcp\"\nquirks = [\"secs-zero\"]").is_err());
-        assert!(parse("kind = \"dhcp\"\nno-such-key = 1").is_err());
+        let e = parse("kind = \"dhcp\"\nno-such-key = 1").expect_err("unknown key");
+        assert!(e.starts_with("t.toml:2:"), "{e}");
         assert!(parse("kind = \"dhcp\"\ninform = \"192.0.2.50/24\"").is_ok());
         assert!(parse("kind = \"dhcp\"\ninform = \"192.0.2.50/33\"").is_err());
     }
