@@ -1049,21 +1049,44 @@ impl Message {
     /// The options that belong in the options field: all of them, less the trailing ones that
     /// `file`/`sname` already hold under overload.
     fn main_area_options<'a>(&self, opts: &'a Options) -> &'a [DhcpOption] {
-        let overload = opts
-            .get(code::OPTION_OVERLOAD)
-            .and_then(|d| d.first().copied());
+        let n = opts.0.len() - self.spilled(opts).len();
+        &opts.0[..n]
+    }
+
+    /// The areas of the trailing options that `file`/`sname` hold under overload, in order;
+    /// empty when the options do not end with exactly what those fields decode to.
+    fn spilled(&self, opts: &Options) -> Vec<Area> {
         let mut scratch = Vec::new();
-        let spilled: Vec<DhcpOption> =
-            overloaded_options(overload, &self.file, &self.sname, &mut scratch)
-                .into_iter()
-                .map(|(_, o)| o)
-                .collect();
+        let spilled = overloaded_options(opts.overload(), &self.file, &self.sname, &mut scratch);
         let n = opts.0.len();
-        if !spilled.is_empty() && spilled.len() <= n && opts.0[n - spilled.len()..] == spilled[..] {
-            &opts.0[..n - spilled.len()]
+        let k = spilled.len();
+        if k > 0 && k <= n && opts.0[n - k..].iter().eq(spilled.iter().map(|(_, o)| o)) {
+            spilled.into_iter().map(|(a, _)| a).collect()
         } else {
-            &opts.0
+            Vec::new()
         }
+    }
+
+    /// Each option with the area it came from: the options field, or `file`/`sname` under
+    /// overload (RFC 2131 §4.1 order). Empty for a vendor area without cookie.
+    pub fn options_with_area(&self) -> Vec<(Area, &DhcpOption)> {
+        let Some(opts) = self.options() else {
+            return Vec::new();
+        };
+        let spilled = self.spilled(opts);
+        let main = opts.0.len() - spilled.len();
+        opts.0
+            .iter()
+            .enumerate()
+            .map(|(i, o)| {
+                let area = if i < main {
+                    Area::Options
+                } else {
+                    spilled[i - main]
+                };
+                (area, o)
+            })
+            .collect()
     }
 
     /// The DHCP message type (option 53), or `None` for plain BOOTP.
@@ -1393,6 +1416,26 @@ fn option_value(c: u8, data: &[u8]) -> Option<serde_json::Value> {
     }
 }
 
+/// An option with its area, for the JSON view of a message.
+struct OptionView<'a> {
+    area: Area,
+    option: &'a DhcpOption,
+}
+
+impl Serialize for OptionView<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let o = self.option;
+        let mut st = s.serialize_struct("DhcpOption", 6)?;
+        st.serialize_field("code", &o.code)?;
+        st.serialize_field("name", &option_name(o.code))?;
+        st.serialize_field("area", &self.area)?;
+        st.serialize_field("length", &o.data.len())?;
+        st.serialize_field("data", &crate::text::hex(&o.data))?;
+        st.serialize_field("value", &option_value(o.code, &o.data))?;
+        st.end()
+    }
+}
+
 impl Serialize for DhcpOption {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let mut st = s.serialize_struct("DhcpOption", 5)?;
@@ -1441,9 +1484,14 @@ impl Serialize for Message {
         st.serialize_field("file", &file)?;
         st.serialize_field("message_type", &self.message_type().map(|t| t.to_string()))?;
         match &self.vend {
-            Vendor::Options(o) => {
+            Vendor::Options(_) => {
                 st.serialize_field("cookie", &true)?;
-                st.serialize_field("options", o)?;
+                let with_area: Vec<OptionView<'_>> = self
+                    .options_with_area()
+                    .into_iter()
+                    .map(|(area, option)| OptionView { area, option })
+                    .collect();
+                st.serialize_field("options", &with_area)?;
             }
             Vendor::Raw(r) => {
                 st.serialize_field("cookie", &false)?;
@@ -1679,6 +1727,14 @@ mod tests {
             bytes,
             "overloaded options are not written twice"
         );
+        let areas: Vec<Area> = back.options_with_area().iter().map(|(a, _)| *a).collect();
+        assert_eq!(
+            areas,
+            vec![Area::Options, Area::Options, Area::File, Area::Sname]
+        );
+        let json = serde_json::to_value(&back).expect("json");
+        assert_eq!(json["options"][2]["area"], "file");
+        assert_eq!(json["file"], serde_json::Value::Null);
         assert!(!back.to_string().contains("file="));
     }
 
