@@ -324,8 +324,8 @@ impl ClientConfig {
             };
             if !ok {
                 return Err(KeyError {
-                    key: "kind",
-                    message: format!("key `{key}` does not apply to this kind"),
+                    key,
+                    message: format!("does not apply to kind {:?}", self.kind),
                 });
             }
         }
