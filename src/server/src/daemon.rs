@@ -144,6 +144,12 @@ async fn serve(args: crate::Args, config: Config) -> anyhow::Result<()> {
                         events::emit("journal-failed", json!({"error": e.to_string()}));
                         continue;
                     }
+                    if j.wants_compaction() {
+                        match j.compact(server.table(), now.get().as_secs()) {
+                            Ok(()) => tracing::info!(leases = server.table().len(), "lease journal compacted"),
+                            Err(e) => tracing::error!("{e}"),
+                        }
+                    }
                 }
                 for a in actions.drain(..) {
                     match a {

@@ -31,7 +31,14 @@ pub struct Journal {
     path: PathBuf,
     file: File,
     buf: Vec<u8>,
+    /// Records in the file after the last compaction.
+    lines: usize,
+    /// Records appended since.
+    appended: usize,
 }
+
+/// Fewest appended records before an online compaction is considered.
+pub const COMPACT_MIN: usize = 10_000;
 
 impl Journal {
     /// Replays and compacts the journal at `path` (created if missing); returns it open for
@@ -75,41 +82,38 @@ impl Journal {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
             Err(e) => return Err(err("open")(e)),
         }
-        // Compaction: write the live state to a fresh file, sync it, then rename it over.
-        let tmp = path.with_extension("compact");
-        {
-            let mut f = File::create(&tmp).map_err(err("create compacted journal"))?;
-            let mut out = Vec::new();
-            for r in table.snapshot(now) {
-                encode(&r, &mut out);
-            }
-            f.write_all(&out).map_err(err("write compacted journal"))?;
-            f.sync_all().map_err(err("sync compacted journal"))?;
-        }
-        std::fs::rename(&tmp, path).map_err(err("rename compacted journal"))?;
-        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            File::open(dir)
-                .and_then(|d| d.sync_all())
-                .map_err(err("sync directory"))?;
-        }
-        let file = OpenOptions::new()
-            .append(true)
-            .open(path)
-            .map_err(err("open for append"))?;
-        Ok((
-            Self {
-                path: path.into(),
-                file,
-                buf: Vec::new(),
-            },
-            table,
-            replayed,
-        ))
+        let (file, lines) = rewrite(path, &table, now)?;
+        let journal = Self {
+            path: path.into(),
+            file,
+            buf: Vec::new(),
+            lines,
+            appended: 0,
+        };
+        Ok((journal, table, replayed))
+    }
+
+    /// Whether the journal holds so many superseded records that [`Journal::compact`] pays:
+    /// more appended records than four times the live ones, and at least [`COMPACT_MIN`].
+    pub fn wants_compaction(&self) -> bool {
+        self.appended >= COMPACT_MIN && self.appended > 4 * self.lines.max(1)
+    }
+
+    /// Rewrites the journal from `table` (write, sync, rename over, sync the directory) and
+    /// keeps appending to the new file. Pending records must be committed first.
+    pub fn compact(&mut self, table: &Table, now: u64) -> Result<(), JournalError> {
+        self.commit()?;
+        let (file, lines) = rewrite(&self.path, table, now)?;
+        self.file = file;
+        self.lines = lines;
+        self.appended = 0;
+        Ok(())
     }
 
     /// Queues `r` for the next [`Journal::commit`].
     pub fn push(&mut self, r: &Record) {
         encode(r, &mut self.buf);
+        self.appended += 1;
     }
 
     /// Whether records are waiting for a commit.
@@ -131,6 +135,40 @@ impl Journal {
         self.buf.clear();
         res.map_err(err("append"))
     }
+}
+
+/// Writes `table`'s snapshot to `path.compact`, syncs it, renames it over `path`, syncs the
+/// directory and opens the result for appending; returns it and its number of records.
+fn rewrite(path: &Path, table: &Table, now: u64) -> Result<(File, usize), JournalError> {
+    let err = |what| {
+        move |source| JournalError {
+            path: path.into(),
+            what,
+            source,
+        }
+    };
+    let tmp = path.with_extension("compact");
+    let records = table.snapshot(now);
+    {
+        let mut f = File::create(&tmp).map_err(err("create compacted journal"))?;
+        let mut out = Vec::new();
+        for r in &records {
+            encode(r, &mut out);
+        }
+        f.write_all(&out).map_err(err("write compacted journal"))?;
+        f.sync_all().map_err(err("sync compacted journal"))?;
+    }
+    std::fs::rename(&tmp, path).map_err(err("rename compacted journal"))?;
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        File::open(dir)
+            .and_then(|d| d.sync_all())
+            .map_err(err("sync directory"))?;
+    }
+    let file = OpenOptions::new()
+        .append(true)
+        .open(path)
+        .map_err(err("open for append"))?;
+    Ok((file, records.len()))
 }
 
 fn encode(r: &Record, out: &mut Vec<u8>) {
@@ -179,6 +217,31 @@ mod tests {
         assert_eq!(t.bound(0).count(), 2);
         let text = std::fs::read_to_string(&path).expect("read");
         assert_eq!(text.lines().count(), 3, "compacted: two binds and one free");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn online_compaction_after_many_superseded_records() {
+        let dir = std::env::temp_dir().join(format!("bootlab-compact-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("tmp dir");
+        let path = dir.join("leases.journal");
+        let (mut j, mut t, _) = Journal::open(&path, 0).expect("open");
+        for i in 0..COMPACT_MIN as u64 {
+            let r = Record::Bind {
+                addr: Ipv4Addr::new(192, 0, 2, 10),
+                client: "01".into(),
+                hw: "02".into(),
+                expires: Some(1000 + i),
+            };
+            t.apply(&r);
+            j.push(&r);
+        }
+        j.commit().expect("commit");
+        assert!(j.wants_compaction());
+        j.compact(&t, 0).expect("compact");
+        assert!(!j.wants_compaction());
+        let text = std::fs::read_to_string(&path).expect("read");
+        assert_eq!(text.lines().count(), 1);
         let _ = std::fs::remove_dir_all(&dir);
     }
 }
