@@ -29,6 +29,9 @@ pub enum RenewMode {
     Normal,
     /// No unicast renewal: go straight to REBINDING at T2 (to show rebinding against a live server).
     SkipRenew,
+    /// Renew by unicast at the first T1 only, then skip to REBINDING at later T2s: one run shows
+    /// both against a live server.
+    Once,
     /// Neither renew nor rebind: let the lease expire (to show expiry).
     Never,
 }
@@ -398,6 +401,7 @@ pub struct DhcpClient {
     conflicts: u32,
     release_at: Option<Duration>,
     bound_from: State,
+    renewed_once: bool,
     out: VecDeque<Transmit>,
     events: VecDeque<Event>,
 }
@@ -441,6 +445,7 @@ impl DhcpClient {
             conflicts: 0,
             release_at: None,
             bound_from: State::Init,
+            renewed_once: false,
             out: VecDeque::new(),
             events: VecDeque::new(),
         }
@@ -454,6 +459,15 @@ impl DhcpClient {
     /// The current lease, once bound.
     pub fn lease(&self) -> Option<&Lease> {
         self.lease.as_ref()
+    }
+
+    /// What happens at the next T1: `Once` is `Normal` until the first renewal, then `SkipRenew`.
+    fn renew_mode(&self) -> RenewMode {
+        match self.cfg.renew {
+            RenewMode::Once if self.renewed_once => RenewMode::SkipRenew,
+            RenewMode::Once => RenewMode::Normal,
+            other => other,
+        }
     }
 
     /// Whether probes or announcements are still pending (RFC 5227 §2.3).
@@ -479,10 +493,11 @@ impl DhcpClient {
     /// When [`handle_timeout`](Self::handle_timeout) wants to run next.
     pub fn poll_timeout(&self) -> Option<Duration> {
         let lease_timer = self.lease.as_ref().and_then(|l| match self.state {
-            State::Bound => match self.cfg.renew {
+            State::Bound => match self.renew_mode() {
                 RenewMode::Normal => l.t1_at(),
                 RenewMode::SkipRenew => l.t2_at(),
                 RenewMode::Never => l.expires_at(),
+                RenewMode::Once => None,
             },
             State::Renewing => l.t2_at(),
             State::Rebinding => l.expires_at(),
@@ -783,11 +798,11 @@ impl DhcpClient {
         let due = |t: Option<Duration>| t.is_some_and(|t| t <= now);
         if due(lease.expires_at()) {
             self.expire(now);
-        } else if due(lease.t2_at()) && self.cfg.renew != RenewMode::Never {
+        } else if due(lease.t2_at()) && self.renew_mode() != RenewMode::Never {
             self.state = State::Rebinding;
             self.new_exchange(now);
             self.send_extend_request(now);
-        } else if due(lease.t1_at()) && self.cfg.renew == RenewMode::Normal {
+        } else if due(lease.t1_at()) && self.renew_mode() == RenewMode::Normal {
             self.state = if lease.server_id.is_some() {
                 State::Renewing
             } else {
@@ -956,6 +971,7 @@ impl DhcpClient {
                 self.lease = Some(lease.clone());
                 self.events.push_back(Event::Configure(lease.clone()));
                 self.events.push_back(if self.state == State::Renewing {
+                    self.renewed_once = true;
                     Event::Renewed { lease }
                 } else {
                     Event::Rebound { lease }
@@ -1710,6 +1726,27 @@ mod tests {
             vec![s(10), s(60), s(60)],
             "RATE_LIMIT_INTERVAL after MAX_CONFLICTS (CLI-ACD-05)"
         );
+    }
+
+    #[test]
+    fn renew_once_renews_at_the_first_t1_then_rebinds() {
+        let mut c = client(DhcpConfig {
+            renew: RenewMode::Once,
+            ..no_probe()
+        });
+        dora(&mut c, 100);
+        c.handle_timeout(s(50));
+        let (renew, _, dst) = dhcp_out(&mut c).remove(0);
+        assert_eq!((c.state(), dst), (State::Renewing, SERVER));
+        c.handle_reply(s(50), &reply(&renew, MessageType::Ack, 100));
+        assert_eq!(
+            c.poll_timeout(),
+            Some(s(50 + 87)),
+            "next stop is T2, not T1"
+        );
+        c.handle_timeout(s(137));
+        let (_, _, dst) = dhcp_out(&mut c).remove(0);
+        assert_eq!((c.state(), dst), (State::Rebinding, Ipv4Addr::BROADCAST));
     }
 
     #[test]
