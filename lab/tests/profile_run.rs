@@ -120,7 +120,41 @@ impl Netns {
 }
 
 impl Drop for Netns {
+    /// Kills every process still in this namespace (all started by this test: e.g. dhcpcd's
+    /// privileged proxy outlives SIGTERM to its main PID), then the holder.
     fn drop(&mut self) {
+        let own = std::fs::read_link("/proc/self/ns/net").ok();
+        let theirs = std::fs::read_link(format!("/proc/{}/ns/net", self.pid())).ok();
+        // Never the test's own namespace (the host's).
+        if let Some(ns) = theirs.filter(|t| Some(t) != own.as_ref()) {
+            let me = std::process::id();
+            for _round in 0..3 {
+                let mut left = 0;
+                for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+                    let Some(pid) = entry
+                        .file_name()
+                        .to_str()
+                        .and_then(|s| s.parse::<u32>().ok())
+                    else {
+                        continue;
+                    };
+                    if pid == me || pid == self.pid() {
+                        continue;
+                    }
+                    if std::fs::read_link(format!("/proc/{pid}/ns/net")).is_ok_and(|l| l == ns) {
+                        left += 1;
+                        let _ = nix::sys::signal::kill(
+                            nix::unistd::Pid::from_raw(pid as i32),
+                            nix::sys::signal::Signal::SIGKILL,
+                        );
+                    }
+                }
+                if left == 0 {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        }
         let _ = self.holder.kill();
         let _ = self.holder.wait();
     }
