@@ -11,7 +11,6 @@ use bootlab_wire::ChecksumPolicy;
 use pcap_file::pcap::PcapReader;
 use pcap_file::pcapng::blocks::interface_description::InterfaceDescriptionOption;
 use pcap_file::pcapng::{Block, PcapNgReader};
-use pcap_file::DataLink;
 use serde::Serialize;
 
 /// Arguments of `bootlab decode`.
@@ -195,6 +194,47 @@ pub fn read_capture(bytes: &[u8]) -> Result<Vec<Captured>, Error> {
     Ok(out)
 }
 
+/// The frame as Ethernet II bytes, with a note when it was not captured as Ethernet. Linux
+/// cooked captures (`-i any`: SLL, link type 113, and SLL2, 276) carry the source MAC and the
+/// EtherType but no destination: it becomes ff:ff:ff:ff:ff:ff for broadcast packets and
+/// 00:00:00:00:00:00 otherwise. Other link types are decoded as if they were Ethernet.
+fn as_ethernet(linktype: u32, data: &[u8]) -> (Cow<'_, [u8]>, Option<String>) {
+    let cooked = |pkttype: u16, addr: &[u8], proto: &[u8], payload: &[u8]| {
+        let mut f = Vec::with_capacity(14 + payload.len());
+        f.extend_from_slice(&if pkttype == 1 { [0xff; 6] } else { [0; 6] });
+        let mut src = [0u8; 6];
+        let n = addr.len().min(6);
+        src[..n].copy_from_slice(&addr[..n]);
+        f.extend_from_slice(&src);
+        f.extend_from_slice(proto);
+        f.extend_from_slice(payload);
+        f
+    };
+    match linktype {
+        1 => (Cow::Borrowed(data), None),
+        // SLL: pkttype(2) hatype(2) halen(2) addr(8) protocol(2).
+        113 if data.len() >= 16 => {
+            let pkttype = u16::from_be_bytes([data[0], data[1]]);
+            let halen = usize::from(u16::from_be_bytes([data[4], data[5]])).min(8);
+            let f = cooked(pkttype, &data[6..6 + halen], &data[14..16], &data[16..]);
+            let note = "Linux cooked capture (SLL): Ethernet destination synthesized".to_string();
+            (Cow::Owned(f), Some(note))
+        }
+        // SLL2: protocol(2) reserved(2) ifindex(4) hatype(2) pkttype(1) halen(1) addr(8).
+        276 if data.len() >= 20 => {
+            let pkttype = u16::from(data[10]);
+            let halen = usize::from(data[11]).min(8);
+            let f = cooked(pkttype, &data[12..12 + halen], &data[0..2], &data[20..]);
+            let note = "Linux cooked capture (SLL2): Ethernet destination synthesized".to_string();
+            (Cow::Owned(f), Some(note))
+        }
+        t => (
+            Cow::Borrowed(data),
+            Some(format!("link type {t} is not Ethernet (1)")),
+        ),
+    }
+}
+
 /// Decodes every frame of a capture held in memory.
 pub fn decode_capture(bytes: &[u8], policy: ChecksumPolicy) -> Result<Vec<Frame>, Error> {
     let captured = read_capture(bytes)?;
@@ -204,14 +244,15 @@ pub fn decode_capture(bytes: &[u8], policy: ChecksumPolicy) -> Result<Vec<Frame>
         .into_iter()
         .enumerate()
         .map(|(i, c)| {
-            let mut decoded = decoder.decode(&c.data);
-            if c.linktype != u32::from(DataLink::ETHERNET) {
+            let (frame, note) = as_ethernet(c.linktype, &c.data);
+            let mut decoded = decoder.decode(&frame);
+            if let Some(message) = note {
                 decoded.deviations.insert(
                     0,
                     bootlab_wire::Deviation {
                         field: "frame".into(),
                         offset: None,
-                        message: format!("link type {} is not Ethernet (1)", c.linktype),
+                        message,
                         rule: "tcpdump.org link types",
                         severity: bootlab_wire::Severity::Warning,
                     },
@@ -310,6 +351,25 @@ mod tests {
         assert_eq!(to_duration(3, 0x81), Duration::from_millis(1500));
         assert_eq!(to_duration(15, 1), Duration::from_millis(1500));
         assert_eq!(to_duration(1, 40), Duration::ZERO);
+    }
+
+    #[test]
+    fn linux_cooked_frames_become_ethernet() {
+        let eth = frame();
+        let mut sll = vec![0, 1, 0, 1, 0, 6];
+        sll.extend_from_slice(&eth[6..12]);
+        sll.extend_from_slice(&[0, 0]);
+        sll.extend_from_slice(&eth[12..]);
+        let (f, note) = as_ethernet(113, &sll);
+        assert_eq!(&f[..], &eth[..]);
+        assert!(note.is_some());
+        let mut sll2 = vec![0x08, 0x00, 0, 0, 0, 0, 0, 3, 0, 1, 1, 6];
+        sll2.extend_from_slice(&eth[6..12]);
+        sll2.extend_from_slice(&[0, 0]);
+        sll2.extend_from_slice(&eth[14..]);
+        let (f, _) = as_ethernet(276, &sll2);
+        assert_eq!(&f[..], &eth[..]);
+        assert!(as_ethernet(113, &sll[..10]).1.is_some());
     }
 
     #[test]
