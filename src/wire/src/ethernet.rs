@@ -230,6 +230,16 @@ mod tests {
         assert_eq!(buf, FRAME);
     }
 
+    proptest::proptest! {
+        #[test]
+        fn parse_never_panics(bytes in proptest::collection::vec(proptest::num::u8::ANY, 0..40)) {
+            if let Ok(p) = Packet::new_checked(&bytes[..]) {
+                let r = Repr::parse(&p);
+                proptest::prop_assert_eq!(r.frame(p.payload()), bytes.clone());
+            }
+        }
+    }
+
     #[test]
     fn short_frame_is_an_error() {
         assert_eq!(
