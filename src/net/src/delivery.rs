@@ -487,7 +487,10 @@ mod tests {
     fn relayed_reply_goes_to_giaddr_port_67() {
         let r = reply(0, [0; 4], [198, 51, 100, 1], Some(2));
         let d = server_destination(ReplyPolicy::Broadcast, &r);
-        assert_eq!(d, Destination::Unicast("198.51.100.1:67".parse().unwrap()));
+        assert_eq!(
+            d,
+            Destination::Unicast("198.51.100.1:67".parse().expect("addr"))
+        );
     }
 
     #[test]

@@ -319,9 +319,12 @@ impl Relay {
     }
 }
 
-/// The options of the main area as `(code, start, end)` byte spans and the offset of End, or
-/// `None` without a cookie or with an option running past the end.
-fn walk(b: &[u8]) -> Option<(Vec<(u8, usize, usize)>, Option<usize>)> {
+/// One option's code and byte span `start..end` (code and length octets included).
+type Span = (u8, usize, usize);
+
+/// The options of the main area as [`Span`]s and the offset of End, or `None` without a cookie
+/// or with an option running past the end.
+fn walk(b: &[u8]) -> Option<(Vec<Span>, Option<usize>)> {
     if b.get(bootp::HEADER_LEN..OPTIONS)? != MAGIC_COOKIE {
         return None;
     }

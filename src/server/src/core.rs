@@ -36,8 +36,8 @@ pub struct Incoming<'a> {
 pub enum Action {
     /// Send `message` to `dest`.
     Send {
-        /// The reply.
-        message: Message,
+        /// The reply (boxed: it is large next to the other variants).
+        message: Box<Message>,
         /// How it is delivered.
         dest: Destination,
     },
@@ -830,7 +830,10 @@ impl Server {
         } else {
             delivery::server_destination(self.policy, &message)
         };
-        out.push(Action::Send { message, dest });
+        out.push(Action::Send {
+            message: Box::new(message),
+            dest,
+        });
     }
 
     fn dhcp_reply(
