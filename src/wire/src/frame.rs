@@ -456,18 +456,24 @@ impl Decoder {
         if dp == tftp::SERVER_PORT {
             return true;
         }
+        // A reply from port 69 itself (e.g. an ERROR) belongs to the conversation but does not
+        // fix the server's transfer identifier.
         let server_matches = |c: &TftpConversation, ip: Ipv4Addr, port: u16| {
-            (c.server == ip || c.server.is_broadcast()) && c.server_port.is_none_or(|p| p == port)
+            (c.server == ip || c.server.is_broadcast())
+                && (port == tftp::SERVER_PORT || c.server_port.is_none_or(|p| p == port))
         };
         for c in self.tftp.iter_mut() {
-            if c.client == (dst, dp) && server_matches(c, src, sp) {
-                c.server_port.get_or_insert(sp);
-                return true;
+            let server_port = if c.client == (dst, dp) && server_matches(c, src, sp) {
+                sp
+            } else if c.client == (src, sp) && server_matches(c, dst, dp) {
+                dp
+            } else {
+                continue;
+            };
+            if server_port != tftp::SERVER_PORT {
+                c.server_port.get_or_insert(server_port);
             }
-            if c.client == (src, sp) && server_matches(c, dst, dp) {
-                c.server_port.get_or_insert(dp);
-                return true;
-            }
+            return true;
         }
         false
     }
@@ -704,6 +710,9 @@ mod tests {
         let mut dec = Decoder::default();
         let d = dec.decode(&rom.build(&rrq.emit()));
         assert!(matches!(d.tftp(), Some(tftp::Packet::Rrq(_))));
+        // A packet from port 69 itself belongs to the conversation without fixing the TID.
+        let from69 = rom.reversed().build(&tftp::Packet::Ack { block: 0 }.emit());
+        assert!(dec.decode(&from69).tftp().is_some());
         let mut srv = rom.reversed();
         srv.src_port = 40000;
         let data = tftp::Packet::emit_data(1, &[0u8; 512]);
