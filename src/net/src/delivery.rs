@@ -349,6 +349,34 @@ impl Deliverer {
         &self.interface
     }
 
+    /// Sends `payload` to `dest`; when a neighbour entry or raw frame cannot be made, falls back
+    /// to a broadcast (RFC 1542 §5.4 allows it) and returns the error that forced the fallback.
+    pub async fn send_or_broadcast(
+        &self,
+        dest: Destination,
+        payload: &[u8],
+    ) -> Result<Option<DeliveryError>, DeliveryError> {
+        match self.send(dest, payload).await {
+            Ok(()) => Ok(None),
+            Err(e)
+                if matches!(
+                    dest,
+                    Destination::Neighbour { .. } | Destination::Raw { .. }
+                ) =>
+            {
+                let port = match dest {
+                    Destination::Neighbour { addr, .. } | Destination::Raw { addr, .. } => {
+                        addr.port()
+                    }
+                    _ => bootp::CLIENT_PORT,
+                };
+                self.send(Destination::Broadcast(port), payload).await?;
+                Ok(Some(e))
+            }
+            Err(e) => Err(e),
+        }
+    }
+
     /// Sends `payload` (a BOOTP message) to `dest`.
     pub async fn send(&self, dest: Destination, payload: &[u8]) -> Result<(), DeliveryError> {
         let io = |what: &'static str| {

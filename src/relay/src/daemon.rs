@@ -93,7 +93,11 @@ async fn serve(args: crate::Args, config: Config) -> anyhow::Result<()> {
                     let res = match &a {
                         Action::Forward { to, bytes } => uplink.send_to(bytes, *to).await.map(|_| ()).map_err(|e| e.to_string()),
                         Action::Deliver { interface, dest, bytes } => match deliverers.get(*interface) {
-                            Some(d) => d.send(*dest, bytes).await.map_err(|e| e.to_string()),
+                            Some(d) => match d.send_or_broadcast(*dest, bytes).await {
+                                Ok(None) => Ok(()),
+                                Ok(Some(e)) => Err(format!("{e}; broadcast instead")),
+                                Err(e) => Err(e.to_string()),
+                            },
                             None => Err("no such interface".into()),
                         },
                         Action::Event { name, fields } => {

@@ -155,12 +155,18 @@ async fn serve(args: crate::Args, config: Config) -> anyhow::Result<()> {
                     match a {
                         Action::Send { message, dest } => {
                             let bytes = message.emit();
-                            if let Err(e) = deliverer.send(dest, &bytes).await {
-                                send_failures += 1;
-                                tracing::warn!(xid = message.xid, %dest, "send failed: {e}");
-                                events::emit("send-failed", json!({"xid": message.xid, "destination": dest.to_string(), "error": e.to_string()}));
-                            } else {
-                                tracing::debug!(xid = message.xid, %dest, "sent");
+                            match deliverer.send_or_broadcast(dest, &bytes).await {
+                                Ok(None) => tracing::debug!(xid = message.xid, %dest, "sent"),
+                                Ok(Some(e)) => {
+                                    send_failures += 1;
+                                    tracing::warn!(xid = message.xid, %dest, "{e}; broadcast instead");
+                                    events::emit("send-failed", json!({"xid": message.xid, "destination": dest.to_string(), "error": e.to_string(), "fallback": "broadcast"}));
+                                }
+                                Err(e) => {
+                                    send_failures += 1;
+                                    tracing::warn!(xid = message.xid, %dest, "send failed: {e}");
+                                    events::emit("send-failed", json!({"xid": message.xid, "destination": dest.to_string(), "error": e.to_string()}));
+                                }
                             }
                         }
                         Action::Event { name, fields } => events::emit(name, fields),
