@@ -368,7 +368,14 @@ impl Server {
         let i = cid
             .and_then(|c| self.host_by_cid.get(&c))
             .or_else(|| self.host_by_hw.get(&Self::hw(msg)))?;
-        self.hosts.get(*i)
+        let h = self.hosts.get(*i)?;
+        // A binding on another subnet than the client's does not apply there (RFC 2131 §4.3.1).
+        let network = self.pool_for(msg).map(|p| self.pools[p].network);
+        if network.is_some_and(|n| !n.contains(h.address)) {
+            tracing::debug!(address = %h.address, "static binding not on the client's subnet");
+            return None;
+        }
+        Some(h)
     }
 
     /// RFC 2131 §4.3.1: the subnet of giaddr when relayed, else of the receiving interface.
@@ -918,6 +925,16 @@ impl Server {
                     addr,
                     prefix: u32::from(m).count_ones() as u8,
                 })
+            })
+            .or_else(|| {
+                // No subnet configured: the prefix of our own interface address, if it covers.
+                self.local
+                    .iter()
+                    .map(|(a, p)| Cidr {
+                        addr: *a,
+                        prefix: *p,
+                    })
+                    .find(|n| n.contains(addr))
             });
         let ips = |l: &Vec<Ipv4Addr>| l.iter().flat_map(|a| a.octets()).collect::<Vec<u8>>();
         if let Some(n) = network {

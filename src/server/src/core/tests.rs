@@ -629,3 +629,33 @@ fn min_message_size_is_configurable_for_short_dhcp_clients() {
     );
     assert_eq!(sent(&out).len(), 1);
 }
+
+#[test]
+fn static_bindings_apply_only_on_their_subnet_and_get_the_link_mask() {
+    // Relayed from 198.51.100.0/24: the 192.0.2.10 binding does not apply, a pool address does.
+    let mut s = server("");
+    let mut d = dhcp(MessageType::Discover, 0x10);
+    d.giaddr = a("198.51.100.1");
+    let (offer, _) = one(&run(&mut s, 0, &d));
+    assert!(Cidr {
+        addr: a("198.51.100.0"),
+        prefix: 24
+    }
+    .contains(offer.yiaddr));
+    // INIT-REBOOT for the static address from the wrong subnet: NAK.
+    let mut r = dhcp(MessageType::Request, 0x10);
+    r.giaddr = a("198.51.100.1");
+    r.options_mut()
+        .set_ip(code::REQUESTED_IP_ADDRESS, a("192.0.2.10"));
+    let (nak, _) = one(&run(&mut s, 1, &r));
+    assert_eq!(nak.message_type(), Some(MessageType::Nak));
+    // Without any [[subnet]] the mask comes from the server's own interface prefix.
+    let c = Config::parse(
+        "interface = \"eth0\"\n[[host]]\nhardware = \"02:00:00:00:00:10\"\naddress = \"192.0.2.10\"\n",
+        Path::new("t.toml"),
+    )
+    .expect("config");
+    let mut s = Server::new(&c, vec![(a("192.0.2.1"), 24)], Table::default()).expect("server");
+    let (reply, _) = one(&run(&mut s, 0, &bootp(0x10)));
+    assert_eq!(opts(&reply).ip(code::SUBNET_MASK), Some(a("255.255.255.0")));
+}
