@@ -291,6 +291,7 @@ async fn run_transfer(
         }
     };
     let mut buf = vec![0u8; 65_536];
+    let mut timer = Timer::new();
     loop {
         // Received data reaches the file before its ACK leaves: a failed write becomes
         // ERROR 3 instead of an acknowledgment of lost data.
@@ -346,15 +347,13 @@ async fn run_transfer(
             }
             break;
         }
-        let deadline = t
-            .poll_timeout()
-            .map(|at| tokio::time::Instant::from_std(clock.instant_at(at)));
+        timer.arm(t.poll_timeout(), &clock);
         tokio::select! {
             r = sock.recv_from(&mut buf) => match r {
                 Ok((n, from)) => t.handle(clock.now(), from, &buf[..n]),
                 Err(e) => tracing::debug!(%peer, "recv: {e}"),
             },
-            _ = sleep_until(deadline) => t.handle_timeout(clock.now()),
+            _ = timer.fired() => t.handle_timeout(clock.now()),
         }
     }
     if let Some(f) = file.as_mut() {
@@ -362,10 +361,46 @@ async fn run_transfer(
     }
 }
 
-/// Sleeps until `at`, or forever without a deadline.
-pub(crate) async fn sleep_until(at: Option<tokio::time::Instant>) {
-    match at {
-        Some(at) => tokio::time::sleep_until(at).await,
-        None => std::future::pending().await,
+/// One timer per loop, re-armed only when the core's deadline changes (a fresh `sleep_until`
+/// per datagram costs a timer-wheel insert and removal each time).
+pub(crate) struct Timer {
+    sleep: std::pin::Pin<Box<tokio::time::Sleep>>,
+    armed: Option<Duration>,
+}
+
+impl Timer {
+    /// An unarmed timer.
+    pub(crate) fn new() -> Self {
+        let far = tokio::time::Instant::now() + Duration::from_secs(86_400);
+        Self {
+            sleep: Box::pin(tokio::time::sleep_until(far)),
+            armed: None,
+        }
+    }
+
+    /// Follows the core's `poll_timeout` (protocol time on `clock`). A later deadline keeps the
+    /// earlier one armed: it fires early, the core ignores a timeout that has not expired, and
+    /// the timer is re-armed then. So a steady transfer resets it about once per timeout, not
+    /// once per datagram.
+    pub(crate) fn arm(&mut self, at: Option<Duration>, clock: &Clock) {
+        match (self.armed, at) {
+            (_, None) => self.armed = None,
+            (Some(armed), Some(at)) if armed <= at => {}
+            (_, Some(at)) => {
+                self.sleep
+                    .as_mut()
+                    .reset(tokio::time::Instant::from_std(clock.instant_at(at)));
+                self.armed = Some(at);
+            }
+        }
+    }
+
+    /// Completes when the armed deadline passes; never when unarmed. Cancel-safe.
+    pub(crate) async fn fired(&mut self) {
+        if self.armed.is_none() {
+            return std::future::pending().await;
+        }
+        self.sleep.as_mut().await;
+        self.armed = None;
     }
 }

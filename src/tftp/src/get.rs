@@ -13,7 +13,7 @@ use bootlab_wire::tftp::Mode;
 use serde_json::json;
 
 use crate::client::{Client, ClientConfig, Event};
-use crate::daemon::{sleep_until, udp_socket};
+use crate::daemon::{udp_socket, Timer};
 
 /// Arguments of `bootlab tftp get`.
 #[derive(Debug, Clone, clap::Args)]
@@ -158,6 +158,7 @@ async fn download(args: &GetArgs, out_path: &std::path::Path) -> anyhow::Result<
     let mut buf = vec![0u8; 65_536];
     let mut bytes = 0u64;
     let mut outcome: Option<Result<(), String>> = None;
+    let mut timer = Timer::new();
     loop {
         while let Some(t) = c.poll_transmit() {
             if let Err(e) = sock
@@ -204,16 +205,14 @@ async fn download(args: &GetArgs, out_path: &std::path::Path) -> anyhow::Result<
         if c.is_closed() {
             anyhow::bail!("transfer closed without completing");
         }
-        let deadline = c
-            .poll_timeout()
-            .map(|at| tokio::time::Instant::from_std(clock.instant_at(at)));
+        timer.arm(c.poll_timeout(), &clock);
         tokio::select! {
             r = sock.recv_from(&mut buf) => match r {
                 Ok((n, from)) if from.ip() == server_ip => c.handle(clock.now(), from.port(), &buf[..n]),
                 Ok((_, from)) => tracing::debug!(%from, "datagram from another host ignored"),
                 Err(e) => tracing::debug!("recv: {e}"),
             },
-            _ = sleep_until(deadline) => c.handle_timeout(clock.now()),
+            _ = timer.fired() => c.handle_timeout(clock.now()),
         }
     }
 }

@@ -9,7 +9,7 @@ use std::collections::VecDeque;
 use std::io::{self, Read};
 use std::time::Duration;
 
-use bootlab_wire::tftp::Packet;
+use bootlab_wire::tftp::Opcode;
 
 use crate::netascii;
 
@@ -107,7 +107,7 @@ pub struct Sender {
     blksize: usize,
     windowsize: usize,
     source: Box<dyn Read + Send>,
-    /// Sent but not yet acknowledged: (block number, payload).
+    /// Sent but not yet acknowledged: (block number, whole DATA packet).
     window: VecDeque<(u16, Vec<u8>)>,
     last_queued: u16,
     final_queued: bool,
@@ -152,39 +152,44 @@ impl Sender {
         )
     }
 
-    fn read_block(&mut self) -> io::Result<Vec<u8>> {
-        let mut buf = vec![0u8; self.blksize];
-        let mut n = 0;
-        while n < buf.len() {
-            match self.source.read(&mut buf[n..]) {
+    /// Reads the next block straight into a DATA packet (header included).
+    fn read_packet(&mut self, block: u16) -> io::Result<Vec<u8>> {
+        let mut pkt = Vec::with_capacity(4 + self.blksize);
+        pkt.extend_from_slice(&Opcode::Data.value().to_be_bytes());
+        pkt.extend_from_slice(&block.to_be_bytes());
+        pkt.resize(4 + self.blksize, 0);
+        let mut n = 4;
+        while n < pkt.len() {
+            match self.source.read(&mut pkt[n..]) {
                 Ok(0) => break,
                 Ok(k) => n += k,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => return Err(e),
             }
         }
-        buf.truncate(n);
-        Ok(buf)
+        pkt.truncate(n);
+        Ok(pkt)
     }
 
     /// Tops the window up with new blocks and appends their DATA packets to `out`.
     pub fn fill(&mut self, out: &mut Vec<Vec<u8>>) -> io::Result<()> {
         while self.window.len() < self.windowsize && !self.final_queued {
-            let data = self.read_block()?;
             let block = next_block(self.last_queued, ROLLOVER_TO);
+            let pkt = self.read_packet(block)?;
+            let len = pkt.len() - 4;
             self.last_queued = block;
-            self.final_queued = data.len() < self.blksize;
-            self.bytes += data.len() as u64;
+            self.final_queued = len < self.blksize;
+            self.bytes += len as u64;
             self.blocks += 1;
-            out.push(Packet::emit_data(block, &data));
-            self.window.push_back((block, data));
+            out.push(pkt.clone());
+            self.window.push_back((block, pkt));
         }
         Ok(())
     }
 
     /// Appends every sent-but-unacknowledged block to `out` again (on timeout).
     pub fn resend(&self, out: &mut Vec<Vec<u8>>) {
-        out.extend(self.window.iter().map(|(b, d)| Packet::emit_data(*b, d)));
+        out.extend(self.window.iter().map(|(_, pkt)| pkt.clone()));
     }
 
     /// Handles ACK `block`. An ACK inside the window acknowledges it and everything before it;
@@ -277,7 +282,10 @@ impl Receiver {
                 DataOutcome::None
             };
         }
-        if block == next_block(self.last, self.rollover) {
+        // Past 65535 a sender may wrap to 0 (tftp-hpa) or to 1 (tftp-hpa's `rollover=1`): at
+        // that point neither number can be a stale block, so either is taken.
+        let wrapped = self.last == u16::MAX && self.blocks > 0 && (block == 0 || block == 1);
+        if block == next_block(self.last, self.rollover) || wrapped {
             self.last = block;
             self.blocks += 1;
             self.bytes += data.len() as u64;
@@ -396,6 +404,24 @@ mod tests {
         assert_eq!(r.on_data(6, &b[..3]), DataOutcome::Ack(6));
         assert_eq!(r.take().len(), 5 * 8 + 3);
         assert_eq!(r.on_data(7, &[0; 9]), DataOutcome::TooLong);
+    }
+
+    #[test]
+    fn receiver_accepts_a_wrap_to_0_or_to_1() {
+        for first_after_wrap in [0u16, 1] {
+            let mut r = Receiver::new(8, 1, false, ROLLOVER_TO);
+            let mut b = 1u16;
+            for _ in 0..65_535 {
+                assert_eq!(r.on_data(b, &[0; 8]), DataOutcome::Ack(b));
+                b = b.wrapping_add(1);
+            }
+            assert_eq!(
+                r.on_data(first_after_wrap, &[0; 8]),
+                DataOutcome::Ack(first_after_wrap)
+            );
+            let next = first_after_wrap + 1;
+            assert_eq!(r.on_data(next, &[0; 2]), DataOutcome::Done(next));
+        }
     }
 
     #[test]
