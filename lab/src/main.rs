@@ -41,7 +41,15 @@ enum Command {
     LabDemo(bootlab_lab::demo::Args),
 }
 
-fn main() -> anyhow::Result<()> {
+fn main() {
+    if let Err(e) = real_main() {
+        // Errors a user can act on (a scenario file:line, a config key): no backtrace.
+        eprintln!("bootlab: {e:#}");
+        std::process::exit(2);
+    }
+}
+
+fn real_main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match cli.command {
         Command::Server(a) => bootlab_server::run(a),
@@ -165,7 +173,7 @@ fn run(a: RunArgs) -> anyhow::Result<()> {
     };
     // Everything below happens in the lab's private world (user, network, mount, PID namespaces).
     bootlab_lab::isolate::enter()?;
-    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(4 + 2 * a.jobs.max(1)).enable_all().build()?;
     let results = rt.block_on(async {
         let sem = std::sync::Arc::new(tokio::sync::Semaphore::new(a.jobs.max(1)));
         let total = scenarios.len() * a.repeat as usize;

@@ -154,34 +154,97 @@ pub fn names_of(t: &Topology) -> Names {
 }
 
 /// Fills a role's config for one of our daemons: `@segment` strings become the host's interface on
-/// that segment, `$files` the run's file directory; `interface`, `seed` and `time-scale` are added
-/// when absent.
-fn our_config(sc: &Scenario, role_name: &str, role: &crate::scenario::Role, files: &Path) -> toml::Table {
+/// that segment, `$files` the run's file directory, `$state` the role's state directory and
+/// `$mac:HOST` the MAC of HOST's first interface; the
+/// keys the daemon takes from the lab (`interface`, `seed`, `time-scale`, a client's `kind`) are
+/// added when absent.
+fn our_config(sc: &Scenario, role_name: &str, role: &crate::scenario::Role, files: &Path, state: &Path) -> toml::Table {
     let host = &sc.hosts[role.host.get_ref()];
     let segs: Vec<&String> = host.on.get_ref().keys().collect();
-    let subst = |v: &toml::Value| substitute(v, &segs, files);
+    let subst = |v: &toml::Value| substitute(v, &segs, files, state);
     let mut t: toml::Table = role.config.iter().map(|(k, v)| (k.clone(), subst(v))).collect();
-    if !t.contains_key("interface") && segs.len() == 1 {
+    let kind = role.kind.get_ref().as_str();
+    let client_kind = match kind {
+        "dhcp-client" => Some("dhcp"),
+        "bootp-client" => Some("bootp"),
+        "rom-client" => Some("rom"),
+        _ => None,
+    };
+    if let Some(k) = client_kind {
+        t.entry("kind").or_insert(toml::Value::String(k.into()));
+    }
+    let takes_seed = client_kind.is_some() || matches!(kind, "dhcp-server" | "bootp-server");
+    if !t.contains_key("interface") && segs.len() == 1 && kind != "tftp-client" {
         t.insert("interface".into(), toml::Value::String(topology::interface_name(0)));
     }
-    let seed = sc.seed ^ fnv(role_name);
-    t.entry("seed").or_insert(toml::Value::Integer((seed & 0x7fff_ffff_ffff_ffff) as i64));
-    t.entry("time-scale").or_insert(toml::Value::Float(sc.time_scale));
+    if takes_seed {
+        let seed = sc.seed ^ fnv(role_name);
+        t.entry("seed").or_insert(toml::Value::Integer((seed & 0x7fff_ffff_ffff_ffff) as i64));
+    }
+    if takes_seed || matches!(kind, "tftp-server" | "tftp-client" | "rarp-client") {
+        t.entry("time-scale").or_insert(toml::Value::Float(sc.time_scale));
+    }
     t
 }
 
-fn substitute(v: &toml::Value, segs: &[&String], files: &Path) -> toml::Value {
+/// Command-line flags for our daemons that take no config file (`tftp get`, `rarp-client`):
+/// `key = value` becomes `--key value`, `key = true` becomes `--key`; a tftp-client's `file` is the
+/// positional argument and its `output` defaults to the state directory.
+fn flag_args(kind: &str, config: &toml::Table, state: &Path) -> Vec<String> {
+    let tftp = kind == "tftp-client";
+    let mut a = if tftp { vec!["get".to_string()] } else { vec![] };
+    let s = |v: &toml::Value| match v {
+        toml::Value::String(s) => s.clone(),
+        other => other.to_string(),
+    };
+    for (k, v) in config {
+        match (k.as_str(), v) {
+            ("file", _) => {}
+            (_, toml::Value::Boolean(true)) => a.push(format!("--{k}")),
+            (_, toml::Value::Boolean(false)) => {}
+            _ => {
+                a.push(format!("--{k}"));
+                a.push(s(v));
+            }
+        }
+    }
+    if tftp {
+        if !config.contains_key("output") {
+            a.push("--output".into());
+            a.push(state.join("download").to_string_lossy().into_owned());
+        }
+        a.push(config.get("file").map(s).unwrap_or_default());
+    }
+    a
+}
+
+fn substitute(v: &toml::Value, segs: &[&String], files: &Path, state: &Path) -> toml::Value {
     match v {
+        toml::Value::String(s) if s.starts_with("$mac:") => {
+            // `$mac:HOST`: the hardware address of HOST's first interface (names are derived).
+            let host = &s["$mac:".len()..];
+            toml::Value::String(topology::MacAddr::derived(host, 0).to_string())
+        }
         toml::Value::String(s) => {
             if let Some(seg) = s.strip_prefix('@') {
                 if let Some(i) = segs.iter().position(|x| x.as_str() == seg) {
                     return toml::Value::String(topology::interface_name(i));
                 }
             }
-            toml::Value::String(s.replace("$files", &files.to_string_lossy()))
+            toml::Value::String(s.replace("$files", &files.to_string_lossy()).replace("$state", &state.to_string_lossy()))
         }
-        toml::Value::Array(a) => toml::Value::Array(a.iter().map(|x| substitute(x, segs, files)).collect()),
-        toml::Value::Table(t) => toml::Value::Table(t.iter().map(|(k, x)| (k.clone(), substitute(x, segs, files))).collect()),
+        toml::Value::Array(a) => toml::Value::Array(a.iter().map(|x| substitute(x, segs, files, state)).collect()),
+        toml::Value::Table(t) => toml::Value::Table(
+            t.iter()
+                .map(|(k, x)| {
+                    let key = match substitute(&toml::Value::String(k.clone()), segs, files, state) {
+                        toml::Value::String(k2) => k2,
+                        _ => k.clone(),
+                    };
+                    (key, substitute(x, segs, files, state))
+                })
+                .collect(),
+        ),
         other => other.clone(),
     }
 }
@@ -335,6 +398,7 @@ async fn run_inner(sc: &Scenario, opts: &Options, dir: &Path, result: &mut Scena
     let mut events = Vec::new();
     let mut roles = HashMap::new();
     for (name, r) in &running {
+        debug(&format!("stopping {name}"));
         r.process.stop(Duration::from_secs(2)).await;
         roles.insert(name.clone(), (r.kind.clone(), sc.roles[name].host.get_ref().clone()));
     }
@@ -346,7 +410,9 @@ async fn run_inner(sc: &Scenario, opts: &Options, dir: &Path, result: &mut Scena
             events.push(RoleEvent { role: name.clone(), name: ev, fields: e });
         }
     }
+    debug("world shutdown");
     let report = world.shutdown().await.map_err(|e| RunError::Lab(e.to_string()))?;
+    debug("world down");
     outcome?;
     let mut frames = Vec::new();
     for seg in &report.segments {
@@ -356,6 +422,7 @@ async fn run_inner(sc: &Scenario, opts: &Options, dir: &Path, result: &mut Scena
         }
         frames.extend(read_pcap(&seg.segment, &seg.pcap).map_err(|e| RunError::Lab(format!("{}: {e}", seg.pcap.display())))?);
     }
+    debug("pcaps read");
     let trace = Trace { frames, names, events, roles, time_scale: sc.time_scale };
     let text = trace.normalized(sc.collapse);
     std::fs::write(dir.join("trace.txt"), &text)?;
@@ -371,6 +438,7 @@ async fn run_inner(sc: &Scenario, opts: &Options, dir: &Path, result: &mut Scena
             }
         }
     }
+    debug("golden compared");
     for (rule, outcome) in rules::evaluate(&trace) {
         let expected = sc.expect.rules.get(rule.id).map(|s| s.get_ref().clone());
         let detail = match &outcome {
@@ -416,14 +484,17 @@ async fn start_role(
     let kind = role.kind.get_ref().clone();
     let state = dir.join(host).join(name);
     std::fs::create_dir_all(&state)?;
-    let config = our_config(sc, name, role, files);
+    let config = our_config(sc, name, role, files, &state);
     let rerr = |why: String| RunError::Role { role: name.to_string(), why };
     let (spec, profile) = if imp == "ours" {
-        let mut config = config;
-        config.entry("state-dir").or_insert(toml::Value::String(state.to_string_lossy().into_owned()));
-        let path = state.join("config.toml");
-        std::fs::write(&path, toml::to_string(&config).map_err(|e| rerr(e.to_string()))?)?;
-        let argv = vec![opts.exe.to_string_lossy().into_owned(), our_subcommand(&kind).into(), "--config".into(), path.to_string_lossy().into_owned()];
+        let mut argv = vec![opts.exe.to_string_lossy().into_owned(), our_subcommand(&kind).into()];
+        if matches!(kind.as_str(), "tftp-client" | "rarp-client") {
+            argv.extend(flag_args(&kind, &config, &state));
+        } else {
+            let path = state.join("config.toml");
+            std::fs::write(&path, toml::to_string(&config).map_err(|e| rerr(e.to_string()))?)?;
+            argv.extend(["--config".to_string(), path.to_string_lossy().into_owned()]);
+        }
         (ProcessSpec { argv, env: vec![("RUST_LOG".into(), "info".into())], cwd: Some(state.clone()), name: name.to_string() }, None)
     } else {
         let set = profiles.ok_or_else(|| rerr("no profiles directory".into()))?;
@@ -532,4 +603,11 @@ pub fn read_pcap(segment: &str, path: &Path) -> Result<Vec<Frame>, String> {
         out.push(Frame { segment: segment.to_string(), number: out.len() + 1, time: pkt.timestamp.saturating_sub(t0), decoded: decoder.decode(&pkt.data) });
     }
     Ok(out)
+}
+
+/// Progress lines for people debugging the lab itself (`BOOTLAB_DEBUG=1`).
+fn debug(what: &str) {
+    if std::env::var_os("BOOTLAB_DEBUG").is_some() {
+        eprintln!("[bootlab debug {:?}] {what}", std::time::SystemTime::now());
+    }
 }

@@ -90,7 +90,7 @@ fn sas_01(t: &Trace) -> Outcome {
     let mut any = false;
     for (_, conv) in conversations(t) {
         let mut acks_seen: Vec<u16> = Vec::new();
-        let mut data_sent: Vec<u16> = Vec::new();
+        let mut data_sent: Vec<(u16, Duration)> = Vec::new();
         for (i, (f, p)) in conv.iter().enumerate() {
             match p {
                 Packet::Ack { block } => {
@@ -101,13 +101,17 @@ fn sas_01(t: &Trace) -> Outcome {
                     }
                     any = true;
                     if let Some((g, Packet::Data { block: b, .. })) = conv.get(i + 1) {
-                        let quick = g.time.saturating_sub(f.time) < Duration::from_millis(200);
-                        if *b == block.wrapping_add(1) && data_sent.contains(b) && quick {
+                        // A reaction, not a timeout: the copy follows the duplicate ACK at once and
+                        // the previous copy of the same block went out only just before.
+                        let quick = g.time.saturating_sub(f.time) < Duration::from_millis(100);
+                        let prev = data_sent.iter().rev().find(|(x, _)| x == b).map(|(_, t)| *t);
+                        let soon = prev.is_some_and(|t| g.time.saturating_sub(t) < Duration::from_millis(150));
+                        if *b == block.wrapping_add(1) && quick && soon {
                             return fail(&g.segment, g.number, format!("DATA {b} resent right after a duplicate ACK {block} (Sorcerer's Apprentice)"));
                         }
                     }
                 }
-                Packet::Data { block, .. } => data_sent.push(*block),
+                Packet::Data { block, .. } => data_sent.push((*block, f.time)),
                 _ => {}
             }
         }
