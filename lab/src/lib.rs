@@ -8,6 +8,7 @@ pub mod impair;
 pub mod isolate;
 pub mod netlink;
 pub mod process;
+pub mod peer;
 pub mod profile;
 pub mod report;
 pub mod rules;

@@ -3,7 +3,7 @@
 
 use crate::golden::{self, Comparison};
 use crate::process::{Process, ProcessSpec, Stream};
-use crate::profile::{ProfileSet, RoleParams};
+use crate::profile::ProfileSet;
 use crate::report::{RuleResult, ScenarioResult, Verdict};
 use crate::rules::{self, Outcome};
 use crate::scenario::{parse_duration, Scenario};
@@ -285,16 +285,11 @@ impl Running {
 }
 
 fn line_events(profile: &Option<crate::profile::Rendered>, stream: Stream, text: &str) -> Vec<serde_json::Value> {
-    let mut v = Vec::new();
-    if stream == Stream::Stdout {
-        if let Some((_, e)) = bootlab_net::events::parse(text) {
-            v.push(e);
-        }
+    match profile {
+        Some(p) => crate::peer::line_events(p, stream, text),
+        None if stream == Stream::Stdout => bootlab_net::events::parse(text).map(|(_, e)| vec![e]).unwrap_or_default(),
+        None => Vec::new(),
     }
-    if let Some(p) = profile {
-        v.extend(p.events_on_line(text));
-    }
-    v
 }
 
 fn matches(e: &serde_json::Value, name: &str, with: &toml::Table) -> bool {
@@ -498,30 +493,19 @@ async fn start_role(
         (ProcessSpec { argv, env: vec![("RUST_LOG".into(), "info".into())], cwd: Some(state.clone()), name: name.to_string() }, None)
     } else {
         let set = profiles.ok_or_else(|| rerr("no profiles directory".into()))?;
-        let profile = set.get(imp).map_err(|e| rerr(e.to_string()))?;
-        let params = RoleParams::from_config(&config).map_err(|e| rerr(e.to_string()))?;
-        let prole: crate::profile::Role = kind.parse().map_err(|e| rerr(format!("{e:?}")))?;
-        if !profile.fills(prole) {
-            return Err(rerr(format!("{imp} cannot fill role kind {kind}")));
-        }
-        let rendered = profile.render(prole, &params, &set.render_env(&state)).map_err(|e| rerr(e.to_string()))?;
-        rendered.write_files().map_err(|e| rerr(e.to_string()))?;
-        let argv = std::iter::once(rendered.program.to_string_lossy().into_owned()).chain(rendered.argv.iter().cloned()).collect();
-        let env = rendered.env.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
-        (ProcessSpec { argv, env, cwd: Some(state.clone()), name: name.to_string() }, Some(rendered))
+        let launch = crate::peer::prepare(set, imp, &kind, &config, &state, name).map_err(rerr)?;
+        (launch.spec, Some(launch.rendered))
     };
     let process = world.spawn(host, spec).map_err(|e| rerr(e.to_string()))?;
     if waits_ready(&kind) {
-        let prof = profile.clone();
-        let ready = process
-            .wait_for_line(
-                |l| match &prof {
-                    None => l.stream == Stream::Stdout && bootlab_net::events::parse(&l.text).is_some_and(|(n, _)| n == "ready"),
-                    Some(p) => p.ready_on_line(&l.text),
-                },
-                Duration::from_secs(10),
-            )
-            .await;
+        let ready = match &profile {
+            None => process
+                .wait_for_line(|l| l.stream == Stream::Stdout && bootlab_net::events::parse(&l.text).is_some_and(|(n, _)| n == "ready"), Duration::from_secs(10))
+                .await
+                .map(|_| ())
+                .map_err(|e| e.to_string()),
+            Some(r) => crate::peer::wait_ready(r, &process, Duration::from_secs(10)).await,
+        };
         if let Err(e) = ready {
             return Err(rerr(format!("not ready: {e} (see {})", process.stderr_path().display())));
         }
