@@ -278,6 +278,15 @@ impl Client {
         if matches!(self.state, State::Closed) {
             return;
         }
+        // Fast path for the steady state: DATA from the server's TID goes to the receiver
+        // without being copied into a `Packet` first.
+        if let [0, 3, hi, lo, data @ ..] = payload {
+            if matches!(self.state, State::Receiving | State::Lingering)
+                && self.server_tid == Some(src_port)
+            {
+                return self.on_data(now, u16::from_be_bytes([*hi, *lo]), data);
+            }
+        }
         let packet = match Packet::parse(payload) {
             Ok((p, _)) => p,
             Err(e) => {
@@ -437,6 +446,12 @@ impl Client {
     /// Takes the file bytes received since the last call (netascii already decoded).
     pub fn take_data(&mut self) -> Vec<u8> {
         self.receiver.take()
+    }
+
+    /// Writes the file bytes received since the last call to `w` (as [`Client::take_data`],
+    /// without a fresh allocation per block); returns how many.
+    pub fn write_data_to(&mut self, w: &mut impl std::io::Write) -> std::io::Result<usize> {
+        self.receiver.drain_to(w)
     }
 
     /// Whether the transfer is over: complete and done lingering, or failed. Queued transmits

@@ -168,10 +168,9 @@ async fn download(args: &GetArgs, out_path: &std::path::Path) -> anyhow::Result<
                 tracing::debug!("send: {e}");
             }
         }
-        let data = c.take_data();
-        bytes += data.len() as u64;
-        out.write_all(&data)
-            .with_context(|| format!("writing {}", out_path.display()))?;
+        bytes += c
+            .write_data_to(&mut out)
+            .with_context(|| format!("writing {}", out_path.display()))? as u64;
         while let Some(ev) = c.poll_event() {
             match ev {
                 Event::Negotiated { negotiated, oack } => {

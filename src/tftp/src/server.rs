@@ -17,7 +17,7 @@ use bootlab_wire::tftp::{ErrorCode, Mode, Packet, Request};
 
 use crate::confine::{self, Refused};
 use crate::options::{grant, Limits, Negotiated};
-use crate::window::{AckOutcome, DataOutcome, Receiver, Retransmit, Sender, ROLLOVER_TO};
+use crate::window::{AckOutcome, DataOutcome, Datagram, Receiver, Retransmit, Sender, ROLLOVER_TO};
 
 /// What the server core needs to know (the daemon's config file adds addresses and ports).
 #[derive(Debug, Clone, PartialEq)]
@@ -138,7 +138,9 @@ impl Server {
             Err(r) => return refuse(req.filename.clone(), r),
         };
         let source: Box<dyn Read + Send> =
-            Box::new(std::io::BufReader::with_capacity(256 * 1024, file));
+            // Blocks of 16 KiB and more are read straight from the file (BufReader bypasses its
+            // buffer for reads at least as large), small ones through the buffer.
+            Box::new(std::io::BufReader::with_capacity(16 * 1024, file));
         Admission::Start(
             Box::new(Transfer::read(
                 now,
@@ -170,7 +172,7 @@ pub struct ServerTransmit {
     /// Destination.
     pub dst: SocketAddr,
     /// The TFTP packet.
-    pub payload: Vec<u8>,
+    pub payload: Datagram,
 }
 
 /// What happened in a transfer.
@@ -219,7 +221,7 @@ pub struct Transfer {
     phase: Phase,
     timer: Retransmit,
     /// What a timeout resends: the OACK / the last ACK (writes); reads resend their window.
-    last_control: Vec<u8>,
+    last_control: Datagram,
     transmits: VecDeque<ServerTransmit>,
     events: VecDeque<TransferEvent>,
 }
@@ -339,21 +341,21 @@ impl Transfer {
             role,
             phase: Phase::Closed,
             timer: Retransmit::new(base, cfg.retries),
-            last_control: Vec::new(),
+            last_control: Datagram::default(),
             transmits: VecDeque::new(),
             events: VecDeque::new(),
         }
     }
 
     fn send_control(&mut self, p: Packet) {
-        self.last_control = p.emit();
+        self.last_control = Datagram::new(p.emit());
         self.transmits.push_back(ServerTransmit {
             dst: self.peer,
-            payload: self.last_control.clone(),
+            payload: Datagram::clone(&self.last_control),
         });
     }
 
-    fn push_data(&mut self, out: Vec<Vec<u8>>) {
+    fn push_data(&mut self, out: Vec<Datagram>) {
         let peer = self.peer;
         self.transmits.extend(
             out.into_iter()
@@ -396,7 +398,8 @@ impl Transfer {
     pub fn handle(&mut self, now: Duration, from: SocketAddr, payload: &[u8]) {
         if from != self.peer {
             // RFC 1350 §4: ERROR 5 to the stranger; our transfer is not disturbed.
-            let payload = Packet::error(ErrorCode::UnknownTid, "unknown transfer ID").emit();
+            let payload =
+                Datagram::new(Packet::error(ErrorCode::UnknownTid, "unknown transfer ID").emit());
             self.transmits
                 .push_back(ServerTransmit { dst: from, payload });
             self.events.push_back(TransferEvent::Ignored(format!(
@@ -513,12 +516,12 @@ impl Transfer {
                         receiver.reset_window();
                         self.transmits.push_back(ServerTransmit {
                             dst: self.peer,
-                            payload: self.last_control.clone(),
+                            payload: Datagram::clone(&self.last_control),
                         });
                     }
                     _ => self.transmits.push_back(ServerTransmit {
                         dst: self.peer,
-                        payload: self.last_control.clone(),
+                        payload: Datagram::clone(&self.last_control),
                     }),
                 }
             }

@@ -13,6 +13,10 @@ use bootlab_wire::tftp::Opcode;
 
 use crate::netascii;
 
+/// A packet shared between a sender's window and the transmit queue: a resend or a send of a
+/// 64 KiB block costs a reference count, not a copy.
+pub type Datagram = std::sync::Arc<Vec<u8>>;
+
 /// The block number that follows 65535 (tftp-hpa's default).
 pub const ROLLOVER_TO: u16 = 0;
 
@@ -108,9 +112,10 @@ pub struct Sender {
     windowsize: usize,
     source: Box<dyn Read + Send>,
     /// Sent but not yet acknowledged: (block number, whole DATA packet).
-    window: VecDeque<(u16, Vec<u8>)>,
+    window: VecDeque<(u16, Datagram)>,
     last_queued: u16,
     final_queued: bool,
+    spare: Vec<Vec<u8>>,
     bytes: u64,
     blocks: u64,
 }
@@ -138,6 +143,7 @@ impl Sender {
             window: VecDeque::new(),
             last_queued: 0,
             final_queued: false,
+            spare: Vec::new(),
             bytes: 0,
             blocks: 0,
         }
@@ -154,7 +160,11 @@ impl Sender {
 
     /// Reads the next block straight into a DATA packet (header included).
     fn read_packet(&mut self, block: u16) -> io::Result<Vec<u8>> {
-        let mut pkt = Vec::with_capacity(4 + self.blksize);
+        let mut pkt = self
+            .spare
+            .pop()
+            .unwrap_or_else(|| Vec::with_capacity(4 + self.blksize));
+        pkt.clear();
         pkt.extend_from_slice(&Opcode::Data.value().to_be_bytes());
         pkt.extend_from_slice(&block.to_be_bytes());
         pkt.resize(4 + self.blksize, 0);
@@ -172,7 +182,7 @@ impl Sender {
     }
 
     /// Tops the window up with new blocks and appends their DATA packets to `out`.
-    pub fn fill(&mut self, out: &mut Vec<Vec<u8>>) -> io::Result<()> {
+    pub fn fill(&mut self, out: &mut Vec<Datagram>) -> io::Result<()> {
         while self.window.len() < self.windowsize && !self.final_queued {
             let block = next_block(self.last_queued, ROLLOVER_TO);
             let pkt = self.read_packet(block)?;
@@ -181,26 +191,35 @@ impl Sender {
             self.final_queued = len < self.blksize;
             self.bytes += len as u64;
             self.blocks += 1;
-            out.push(pkt.clone());
+            let pkt = Datagram::new(pkt);
+            out.push(Datagram::clone(&pkt));
             self.window.push_back((block, pkt));
         }
         Ok(())
     }
 
     /// Appends every sent-but-unacknowledged block to `out` again (on timeout).
-    pub fn resend(&self, out: &mut Vec<Vec<u8>>) {
-        out.extend(self.window.iter().map(|(_, pkt)| pkt.clone()));
+    pub fn resend(&self, out: &mut Vec<Datagram>) {
+        out.extend(self.window.iter().map(|(_, pkt)| Datagram::clone(pkt)));
     }
 
     /// Handles ACK `block`. An ACK inside the window acknowledges it and everything before it;
     /// when it is not the window's last block the receiver saw a gap, so the rest of the window
     /// is sent again (RFC 7440 §4). Any other ACK, notably a duplicate, is ignored: only a
     /// timeout makes the sender repeat itself (RFC 1123 §4.2.3.1).
-    pub fn on_ack(&mut self, block: u16, out: &mut Vec<Vec<u8>>) -> io::Result<AckOutcome> {
+    pub fn on_ack(&mut self, block: u16, out: &mut Vec<Datagram>) -> io::Result<AckOutcome> {
         let Some(pos) = self.window.iter().position(|(b, _)| *b == block) else {
             return Ok(AckOutcome::Ignored);
         };
-        self.window.drain(..=pos);
+        // Acknowledged packets that nobody else holds any more become the next blocks' buffers
+        // (a fresh 64 KiB allocation per block costs page faults when the heap is trimmed).
+        for (_, pkt) in self.window.drain(..=pos) {
+            if let Ok(buf) = Datagram::try_unwrap(pkt) {
+                if self.spare.len() < self.windowsize {
+                    self.spare.push(buf);
+                }
+            }
+        }
         if self.window.is_empty() && self.final_queued {
             return Ok(AckOutcome::Done);
         }
@@ -336,6 +355,14 @@ impl Receiver {
         std::mem::take(&mut self.out)
     }
 
+    /// Writes the file bytes received since the last call to `w`, keeping the buffer for reuse.
+    pub fn drain_to(&mut self, w: &mut impl io::Write) -> io::Result<usize> {
+        let n = self.out.len();
+        w.write_all(&self.out)?;
+        self.out.clear();
+        Ok(n)
+    }
+
     /// Octets received on the wire (before netascii decoding).
     pub fn bytes(&self) -> u64 {
         self.bytes
@@ -356,7 +383,7 @@ impl Receiver {
 mod tests {
     use super::*;
 
-    fn blocks_of(out: &[Vec<u8>]) -> Vec<u16> {
+    fn blocks_of(out: &[Datagram]) -> Vec<u16> {
         out.iter()
             .map(|p| u16::from_be_bytes([p[2], p[3]]))
             .collect()
