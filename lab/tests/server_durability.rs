@@ -4,9 +4,9 @@
 //! this test in the other acting as a relay agent (192.0.2.2 on `c0`, giaddr set, as perfdhcp
 //! does), so replies come back unicast to the test's port 67 socket. Every client is OFFERed an
 //! address, then all send their REQUEST at once; the server is SIGKILLed mid-burst, restarted on
-//! the same journal, and every lease ACKed
-//! before the kill must still be there: the owner's INIT-REBOOT REQUEST is ACKed with the same
-//! address, and another client's REQUEST for it is NAKed.
+//! the same journal, and every lease ACKed before the kill must still be there: the owner's
+//! INIT-REBOOT REQUEST is ACKed with the same address, and another client's REQUEST for it is
+//! NAKed.
 //!
 //! Needs root (network namespaces); without it the test says so and passes vacuously.
 
