@@ -464,9 +464,17 @@ impl Config {
         }
         for (i, h) in config.host.iter().enumerate() {
             if h.hardware.is_none() && h.client_id.is_none() {
+                // The i-th `[[host]]` header, when hosts are written as tables.
+                let line = text
+                    .lines()
+                    .enumerate()
+                    .filter(|(_, l)| l.trim() == "[[host]]")
+                    .nth(i)
+                    .map(|(n, _)| n + 1)
+                    .unwrap_or(0);
                 return Err(bootlab_net::config::ConfigError::Invalid {
                     path: path.into(),
-                    line: 0,
+                    line,
                     column: 0,
                     key: format!("host[{i}]"),
                     message: "needs `hardware` or `client-id`".into(),
