@@ -709,4 +709,24 @@ mod tests {
         assert!(insert_option(&raw.emit(), 82, &[1, 1, 9]).is_none());
         assert!(strip_option(&discover().emit(), 82).is_none());
     }
+
+    proptest::proptest! {
+        /// Garbage in any position never panics the relay, and the byte surgery stays in bounds.
+        #[test]
+        fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(proptest::num::u8::ANY, 0..700), keep in 0usize..600) {
+            let mut r = relay("[option82]\ninsert = true\n");
+            run(&mut r, &bytes, Some(0));
+            run(&mut r, &bytes, None);
+            let mut m = discover().emit();
+            m.truncate(240);
+            m.extend_from_slice(&bytes[..keep.min(bytes.len())]);
+            m.resize(m.len().max(300), 0);
+            run(&mut r, &m, Some(0));
+            m[0] = 2;
+            m[GIADDR].copy_from_slice(&[192, 0, 2, 1]);
+            run(&mut r, &m, None);
+            let _ = strip_option(&m, 82);
+            let _ = insert_option(&m, 82, &bytes);
+        }
+    }
 }

@@ -659,3 +659,20 @@ fn static_bindings_apply_only_on_their_subnet_and_get_the_link_mask() {
     let (reply, _) = one(&run(&mut s, 0, &bootp(0x10)));
     assert_eq!(opts(&reply).ip(code::SUBNET_MASK), Some(a("255.255.255.0")));
 }
+
+proptest::proptest! {
+    /// Whatever arrives, the core neither panics nor stops serving (issue 5: bad packets).
+    #[test]
+    fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(proptest::num::u8::ANY, 0..700), keep in 0usize..600) {
+        let mut s = server("");
+        let mut out = Vec::new();
+        let src = SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 68);
+        s.handle(at(0), Incoming { bytes: &bytes, source: src }, &mut out);
+        // A valid header followed by garbage options.
+        let mut m = dhcp(MessageType::Discover, 1).emit();
+        m.truncate(240.min(m.len()));
+        m.extend_from_slice(&bytes[..keep.min(bytes.len())]);
+        s.handle(at(0), Incoming { bytes: &m, source: src }, &mut out);
+        proptest::prop_assert_eq!(sent(&run(&mut s, 1, &dhcp(MessageType::Discover, 2))).len(), 1);
+    }
+}
