@@ -18,6 +18,7 @@ use serde::Deserialize;
 /// secs-threshold = 0               # forward only once secs reaches this (RFC 1542 §4.1.1)
 /// reply-policy = "rfc1542"         # client-link delivery: rfc1542 | neighbour | raw | broadcast
 /// neighbour-state = "reachable"    # reachable | permanent
+/// events = true                   # per-packet events (forwarded, reply-relayed) on stdout
 /// time-scale = 1.0                 # accepted for symmetry with the other daemons
 /// seed = 0
 ///
@@ -52,6 +53,9 @@ pub struct Config {
     /// State of neighbour entries installed.
     #[serde(default)]
     pub neighbour_state: NeighbourState,
+    /// Emit per-packet events.
+    #[serde(default = "yes")]
+    pub events: bool,
     /// Protocol clock speed (unused by the relay, accepted).
     #[serde(default = "default_time_scale")]
     pub time_scale: f64,

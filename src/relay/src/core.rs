@@ -218,7 +218,8 @@ impl Relay {
         // RFC 1542 §4.1.1 / RFC 951 §8: one more hop.
         fwd[HOPS] = msg.hops.saturating_add(1);
         self.counters.forwarded += 1;
-        out.push(Action::Event {
+        if self.config.events {
+            out.push(Action::Event {
             name: "forwarded",
             fields: json!({
                 "xid": msg.xid,
@@ -229,6 +230,7 @@ impl Relay {
                 "servers": self.config.servers.iter().map(|s| s.to_string()).collect::<Vec<_>>(),
             }),
         });
+        }
         for s in &self.config.servers {
             out.push(Action::Forward {
                 to: SocketAddrV4::new(*s, bootp::SERVER_PORT),
@@ -257,14 +259,16 @@ impl Relay {
         }
         let dest = delivery::client_destination(self.config.reply_policy, msg);
         self.counters.delivered += 1;
-        out.push(Action::Event {
-            name: "reply-relayed",
-            fields: json!({
-                "xid": msg.xid,
-                "interface": self.interfaces[i].name,
-                "destination": dest.to_string(),
-            }),
-        });
+        if self.config.events {
+            out.push(Action::Event {
+                name: "reply-relayed",
+                fields: json!({
+                    "xid": msg.xid,
+                    "interface": self.interfaces[i].name,
+                    "destination": dest.to_string(),
+                }),
+            });
+        }
         out.push(Action::Deliver {
             interface: i,
             dest,

@@ -323,6 +323,13 @@ impl Server {
             self.ignore(out, msg, "hop-limit");
             return;
         }
+        // RFC 951 §7.2: a request naming another server in `sname` is not ours to answer.
+        let sname = msg.sname_str();
+        if !sname.is_empty() && self.server_name.as_deref().is_some_and(|n| n != sname) {
+            self.counters.ignored_other_server += 1;
+            self.ignore(out, msg, "other-server-name");
+            return;
+        }
         let mt = msg.message_type();
         let initial = matches!(
             mt,

@@ -169,6 +169,20 @@ fn bootp_static_binding_resolves_generic_boot_file() {
 }
 
 #[test]
+fn a_request_naming_another_server_in_sname_is_left_alone() {
+    let mut s = server("server-name = \"boothost\"");
+    let mut req = bootp(0x10);
+    req.set_sname("otherhost");
+    assert_eq!(
+        ignored_reason(&run(&mut s, 0, &req)).as_deref(),
+        Some("other-server-name")
+    );
+    req.set_sname("boothost");
+    let (reply, _) = one(&run(&mut s, 0, &req));
+    assert_eq!(reply.sname_str(), "boothost");
+}
+
+#[test]
 fn bootp_without_cookie_gets_no_options() {
     let mut s = server("");
     let mut req = bootp(0x10);
