@@ -179,7 +179,8 @@ fn acked_leases_survive_kill_9_mid_burst() {
     in_ns(cli_ns, &["ip", "addr", "add", "192.0.2.2/24", "dev", "c0"]);
     in_ns(cli_ns, &["ip", "link", "set", "c0", "up"]);
 
-    let mut server = start_server(srv_ns, &config);
+    // Held by the guard too, so a failing assertion never leaves a server behind.
+    guard.0.push(start_server(srv_ns, &config));
     let sock = socket_in(cli_ns, SocketAddrV4::new(RELAY, 67));
 
     // Phase 1: every client gets an OFFER (up to WINDOW in flight, as perfdhcp paces them,
@@ -226,6 +227,7 @@ fn acked_leases_survive_kill_9_mid_burst() {
             acked.insert(m.xid, m.yiaddr);
         }
     }
+    let server = guard.0.last_mut().expect("the server");
     server.kill().expect("SIGKILL the server");
     let _ = server.wait();
     let killed_at = started.elapsed();
