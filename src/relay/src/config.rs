@@ -12,6 +12,7 @@ use serde::Deserialize;
 /// ```toml
 /// interfaces = ["c0", "c1"]        # client-side interfaces: requests are taken there, giaddr is
 ///                                  # the interface's first address (RFC 1542 §4.1.1), required
+/// interface = "c0"                 # accepted instead of `interfaces` for a one-armed relay
 /// servers = ["198.51.100.1"]       # every request goes to all of them, port 67; required
 /// hop-limit = 4                    # drop requests with more hops (RFC 1542 §4.1.1; at most 16)
 /// min-message-size = 300          # drop shorter requests (RFC 1542 §2.1)
@@ -35,7 +36,11 @@ use serde::Deserialize;
 #[serde(rename_all = "kebab-case", deny_unknown_fields)]
 pub struct Config {
     /// Client-side interfaces.
+    #[serde(default)]
     pub interfaces: Vec<String>,
+    /// One client-side interface (the lab's default key); joined to `interfaces`.
+    #[serde(default)]
+    pub interface: Option<String>,
     /// BOOTP/DHCP servers (or next relays).
     pub servers: Vec<Ipv4Addr>,
     /// Hop limit.
@@ -129,19 +134,24 @@ pub enum Existing {
 impl Config {
     /// Reads and validates `path`.
     pub fn load(path: &Path) -> Result<Self, ConfigError> {
-        let (c, text): (Config, String) = bootlab_net::config::load(path)?;
+        let (mut c, text): (Config, String) = bootlab_net::config::load(path)?;
         c.validate(&text, path)?;
         Ok(c)
     }
 
     /// Parses and validates TOML `text`.
     pub fn parse(text: &str, path: &Path) -> Result<Self, ConfigError> {
-        let c: Config = bootlab_net::config::parse(text, path)?;
+        let mut c: Config = bootlab_net::config::parse(text, path)?;
         c.validate(text, path)?;
         Ok(c)
     }
 
-    fn validate(&self, text: &str, path: &Path) -> Result<(), ConfigError> {
+    fn validate(&mut self, text: &str, path: &Path) -> Result<(), ConfigError> {
+        if let Some(i) = self.interface.take() {
+            if !self.interfaces.contains(&i) {
+                self.interfaces.push(i);
+            }
+        }
         if self.interfaces.is_empty() {
             return Err(invalid_key(
                 text,
@@ -233,6 +243,16 @@ mod tests {
         assert_eq!(c.hop_limit, 4);
         assert!(c.option82.insert && c.option82.strip_replies);
         assert_eq!(c.option82.existing, Existing::Keep);
+    }
+
+    #[test]
+    fn a_single_interface_key_is_accepted() {
+        let c = Config::parse(
+            "interface = \"eth0\"\nservers = [\"192.0.2.1\"]\n",
+            Path::new("r.toml"),
+        )
+        .expect("valid");
+        assert_eq!(c.interfaces, vec!["eth0".to_string()]);
     }
 
     #[test]
