@@ -166,7 +166,7 @@ pub struct ClientConfig {
     pub pxe: Option<bool>,
     /// Option 93 architecture (0 = x86 BIOS).
     pub pxe_arch: Option<u16>,
-    /// Give up the boot after this many seconds (default 60).
+    /// Give up the boot after this many seconds (default `timeout`, else 60), with `transfer-failed`.
     pub give_up_after: Option<f64>,
     /// Read this file instead of the reply's `file`.
     pub boot_file: Option<String>,
@@ -477,7 +477,10 @@ impl ClientConfig {
             confirm_wait: dur("confirm-wait", self.confirm_wait)?.unwrap_or(d.confirm_wait),
             arp_tries: self.arp_tries.unwrap_or(d.arp_tries),
             arp_interval: d.arp_interval,
-            give_up_after: dur("give-up-after", self.give_up_after)?.unwrap_or(d.give_up_after),
+            // For the ROM `timeout` is the same bound: it ends in `transfer-failed` (Q164394).
+            give_up_after: dur("give-up-after", self.give_up_after)?
+                .or(dur("timeout", self.timeout)?)
+                .unwrap_or(d.give_up_after),
             tftp,
             file_override: self.boot_file.clone(),
         })

@@ -468,9 +468,10 @@ pub async fn run(cfg: ClientConfig, over: Overrides) -> anyhow::Result<i32> {
         .map_or(0, |l| fnv1a64(format!("{l:?}").as_bytes()));
     let rng = bootlab_net::clock::rng(seed ^ fnv1a64(&mac) ^ lease_hash);
     let clock = Clock::new(scale);
+    // The ROM core bounds itself (`give-up-after`, defaulting to `timeout`): `transfer-failed`.
     let timeout = cfg
         .timeout
-        .filter(|t| t.is_finite() && *t > 0.0)
+        .filter(|t| t.is_finite() && *t > 0.0 && cfg.kind != Kind::Rom)
         .map(Duration::from_secs_f64);
 
     let sock = PacketSocket::bind(&ifname, EtherType::All)
