@@ -385,13 +385,24 @@ impl Server {
         Some(h)
     }
 
-    /// RFC 2131 §4.3.1: the subnet of giaddr when relayed, else of the receiving interface.
+    /// RFC 2131 §4.3.1: the subnet of giaddr when relayed; else of ciaddr when the client has an
+    /// address we know a subnet for (RENEWING may arrive routed, RFC 2131 §4.3.2 trusts ciaddr);
+    /// else of the receiving interface.
     fn pool_for(&self, msg: &Message) -> Option<usize> {
         if !msg.giaddr.is_unspecified() {
             return self
                 .pools
                 .iter()
                 .position(|p| p.network.contains(msg.giaddr));
+        }
+        if !msg.ciaddr.is_unspecified() {
+            if let Some(p) = self
+                .pools
+                .iter()
+                .position(|p| p.network.contains(msg.ciaddr))
+            {
+                return Some(p);
+            }
         }
         self.pools
             .iter()
@@ -794,14 +805,7 @@ impl Server {
     }
 
     fn inform(&mut self, msg: &Message, out: &mut Vec<Action>) {
-        let p = if msg.giaddr.is_unspecified() {
-            self.pools
-                .iter()
-                .position(|p| p.network.contains(msg.ciaddr))
-                .or_else(|| self.pool_for(msg))
-        } else {
-            self.pool_for(msg)
-        };
+        let p = self.pool_for(msg);
         let host = self.host_for(msg).cloned();
         // RFC 2131 §4.3.5: no lease time, yiaddr 0, ciaddr kept.
         let mut reply = self.dhcp_reply(msg, MessageType::Ack, p, host.as_ref(), msg.ciaddr, None);

@@ -352,6 +352,22 @@ fn renewing_is_acked_unicast_to_ciaddr_with_a_fresh_lease() {
             ..
         }]
     ));
+    // A lease on a routed subnet renewed by unicast (giaddr 0) is judged by ciaddr's subnet.
+    let mut d = dhcp(MessageType::Discover, 5);
+    d.giaddr = a("198.51.100.1");
+    let (o, _) = one(&run(&mut s, 0, &d));
+    let mut sel = dhcp(MessageType::Request, 5);
+    sel.giaddr = a("198.51.100.1");
+    sel.options_mut()
+        .set_ip(code::REQUESTED_IP_ADDRESS, o.yiaddr);
+    sel.options_mut()
+        .set_ip(code::SERVER_IDENTIFIER, s.server_id());
+    one(&run(&mut s, 0, &sel));
+    let mut renew = dhcp(MessageType::Request, 5);
+    renew.ciaddr = o.yiaddr;
+    let (ack, dest) = one(&run(&mut s, 10, &renew));
+    assert_eq!(ack.message_type(), Some(MessageType::Ack));
+    assert_eq!(dest, Destination::Unicast(SocketAddrV4::new(o.yiaddr, 68)));
     // Rebinding at another server's lease: silence.
     let mut other = dhcp(MessageType::Request, 9);
     other.ciaddr = a("192.0.2.102");
