@@ -196,6 +196,8 @@ impl Daemon {
         let server = Server::new(cfg.server_config()?);
         let listen = SocketAddr::new(IpAddr::V4(cfg.address), cfg.port);
         let sock = udp_socket(listen, cfg.interface.as_deref())?;
+        nix::sys::socket::setsockopt(&sock, nix::sys::socket::sockopt::Ipv4PacketInfo, &true)
+            .context("IP_PKTINFO")?;
         let local = sock.local_addr()?;
         let root = server.config().root.display().to_string();
         tracing::info!(%local, root, allow_write = cfg.allow_write, "tftpd listening");
@@ -234,15 +236,26 @@ impl Daemon {
         let mut tasks = tokio::task::JoinSet::new();
         loop {
             tokio::select! {
-                r = sock.recv_from(&mut buf) => {
-                    let (n, peer) = match r {
+                r = recv_request(&sock, &mut buf) => {
+                    let (n, peer, dst) = match r {
                         Ok(x) => x,
                         Err(e) => { tracing::warn!("recv on {local}: {e}"); continue; }
+                    };
+                    // RFC 1123 §4.2.3.5: a request sent to a broadcast address is ignored. The
+                    // header's destination is ours only when it equals the local address the
+                    // kernel would answer from (IP_PKTINFO); answers leave from that address.
+                    let reply_from = match dst {
+                        Some((to, ours)) if to != ours => {
+                            tracing::info!(%peer, %to, "request to a broadcast or foreign address ignored");
+                            continue;
+                        }
+                        Some((to, _)) if local.ip().is_unspecified() => IpAddr::V4(to),
+                        _ => local.ip(),
                     };
                     match server.request(clock.now(), peer, &buf[..n]) {
                         Admission::Start(t, file) => {
                             tracing::info!(%peer, file = t.filename(), write = t.is_write(), negotiated = ?t.negotiated(), "transfer start");
-                            tasks.spawn(run_transfer(*t, file, local.ip(), interface.clone(), clock));
+                            tasks.spawn(run_transfer(*t, file, reply_from, interface.clone(), clock));
                         }
                         Admission::Refuse { filename, refused, error } => {
                             tracing::warn!(%peer, file = %filename, code = refused.code.value(), "refused: {}", refused.reason);
@@ -251,7 +264,7 @@ impl Daemon {
                                 "code": refused.code.value(), "reason": refused.reason,
                             }));
                             // The ERROR comes from a fresh port, like any answer (RFC 1350 §4).
-                            match udp_socket(SocketAddr::new(local.ip(), 0), interface.as_deref()) {
+                            match udp_socket(SocketAddr::new(reply_from, 0), interface.as_deref()) {
                                 Ok(s) => { let _ = s.send_to(&error, peer).await; }
                                 Err(e) => tracing::warn!("error socket: {e:#}"),
                             }
@@ -359,6 +372,47 @@ async fn run_transfer(
     if let Some(f) = file.as_mut() {
         let _ = f.sync_all();
     }
+}
+
+/// Receives one request with the destination address of its IP header and the local address the
+/// kernel would answer from (`IP_PKTINFO`'s `ipi_addr` and `ipi_spec_dst`).
+async fn recv_request(
+    sock: &UdpSocket,
+    buf: &mut [u8],
+) -> std::io::Result<(usize, SocketAddr, Option<(Ipv4Addr, Ipv4Addr)>)> {
+    use std::os::fd::AsRawFd;
+    loop {
+        sock.readable().await?;
+        match sock.try_io(tokio::io::Interest::READABLE, || {
+            recv_pktinfo(sock.as_raw_fd(), buf)
+        }) {
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => continue,
+            r => return r,
+        }
+    }
+}
+
+fn recv_pktinfo(
+    fd: std::os::fd::RawFd,
+    buf: &mut [u8],
+) -> std::io::Result<(usize, SocketAddr, Option<(Ipv4Addr, Ipv4Addr)>)> {
+    use nix::sys::socket::{recvmsg, ControlMessageOwned, MsgFlags, SockaddrIn};
+    let mut iov = [std::io::IoSliceMut::new(buf)];
+    let mut space = nix::cmsg_space!(libc::in_pktinfo);
+    let msg = recvmsg::<SockaddrIn>(fd, &mut iov, Some(&mut space), MsgFlags::empty())?;
+    let peer = msg
+        .address
+        .map(|a| SocketAddr::V4(a.into()))
+        .ok_or_else(|| std::io::Error::other("datagram without a source address"))?;
+    let mut dst = None;
+    for c in msg.cmsgs()? {
+        if let ControlMessageOwned::Ipv4PacketInfo(info) = c {
+            let to = Ipv4Addr::from(u32::from_be(info.ipi_addr.s_addr));
+            let ours = Ipv4Addr::from(u32::from_be(info.ipi_spec_dst.s_addr));
+            dst = Some((to, ours));
+        }
+    }
+    Ok((msg.bytes, peer, dst))
 }
 
 /// One timer per loop, re-armed only when the core's deadline changes (a fresh `sleep_until`

@@ -270,3 +270,82 @@ fn write_creates_a_new_file_only_when_allowed() {
         });
     });
 }
+
+#[test]
+fn broadcast_requests_are_ignored_and_answers_come_from_the_asked_address() {
+    // A veth pair stands in for a LAN interface (this kernel has no dummy driver).
+    in_private_netns(|| {
+        for args in [
+            &["link", "add", "d0", "type", "veth", "peer", "name", "d1"][..],
+            &["addr", "add", "192.0.2.1/24", "dev", "d0"],
+            &["addr", "add", "198.51.100.1/24", "dev", "d0"],
+            &["link", "set", "d0", "up"],
+            &["link", "set", "d1", "up"],
+            // 255.255.255.255 needs a route to leave by.
+            &["route", "add", "default", "dev", "d0"],
+        ] {
+            let st = std::process::Command::new("ip")
+                .args(args)
+                .status()
+                .expect("ip");
+            assert!(st.success(), "ip {args:?}");
+        }
+        let dir = Dir::new("bcast");
+        std::fs::write(dir.0.join("root/f"), b"hello").expect("write");
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        rt.block_on(async {
+            let mut cfg = config(dir.0.join("root"));
+            cfg.address = Ipv4Addr::UNSPECIFIED;
+            let daemon = Daemon::bind(&cfg).expect("bind");
+            let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+            let server = tokio::spawn(daemon.serve(async move {
+                let _ = stopped.await;
+            }));
+            let sock = tokio::net::UdpSocket::bind("0.0.0.0:0")
+                .await
+                .expect("bind");
+            sock.set_broadcast(true).expect("SO_BROADCAST");
+            let rrq = Packet::Rrq(Request {
+                filename: "f".into(),
+                mode: Mode::Octet,
+                options: vec![],
+            })
+            .emit();
+            let mut buf = [0u8; 600];
+
+            for bcast in ["192.0.2.255:69", "255.255.255.255:69"] {
+                sock.send_to(&rrq, bcast).await.expect("send");
+                let r = tokio::time::timeout(Duration::from_millis(300), sock.recv_from(&mut buf))
+                    .await;
+                assert!(r.is_err(), "a request to {bcast} was answered");
+            }
+            for (to, from) in [
+                ("198.51.100.1:69", "198.51.100.1"),
+                ("192.0.2.1:69", "192.0.2.1"),
+            ] {
+                sock.send_to(&rrq, to).await.expect("send");
+                let (n, tid) =
+                    tokio::time::timeout(Duration::from_secs(2), sock.recv_from(&mut buf))
+                        .await
+                        .expect("an answer")
+                        .expect("recv");
+                assert_eq!(tid.ip().to_string(), from);
+                assert_eq!(
+                    Packet::parse(&buf[..n]).expect("data").0,
+                    Packet::Data {
+                        block: 1,
+                        data: b"hello".to_vec()
+                    }
+                );
+                sock.send_to(&Packet::Ack { block: 1 }.emit(), tid)
+                    .await
+                    .expect("ack");
+            }
+            let _ = stop.send(());
+            server.await.expect("join").expect("serve");
+        });
+    });
+}
