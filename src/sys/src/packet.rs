@@ -429,6 +429,42 @@ impl AsFd for PacketSocket {
     }
 }
 
+/// A [`PacketSocket`] registered with the tokio reactor: `recv` and `send` wait for readiness.
+#[derive(Debug)]
+pub struct AsyncPacketSocket {
+    inner: tokio::io::unix::AsyncFd<PacketSocket>,
+}
+
+impl AsyncPacketSocket {
+    /// Registers `sock` with the current tokio runtime (panics outside one, like tokio).
+    pub fn new(sock: PacketSocket) -> std::io::Result<Self> {
+        // SAFETY: `PacketSocket` owns its fd for its whole life and `as_raw_fd` always returns
+        // that same fd, so the registration never outlives or aliases another descriptor.
+        let inner = unsafe { tokio::io::unix::AsyncFd::register(sock) }.map_err(|e| e.into_parts().1)?;
+        Ok(AsyncPacketSocket { inner })
+    }
+
+    /// The socket.
+    pub fn get_ref(&self) -> &PacketSocket {
+        self.inner.get_ref()
+    }
+
+    /// Waits for a frame and receives it into `buf` (cancel-safe: a frame is read only when
+    /// this returns).
+    pub async fn recv(&self, buf: &mut [u8]) -> std::io::Result<Received> {
+        self.inner
+            .async_io(tokio::io::Interest::READABLE, |s| s.recv(buf).map_err(std::io::Error::from))
+            .await
+    }
+
+    /// Sends one whole frame, waiting while the transmit queue is full.
+    pub async fn send(&self, frame: &[u8]) -> std::io::Result<usize> {
+        self.inner
+            .async_io(tokio::io::Interest::WRITABLE, |s| s.send(frame).map_err(std::io::Error::from))
+            .await
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,0 +1,292 @@
+//! `bootlab lab-demo` (hidden): small worlds that exercise the harness end to end, for the lab's
+//! own tests and benchmark. `two-segments` and `bench` isolate themselves; `udp-echo` and
+//! `udp-ping` are the programs they run inside hosts.
+
+use std::net::{SocketAddr, UdpSocket};
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context};
+use clap::{Args as ClapArgs, Subcommand};
+
+use crate::impair::{Action, Direction, Impairment, Match, Rule, When};
+use crate::process::ProcessSpec;
+use crate::topology::Topology;
+use crate::world::{wait_for_frame, World};
+
+/// Arguments of `bootlab lab-demo`.
+#[derive(Debug, ClapArgs)]
+pub struct Args {
+    #[command(subcommand)]
+    command: DemoCommand,
+}
+
+#[derive(Debug, Subcommand)]
+enum DemoCommand {
+    /// Router between two segments; a UDP exchange across it; both segments captured.
+    TwoSegments {
+        /// Where pcaps and logs go.
+        #[arg(long)]
+        run_dir: PathBuf,
+        /// Drop the client's first datagram on its link (the client retransmits).
+        #[arg(long)]
+        drop_first: bool,
+        /// After the exchange, print `HOLDING` and wait to be killed (for the kill -9 test).
+        #[arg(long)]
+        hold: bool,
+        /// Seed of the world.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+    },
+    /// Build and tear down a 10-host, 3-segment, 1-router world `rounds` times.
+    Bench {
+        /// How many round trips.
+        #[arg(long, default_value_t = 20)]
+        rounds: u32,
+        /// Where the worlds' artefacts go.
+        #[arg(long)]
+        run_dir: PathBuf,
+    },
+    /// Answer UDP datagrams on `bind` until stopped (runs inside a host).
+    UdpEcho {
+        /// Local address.
+        #[arg(long)]
+        bind: SocketAddr,
+    },
+    /// Send `count` numbered datagrams to `to`, each retried until answered (runs inside a host).
+    UdpPing {
+        /// Echo server.
+        #[arg(long)]
+        to: SocketAddr,
+        /// Datagrams.
+        #[arg(long, default_value_t = 3)]
+        count: u32,
+    },
+}
+
+impl Args {
+    /// Whether the subcommand builds worlds (and so must isolate itself first).
+    pub fn needs_isolation(&self) -> bool {
+        matches!(self.command, DemoCommand::TwoSegments { .. } | DemoCommand::Bench { .. })
+    }
+}
+
+/// Runs `bootlab lab-demo`.
+pub fn run(args: Args) -> anyhow::Result<()> {
+    match args.command {
+        DemoCommand::UdpEcho { bind } => udp_echo(bind),
+        DemoCommand::UdpPing { to, count } => udp_ping(to, count),
+        DemoCommand::TwoSegments { run_dir, drop_first, hold, seed } => {
+            runtime()?.block_on(two_segments(run_dir, drop_first, hold, seed))
+        }
+        DemoCommand::Bench { rounds, run_dir } => runtime()?.block_on(bench(rounds, run_dir)),
+    }
+}
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("tokio runtime")
+}
+
+fn udp_echo(bind: SocketAddr) -> anyhow::Result<()> {
+    let sock = UdpSocket::bind(bind).with_context(|| format!("bind {bind}"))?;
+    println!("listening on {bind}");
+    let mut buf = [0u8; 1500];
+    // Until the lab stops us.
+    loop {
+        let (n, from) = sock.recv_from(&mut buf).context("recv")?;
+        sock.send_to(&buf[..n], from).context("send")?;
+        println!("echoed {:?} to {from}", String::from_utf8_lossy(&buf[..n]));
+    }
+}
+
+fn udp_ping(to: SocketAddr, count: u32) -> anyhow::Result<()> {
+    let sock = UdpSocket::bind("0.0.0.0:0").context("bind")?;
+    sock.set_read_timeout(Some(Duration::from_millis(300))).context("timeout")?;
+    let mut buf = [0u8; 1500];
+    for i in 1..=count {
+        let msg = format!("ping {i}");
+        let mut answered = false;
+        for attempt in 1..=10 {
+            sock.send_to(msg.as_bytes(), to).context("send")?;
+            match sock.recv_from(&mut buf) {
+                Ok((n, from)) if &buf[..n] == msg.as_bytes() => {
+                    println!("reply {i} from {from} after {attempt} attempt(s)");
+                    answered = true;
+                    break;
+                }
+                Ok(_) => {}
+                Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => {}
+                Err(e) => return Err(e).context("recv"),
+            }
+        }
+        if !answered {
+            bail!("no reply to {msg:?} from {to}");
+        }
+    }
+    Ok(())
+}
+
+/// The demo network: `client` on `lan`, `server` on `far`, `router` between.
+pub const TWO_SEGMENTS: &str = r#"
+[[segments]]
+name = "lan"
+subnet = "192.0.2.0/24"
+
+[[segments]]
+name = "far"
+subnet = "198.51.100.0/24"
+
+[[hosts]]
+name = "router"
+forwarding = true
+interfaces = [
+    { segment = "lan", address = "192.0.2.1" },
+    { segment = "far", address = "198.51.100.1" },
+]
+
+[[hosts]]
+name = "client"
+interfaces = [{ segment = "lan", address = "192.0.2.10" }]
+routes = [{ destination = "default", via = "192.0.2.1" }]
+
+[[hosts]]
+name = "server"
+interfaces = [{ segment = "far", address = "198.51.100.10" }]
+routes = [{ destination = "default", via = "198.51.100.1" }]
+"#;
+
+fn self_exe() -> anyhow::Result<String> {
+    Ok(std::env::current_exe().context("current exe")?.to_string_lossy().into_owned())
+}
+
+async fn two_segments(run_dir: PathBuf, drop_first: bool, hold: bool, seed: u64) -> anyhow::Result<()> {
+    let topo = Topology::from_toml(TWO_SEGMENTS).context("demo topology")?;
+    let started = Instant::now();
+    let world = World::build(&topo, &run_dir, seed).await?;
+    println!("built in {:?}", started.elapsed());
+    if drop_first {
+        let rules = Impairment {
+            rules: vec![Rule {
+                direction: Direction::FromHost,
+                matches: Match::Udp { src_port: None, dst_port: Some(7000) },
+                when: When::Nth(1),
+                action: Action::Drop,
+            }],
+        };
+        world.set_impairment("lan", "client", rules).await?;
+    }
+    let mut frames = world.frames();
+    let exe = self_exe()?;
+    let spec = |name: &str, args: &[&str]| ProcessSpec {
+        argv: std::iter::once(exe.clone()).chain(args.iter().map(|s| s.to_string())).collect(),
+        env: vec![],
+        cwd: None,
+        name: name.to_owned(),
+    };
+    let server = world.spawn("server", spec("echo", &["lab-demo", "udp-echo", "--bind", "198.51.100.10:7000"]))?;
+    server.wait_for_text("listening", Duration::from_secs(5)).await?;
+    let client = world.spawn("client", spec("ping", &["lab-demo", "udp-ping", "--to", "198.51.100.10:7000"]))?;
+    let status = client.wait_timeout(Duration::from_secs(10)).await?;
+    if !status.success() {
+        bail!("client failed: {status}; see {}", client.stderr_path().display());
+    }
+    for l in client.history() {
+        println!("client: {}", l.text);
+    }
+    // Both segments saw the exchange: a datagram to port 7000 on lan and on far.
+    let mut seen = std::collections::BTreeSet::new();
+    let to_7000 = |f: &crate::capture::Frame| f.data.len() > 37 && f.data[12..14] == [8, 0] && f.data[36..38] == [0x1b, 0x58];
+    while seen.len() < 2 {
+        match wait_for_frame(&mut frames, to_7000, Duration::from_secs(2)).await {
+            Some(f) => {
+                seen.insert(f.segment.to_string());
+            }
+            None => bail!("a datagram to port 7000 was seen only on {seen:?}"),
+        }
+    }
+    println!("udp seen on {seen:?}");
+    if hold {
+        println!("HOLDING pid {}", std::process::id());
+        // Bounded by the test, which kills us; a day at most otherwise.
+        tokio::time::sleep(Duration::from_secs(86_400)).await;
+    }
+    let report = world.shutdown().await?;
+    for s in &report.segments {
+        println!("capture {} frames {} drops {} pcap {}", s.segment, s.frames, s.kernel_drops, s.pcap.display());
+    }
+    Ok(())
+}
+
+/// The benchmark network: a router with one leg on each of three segments and three hosts on
+/// each segment.
+pub fn bench_topology() -> Topology {
+    let nets = ["192.0.2", "198.51.100", "203.0.113"];
+    let mut t = String::new();
+    for (i, n) in nets.iter().enumerate() {
+        t += &format!("[[segments]]\nname = \"seg{i}\"\nsubnet = \"{n}.0/24\"\n\n");
+    }
+    t += "[[hosts]]\nname = \"router\"\nforwarding = true\ninterfaces = [\n";
+    for (i, n) in nets.iter().enumerate() {
+        t += &format!("  {{ segment = \"seg{i}\", address = \"{n}.1\" }},\n");
+    }
+    t += "]\n\n";
+    for (i, n) in nets.iter().enumerate() {
+        for k in 0..3 {
+            t += &format!(
+                "[[hosts]]\nname = \"h{i}{k}\"\ninterfaces = [{{ segment = \"seg{i}\", address = \"{n}.{}\" }}]\nroutes = [{{ destination = \"default\", via = \"{n}.1\" }}]\n\n",
+                10 + k
+            );
+        }
+    }
+    Topology::from_toml(&t).unwrap_or_default()
+}
+
+async fn bench(rounds: u32, run_dir: PathBuf) -> anyhow::Result<()> {
+    let topo = bench_topology();
+    if topo.hosts.len() != 10 {
+        bail!("bench topology has {} hosts", topo.hosts.len());
+    }
+    let mut build = Vec::new();
+    let mut total = Vec::new();
+    for r in 0..rounds.max(1) {
+        let t0 = Instant::now();
+        let world = World::build(&topo, &run_dir.join(format!("round{r}")), u64::from(r)).await?;
+        let t1 = Instant::now();
+        world.shutdown().await?;
+        build.push(t1 - t0);
+        total.push(t0.elapsed());
+    }
+    let ms = |d: &Duration| d.as_secs_f64() * 1000.0;
+    let mean = |v: &[Duration]| v.iter().map(ms).sum::<f64>() / v.len() as f64;
+    let min = |v: &[Duration]| v.iter().map(ms).fold(f64::INFINITY, f64::min);
+    let max = |v: &[Duration]| v.iter().map(ms).fold(0.0, f64::max);
+    println!(
+        "bench: 10 hosts, 3 segments, 1 router, {} rounds: round trip mean {:.1} ms, min {:.1} ms, max {:.1} ms (build mean {:.1} ms, min {:.1} ms)",
+        total.len(),
+        mean(&total),
+        min(&total),
+        max(&total),
+        mean(&build),
+        min(&build)
+    );
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn demo_topologies_are_valid() {
+        let t = Topology::from_toml(TWO_SEGMENTS);
+        assert!(t.is_ok_and(|t| t.validate().is_ok()));
+        let b = bench_topology();
+        assert_eq!(b.hosts.len(), 10);
+        assert_eq!(b.segments.len(), 3);
+        assert_eq!(b.validate(), Ok(()));
+    }
+}

@@ -1,0 +1,609 @@
+//! Impairments as a seeded user-space wire: frames between a host interface and its segment
+//! are forwarded over AF_PACKET by the lab, which drops, duplicates, delays or reorders them by
+//! exact rule ("drop the first OFFER", "duplicate the ACK of block 5") or by chance drawn from the
+//! scenario's seed ("lose 30%"), so a faulty run reproduces frame for frame. (This kernel has no
+//! netem.)
+//!
+//! [`Impairer`] is the pure decision core; [`Wire`] is the forwarding loop around it.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bootlab_sys::packet::{AsyncPacketSocket, PacketSocket};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use serde::{Deserialize, Serialize};
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+/// How long a frame held back for reordering waits for a successor before it is sent anyway.
+pub const REORDER_HOLD: Duration = Duration::from_millis(500);
+
+/// The rules of one impaired link; an empty list forwards everything unchanged.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Impairment {
+    /// Rules in order: the first whose match and `when` hold decides a frame's fate.
+    #[serde(default)]
+    pub rules: Vec<Rule>,
+}
+
+/// One impairment rule.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Rule {
+    /// Which way the frames travel.
+    #[serde(default)]
+    pub direction: Direction,
+    /// Which frames the rule is about.
+    #[serde(default, rename = "match")]
+    pub matches: Match,
+    /// Which of the matching frames it applies to.
+    #[serde(default)]
+    pub when: When,
+    /// What happens to them.
+    pub action: Action,
+}
+
+/// Direction of a frame relative to the impaired host.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Direction {
+    /// Both ways.
+    #[default]
+    Both,
+    /// From the segment to the host.
+    ToHost,
+    /// From the host to the segment.
+    FromHost,
+}
+
+/// A predicate on a decoded frame.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub enum Match {
+    /// Every frame.
+    #[default]
+    Any,
+    /// ARP frames (RFC 826).
+    Arp,
+    /// RARP frames (RFC 903).
+    Rarp,
+    /// IPv4 UDP datagrams by port.
+    Udp {
+        /// Source port.
+        #[serde(default)]
+        src_port: Option<u16>,
+        /// Destination port.
+        #[serde(default)]
+        dst_port: Option<u16>,
+    },
+    /// BOOTP messages (UDP 67/68, RFC 951) of an op (1 request, 2 reply), or all.
+    Bootp {
+        /// `op`, when given.
+        #[serde(default)]
+        op: Option<u8>,
+    },
+    /// DHCP messages of a type (option 53, RFC 2132 §9.6).
+    Dhcp(DhcpType),
+    /// TFTP packets (RFC 1350) by opcode and block number.
+    Tftp {
+        /// Opcode, when given.
+        #[serde(default)]
+        opcode: Option<TftpOpcode>,
+        /// Block number of DATA/ACK, when given.
+        #[serde(default)]
+        block: Option<u16>,
+    },
+}
+
+/// DHCP message types (RFC 2132 §9.6).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+#[allow(missing_docs)]
+pub enum DhcpType {
+    Discover,
+    Offer,
+    Request,
+    Decline,
+    Ack,
+    Nak,
+    Release,
+    Inform,
+}
+
+impl DhcpType {
+    /// The option 53 value.
+    pub fn value(self) -> u8 {
+        match self {
+            DhcpType::Discover => 1,
+            DhcpType::Offer => 2,
+            DhcpType::Request => 3,
+            DhcpType::Decline => 4,
+            DhcpType::Ack => 5,
+            DhcpType::Nak => 6,
+            DhcpType::Release => 7,
+            DhcpType::Inform => 8,
+        }
+    }
+}
+
+/// TFTP opcodes (RFC 1350 §5, RFC 2347).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+#[allow(missing_docs)]
+pub enum TftpOpcode {
+    Rrq,
+    Wrq,
+    Data,
+    Ack,
+    Error,
+    Oack,
+}
+
+impl TftpOpcode {
+    /// The opcode value.
+    pub fn value(self) -> u16 {
+        match self {
+            TftpOpcode::Rrq => 1,
+            TftpOpcode::Wrq => 2,
+            TftpOpcode::Data => 3,
+            TftpOpcode::Ack => 4,
+            TftpOpcode::Error => 5,
+            TftpOpcode::Oack => 6,
+        }
+    }
+}
+
+/// Which of the matching frames a rule applies to.
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub enum When {
+    /// Every one.
+    #[default]
+    Every,
+    /// Only the n-th (1-based).
+    Nth(u32),
+    /// The first n.
+    First(u32),
+    /// Each with this probability (0.0..=1.0), drawn from the seeded generator.
+    Chance(f64),
+}
+
+/// What happens to a frame a rule applies to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub enum Action {
+    /// Never delivered.
+    Drop,
+    /// Delivered twice.
+    Duplicate,
+    /// Delivered after this many milliseconds.
+    DelayMs(u64),
+    /// Held back and delivered after the next frame in the same direction.
+    Reorder,
+}
+
+/// The fate of one frame.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    /// Forward unchanged.
+    Pass,
+    /// The rule's action, with the index of the rule that decided.
+    Act {
+        /// The action.
+        action: Action,
+        /// Index of the rule in [`Impairment::rules`].
+        rule: usize,
+    },
+}
+
+/// The pure decision core: rules, their match counters and the seeded generator.
+#[derive(Debug)]
+pub struct Impairer {
+    rules: Vec<Rule>,
+    matched: Vec<u32>,
+    rng: ChaCha8Rng,
+}
+
+impl Impairer {
+    /// A core for `impairment` whose chances are drawn from `seed`.
+    pub fn new(impairment: Impairment, seed: u64) -> Impairer {
+        let matched = vec![0; impairment.rules.len()];
+        Impairer {
+            rules: impairment.rules,
+            matched,
+            rng: ChaCha8Rng::seed_from_u64(seed),
+        }
+    }
+
+    /// Decides the fate of `frame` travelling in `direction` (`ToHost` or `FromHost`).
+    pub fn decide(&mut self, direction: Direction, frame: &[u8]) -> Verdict {
+        for (i, rule) in self.rules.iter().enumerate() {
+            if rule.direction != Direction::Both && rule.direction != direction {
+                continue;
+            }
+            if !matches(&rule.matches, frame) {
+                continue;
+            }
+            self.matched[i] = self.matched[i].saturating_add(1);
+            let n = self.matched[i];
+            let applies = match rule.when {
+                When::Every => true,
+                When::Nth(k) => n == k,
+                When::First(k) => n <= k,
+                When::Chance(p) => self.rng.gen_bool(p.clamp(0.0, 1.0)),
+            };
+            if applies {
+                return Verdict::Act {
+                    action: rule.action,
+                    rule: i,
+                };
+            }
+        }
+        Verdict::Pass
+    }
+}
+
+/// The UDP payload and ports of an IPv4/UDP Ethernet frame (no VLAN tag), or `None`.
+fn udp(frame: &[u8]) -> Option<(u16, u16, &[u8])> {
+    if frame.get(12..14)? != [0x08, 0x00] {
+        return None;
+    }
+    let ip = frame.get(14..)?;
+    let ihl = usize::from(ip.first()? & 0x0f) * 4;
+    if ip.get(9)? != &17 || ihl < 20 {
+        return None;
+    }
+    // Only first fragments carry the UDP header.
+    let frag = u16::from_be_bytes([*ip.get(6)?, *ip.get(7)?]) & 0x1fff;
+    if frag != 0 {
+        return None;
+    }
+    let u = ip.get(ihl..)?;
+    let src = u16::from_be_bytes([*u.first()?, *u.get(1)?]);
+    let dst = u16::from_be_bytes([*u.get(2)?, *u.get(3)?]);
+    Some((src, dst, u.get(8..)?))
+}
+
+fn is_bootp(src: u16, dst: u16) -> bool {
+    matches!(src, 67 | 68) || matches!(dst, 67 | 68)
+}
+
+/// The DHCP message type (option 53) of a BOOTP payload, scanning the options field only.
+fn dhcp_type(bootp: &[u8]) -> Option<u8> {
+    if bootp.get(236..240)? != [99, 130, 83, 99] {
+        return None;
+    }
+    let mut opts = bootp.get(240..)?;
+    // Bounded by the options' length: each step consumes at least one byte.
+    while let Some((&code, rest)) = opts.split_first() {
+        match code {
+            0 => opts = rest,
+            255 => return None,
+            _ => {
+                let (&len, rest) = rest.split_first()?;
+                let body = rest.get(..usize::from(len))?;
+                if code == 53 {
+                    return body.first().copied();
+                }
+                opts = &rest[usize::from(len)..];
+            }
+        }
+    }
+    None
+}
+
+fn matches(m: &Match, frame: &[u8]) -> bool {
+    let ethertype = frame.get(12..14).map(|t| u16::from_be_bytes([t[0], t[1]]));
+    match m {
+        Match::Any => true,
+        Match::Arp => ethertype == Some(0x0806),
+        Match::Rarp => ethertype == Some(0x8035),
+        Match::Udp { src_port, dst_port } => udp(frame).is_some_and(|(s, d, _)| {
+            src_port.is_none_or(|p| p == s) && dst_port.is_none_or(|p| p == d)
+        }),
+        Match::Bootp { op } => udp(frame)
+            .is_some_and(|(s, d, p)| is_bootp(s, d) && op.is_none_or(|op| p.first() == Some(&op))),
+        Match::Dhcp(t) => {
+            udp(frame).is_some_and(|(s, d, p)| is_bootp(s, d) && dhcp_type(p) == Some(t.value()))
+        }
+        Match::Tftp { opcode, block } => udp(frame).is_some_and(|(s, d, p)| {
+            if is_bootp(s, d) || p.len() < 4 {
+                return false;
+            }
+            let op = u16::from_be_bytes([p[0], p[1]]);
+            let blk = u16::from_be_bytes([p[2], p[3]]);
+            (1..=6).contains(&op)
+                && opcode.is_none_or(|o| o.value() == op)
+                && block.is_none_or(|b| matches!(op, 3 | 4) && b == blk)
+        }),
+    }
+}
+
+/// A running wire: forwards between the host's link end and the bridge's, applying rules.
+#[derive(Debug)]
+pub(crate) struct Wire {
+    rules: Arc<Mutex<Impairer>>,
+    stop: watch::Sender<bool>,
+    task: JoinHandle<()>,
+}
+
+impl Wire {
+    /// Starts forwarding between `host_end` (frames from the host arrive here) and `bridge_end`
+    /// (frames from the segment arrive here).
+    pub(crate) fn start(
+        host_end: PacketSocket,
+        bridge_end: PacketSocket,
+        impairer: Impairer,
+    ) -> std::io::Result<Wire> {
+        for s in [&host_end, &bridge_end] {
+            s.set_ignore_outgoing(true)?;
+            s.set_promiscuous(true)?;
+            s.set_recv_buffer(4 << 20)?;
+        }
+        let host_end = Arc::new(AsyncPacketSocket::new(host_end)?);
+        let bridge_end = Arc::new(AsyncPacketSocket::new(bridge_end)?);
+        let rules = Arc::new(Mutex::new(impairer));
+        let (stop, stop_rx) = watch::channel(false);
+        let task = tokio::spawn(forward(host_end, bridge_end, rules.clone(), stop_rx));
+        Ok(Wire { rules, stop, task })
+    }
+
+    /// Replaces the rules (their counters start again).
+    pub(crate) fn set(&self, impairer: Impairer) {
+        if let Ok(mut r) = self.rules.lock() {
+            *r = impairer;
+        }
+    }
+
+    /// Stops forwarding.
+    pub(crate) async fn stop(self) {
+        let _ = self.stop.send(true);
+        let _ = self.task.await;
+    }
+}
+
+async fn send(to: &AsyncPacketSocket, frame: &[u8]) {
+    // A frame that cannot be sent is lost, as on a real wire.
+    let _ = to.send(frame).await;
+}
+
+type Held = Option<(Vec<u8>, tokio::time::Instant)>;
+
+async fn forward(
+    host_end: Arc<AsyncPacketSocket>,
+    bridge_end: Arc<AsyncPacketSocket>,
+    rules: Arc<Mutex<Impairer>>,
+    mut stop: watch::Receiver<bool>,
+) {
+    let mut from_host = vec![0u8; 65_536];
+    let mut to_host = vec![0u8; 65_536];
+    // Frames held for reordering, per direction: (to host, from host).
+    let mut held: [Held; 2] = [None, None];
+    while !*stop.borrow() {
+        let deadline = held.iter().flatten().map(|(_, t)| *t).min();
+        let sleep = async {
+            match deadline {
+                Some(t) => tokio::time::sleep_until(t).await,
+                None => std::future::pending().await,
+            }
+        };
+        let (direction, r, to, buf) = tokio::select! {
+            _ = stop.changed() => break,
+            _ = sleep => {
+                let now = tokio::time::Instant::now();
+                for (i, slot) in held.iter_mut().enumerate() {
+                    if slot.as_ref().is_some_and(|(_, t)| *t <= now) {
+                        if let Some((f, _)) = slot.take() {
+                            send(if i == 0 { &host_end } else { &bridge_end }, &f).await;
+                        }
+                    }
+                }
+                continue;
+            }
+            r = host_end.recv(&mut from_host) => (Direction::FromHost, r, &bridge_end, &from_host),
+            r = bridge_end.recv(&mut to_host) => (Direction::ToHost, r, &host_end, &to_host),
+        };
+        let slot = usize::from(direction == Direction::FromHost);
+        {
+            let Ok(r) = r else { break };
+            let frame = &buf[..r.len];
+            let verdict = match rules.lock() {
+                Ok(mut r) => r.decide(direction, frame),
+                Err(_) => Verdict::Pass,
+            };
+            match verdict {
+                Verdict::Pass => send(to, frame).await,
+                Verdict::Act {
+                    action: Action::Drop,
+                    ..
+                } => {}
+                Verdict::Act {
+                    action: Action::Duplicate,
+                    ..
+                } => {
+                    send(to, frame).await;
+                    send(to, frame).await;
+                }
+                Verdict::Act {
+                    action: Action::DelayMs(ms),
+                    ..
+                } => {
+                    let to = to.clone();
+                    let f = frame.to_vec();
+                    tokio::spawn(async move {
+                        tokio::time::sleep(Duration::from_millis(ms)).await;
+                        send(&to, &f).await;
+                    });
+                }
+                Verdict::Act {
+                    action: Action::Reorder,
+                    ..
+                } => {
+                    if let Some((prev, _)) = held[slot].take() {
+                        send(to, &prev).await;
+                    }
+                    held[slot] = Some((frame.to_vec(), tokio::time::Instant::now() + REORDER_HOLD));
+                    continue;
+                }
+            }
+            if let Some((prev, _)) = held[slot].take() {
+                send(to, &prev).await;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An Ethernet/IPv4/UDP frame with the given ports and payload (checksums left zero).
+    fn udp_frame(src: u16, dst: u16, payload: &[u8]) -> Vec<u8> {
+        let mut f = vec![0xff; 6];
+        f.extend([2, 0, 0, 0, 0, 1, 0x08, 0x00]);
+        let total = (20 + 8 + payload.len()) as u16;
+        f.extend([
+            0x45,
+            0,
+            (total >> 8) as u8,
+            total as u8,
+            0,
+            0,
+            0,
+            0,
+            64,
+            17,
+            0,
+            0,
+        ]);
+        f.extend([192, 0, 2, 1, 192, 0, 2, 2]);
+        f.extend(src.to_be_bytes());
+        f.extend(dst.to_be_bytes());
+        f.extend(((8 + payload.len()) as u16).to_be_bytes());
+        f.extend([0, 0]);
+        f.extend(payload);
+        f
+    }
+
+    fn dhcp(kind: u8) -> Vec<u8> {
+        let mut p = vec![0u8; 240];
+        p[0] = 2;
+        p[236..240].copy_from_slice(&[99, 130, 83, 99]);
+        p.extend([53, 1, kind, 255]);
+        udp_frame(67, 68, &p)
+    }
+
+    fn tftp(op: u16, block: u16) -> Vec<u8> {
+        let mut p = op.to_be_bytes().to_vec();
+        p.extend(block.to_be_bytes());
+        udp_frame(40000, 50000, &p)
+    }
+
+    fn parse(toml_text: &str) -> Impairment {
+        match toml::from_str(toml_text) {
+            Ok(i) => i,
+            Err(e) => panic!("{e}"),
+        }
+    }
+
+    #[test]
+    fn drop_the_first_offer_only() {
+        let imp = parse(
+            r#"rules = [{ direction = "to-host", match = { dhcp = "offer" }, when = { nth = 1 }, action = "drop" }]"#,
+        );
+        let mut core = Impairer::new(imp, 7);
+        assert_eq!(core.decide(Direction::ToHost, &dhcp(5)), Verdict::Pass);
+        assert_eq!(core.decide(Direction::FromHost, &dhcp(2)), Verdict::Pass);
+        assert_eq!(
+            core.decide(Direction::ToHost, &dhcp(2)),
+            Verdict::Act {
+                action: Action::Drop,
+                rule: 0
+            }
+        );
+        assert_eq!(core.decide(Direction::ToHost, &dhcp(2)), Verdict::Pass);
+    }
+
+    #[test]
+    fn duplicate_the_ack_of_block_5() {
+        let imp = parse(
+            r#"rules = [{ match = { tftp = { opcode = "ack", block = 5 } }, action = "duplicate" }]"#,
+        );
+        let mut core = Impairer::new(imp, 0);
+        assert_eq!(core.decide(Direction::FromHost, &tftp(4, 4)), Verdict::Pass);
+        assert_eq!(core.decide(Direction::FromHost, &tftp(3, 5)), Verdict::Pass);
+        assert_eq!(
+            core.decide(Direction::FromHost, &tftp(4, 5)),
+            Verdict::Act {
+                action: Action::Duplicate,
+                rule: 0
+            }
+        );
+        // BOOTP is never mistaken for TFTP.
+        assert_eq!(core.decide(Direction::FromHost, &dhcp(4)), Verdict::Pass);
+    }
+
+    #[test]
+    fn delay_every_data() {
+        let imp = parse(
+            r#"rules = [{ match = { tftp = { opcode = "data" } }, action = { delay-ms = 200 } }]"#,
+        );
+        let mut core = Impairer::new(imp, 0);
+        for b in 1..5 {
+            assert_eq!(
+                core.decide(Direction::ToHost, &tftp(3, b)),
+                Verdict::Act {
+                    action: Action::DelayMs(200),
+                    rule: 0
+                }
+            );
+        }
+    }
+
+    #[test]
+    fn random_loss_reproduces_from_the_seed() {
+        let imp = parse(r#"rules = [{ when = { chance = 0.3 }, action = "drop" }]"#);
+        let run = |seed| {
+            let mut core = Impairer::new(imp.clone(), seed);
+            (0..1000)
+                .map(|i| core.decide(Direction::ToHost, &tftp(3, i)) != Verdict::Pass)
+                .collect::<Vec<_>>()
+        };
+        let a = run(42);
+        assert_eq!(a, run(42));
+        assert_ne!(a, run(43));
+        let lost = a.iter().filter(|d| **d).count();
+        assert!((230..370).contains(&lost), "{lost}");
+    }
+
+    #[test]
+    fn udp_ports_and_arp() {
+        let imp = parse(
+            r#"rules = [
+                { match = "arp", action = "drop" },
+                { match = { udp = { dst_port = 69 } }, when = { first = 2 }, action = "reorder" },
+            ]"#,
+        );
+        let mut core = Impairer::new(imp, 0);
+        let mut arp = vec![0xff; 12];
+        arp.extend([0x08, 0x06]);
+        arp.extend([0; 28]);
+        assert_eq!(
+            core.decide(Direction::Both, &arp),
+            Verdict::Act {
+                action: Action::Drop,
+                rule: 0
+            }
+        );
+        let rrq = udp_frame(3000, 69, b"\x00\x01boot\x00octet\x00");
+        let reorder = Verdict::Act {
+            action: Action::Reorder,
+            rule: 1,
+        };
+        assert_eq!(core.decide(Direction::FromHost, &rrq), reorder);
+        assert_eq!(core.decide(Direction::FromHost, &rrq), reorder);
+        assert_eq!(core.decide(Direction::FromHost, &rrq), Verdict::Pass);
+    }
+}
