@@ -374,12 +374,12 @@ async fn run_transfer(
     }
 }
 
+/// A request's length, source, and (header destination, local answering address).
+type Incoming = (usize, SocketAddr, Option<(Ipv4Addr, Ipv4Addr)>);
+
 /// Receives one request with the destination address of its IP header and the local address the
 /// kernel would answer from (`IP_PKTINFO`'s `ipi_addr` and `ipi_spec_dst`).
-async fn recv_request(
-    sock: &UdpSocket,
-    buf: &mut [u8],
-) -> std::io::Result<(usize, SocketAddr, Option<(Ipv4Addr, Ipv4Addr)>)> {
+async fn recv_request(sock: &UdpSocket, buf: &mut [u8]) -> std::io::Result<Incoming> {
     use std::os::fd::AsRawFd;
     loop {
         sock.readable().await?;
@@ -392,10 +392,7 @@ async fn recv_request(
     }
 }
 
-fn recv_pktinfo(
-    fd: std::os::fd::RawFd,
-    buf: &mut [u8],
-) -> std::io::Result<(usize, SocketAddr, Option<(Ipv4Addr, Ipv4Addr)>)> {
+fn recv_pktinfo(fd: std::os::fd::RawFd, buf: &mut [u8]) -> std::io::Result<Incoming> {
     use nix::sys::socket::{recvmsg, ControlMessageOwned, MsgFlags, SockaddrIn};
     let mut iov = [std::io::IoSliceMut::new(buf)];
     let mut space = nix::cmsg_space!(libc::in_pktinfo);
