@@ -6,6 +6,7 @@ pub mod demo;
 pub mod golden;
 pub mod impair;
 pub mod isolate;
+pub mod matrix;
 pub mod netlink;
 pub mod process;
 pub mod peer;

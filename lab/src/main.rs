@@ -30,6 +30,9 @@ enum Command {
     RarpClient(bootlab_rarp::ClientArgs),
     /// Run scenarios (all of `scenarios/` by default) on our implementations or the ones named.
     Run(RunArgs),
+    /// Run every applicable scenario with every installed third-party implementation of some role
+    /// kinds (default the servers): the interop matrix (markdown, HTML, JSON).
+    Matrix(bootlab_lab::matrix::Args),
     /// List the scenarios: name, then what each proves.
     List(ListArgs),
     /// List the checklist's rules and which are checked.
@@ -61,6 +64,7 @@ fn real_main() -> anyhow::Result<()> {
         Command::RarpClient(a) => bootlab_rarp::run_client(a),
         Command::Decode(a) => bootlab_lab::decode::run(a),
         Command::Run(a) => run(a),
+        Command::Matrix(a) => bootlab_lab::matrix::run(a),
         Command::List(a) => list(a),
         Command::Rules => {
             print!("{}", bootlab_lab::rules::listing());

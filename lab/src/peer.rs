@@ -1,9 +1,18 @@
-//! Launching a third-party implementation from its profile inside a lab host: rendering its
-//! files and command line from the role's parameters, and telling when it is ready.
+//! Launching a third-party implementation from its profile inside a lab host: translating the
+//! role's config (our daemons' keys) into the profile's [`RoleParams`], filling what the profile
+//! needs from the world (interface, own address, MAC, segment subnet), rendering its files and
+//! command line, and telling when it is ready. Also which scenario features a profile cannot do
+//! ([`unsupported`]), so the interop matrix says n/a instead of failing.
 
 use crate::process::{Process, ProcessSpec, Stream};
-use crate::profile::{ProfileSet, ReadyCheck, Rendered, Role, RoleParams};
-use std::path::Path;
+use crate::profile::{
+    Binding, Mac, Pool, Profile, ProfileSet, ReadyCheck, Rendered, Role, RoleParams, Subnet,
+};
+use crate::scenario::Scenario;
+use crate::topology;
+use std::collections::BTreeSet;
+use std::net::Ipv4Addr;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 /// A peer ready to be spawned: the process spec and its rendered profile.
@@ -15,27 +24,416 @@ pub struct Launch {
     pub rendered: Rendered,
 }
 
-/// Renders profile `implementation` for a role of `kind` whose parameters are `config`, writing its
-/// files into `state`.
-pub fn prepare(set: &ProfileSet, implementation: &str, kind: &str, config: &toml::Table, state: &Path, name: &str) -> Result<Launch, String> {
+/// Renders profile `implementation` for a role of `kind` whose parameters are `config` (already in
+/// [`RoleParams`] keys), writing its files into `state`. See [`prepare_role`] for a scenario role.
+pub fn prepare(
+    set: &ProfileSet,
+    implementation: &str,
+    kind: &str,
+    config: &toml::Table,
+    state: &Path,
+    name: &str,
+) -> Result<Launch, String> {
+    let params = RoleParams::from_config(config).map_err(|e| e.to_string())?;
+    launch(set, implementation, kind, &params, state, name)
+}
+
+/// Renders profile `implementation` for scenario role `role_name`, whose `config` is the role's
+/// substituted config in our daemons' keys: translated by [`role_params`].
+pub fn prepare_role(
+    sc: &Scenario,
+    role_name: &str,
+    set: &ProfileSet,
+    implementation: &str,
+    config: &toml::Table,
+    state: &Path,
+) -> Result<Launch, String> {
+    let kind = sc
+        .roles
+        .get(role_name)
+        .map(|r| r.kind.get_ref().clone())
+        .ok_or_else(|| format!("no role {role_name}"))?;
+    let params = role_params(sc, role_name, config)?;
+    launch(set, implementation, &kind, &params, state, role_name)
+}
+
+fn launch(
+    set: &ProfileSet,
+    implementation: &str,
+    kind: &str,
+    params: &RoleParams,
+    state: &Path,
+    name: &str,
+) -> Result<Launch, String> {
     let profile = set.get(implementation).map_err(|e| e.to_string())?;
-    let role: Role = kind.parse().map_err(|e| format!("{e:?}"))?;
+    let role: Role = kind.parse()?;
     if !profile.fills(role) {
         return Err(format!("{implementation} cannot fill role kind {kind}"));
     }
-    let params = RoleParams::from_config(config).map_err(|e| e.to_string())?;
-    let rendered = profile.render(role, &params, &set.render_env(state)).map_err(|e| e.to_string())?;
+    let rendered = profile
+        .render(role, params, &set.render_env(state))
+        .map_err(|e| e.to_string())?;
     rendered.write_files().map_err(|e| e.to_string())?;
-    let spec = ProcessSpec { argv: rendered.launch_argv(), env: rendered.env.clone(), cwd: Some(rendered.state_dir.clone()), name: name.to_string() };
+    let spec = ProcessSpec {
+        argv: rendered.launch_argv(),
+        env: rendered.env.clone(),
+        cwd: Some(rendered.state_dir.clone()),
+        name: name.to_string(),
+    };
     Ok(Launch { spec, rendered })
 }
 
+// ---------------------------------------------------------------------------------------------
+// Our config keys -> RoleParams
+// ---------------------------------------------------------------------------------------------
+
+/// What the world says about one host interface: its name in the host, segment, subnet, address
+/// and MAC.
+#[derive(Debug, Clone)]
+struct Port {
+    name: String,
+    subnet: Option<Subnet>,
+    address: Option<Ipv4Addr>,
+    mac: Mac,
+}
+
+fn ports(sc: &Scenario, host: &str) -> Vec<Port> {
+    let Some(h) = sc.hosts.get(host) else {
+        return Vec::new();
+    };
+    h.on.get_ref()
+        .iter()
+        .enumerate()
+        .map(|(i, (seg, addr))| Port {
+            name: topology::interface_name(i),
+            subnet: sc
+                .segments
+                .get(seg)
+                .and_then(|s| s.subnet.get_ref().parse().ok()),
+            address: addr.parse().ok(),
+            mac: topology::MacAddr::derived(host, i)
+                .to_string()
+                .parse()
+                .unwrap_or(Mac([0; 6])),
+        })
+        .collect()
+}
+
+fn s<'a>(t: &'a toml::Table, k: &str) -> Option<&'a str> {
+    t.get(k).and_then(|v| v.as_str())
+}
+fn ip(t: &toml::Table, k: &str) -> Option<Ipv4Addr> {
+    s(t, k).and_then(|v| v.parse().ok())
+}
+fn int(t: &toml::Table, k: &str) -> Option<i64> {
+    t.get(k).and_then(|v| v.as_integer())
+}
+fn tables<'a>(t: &'a toml::Table, k: &str) -> Vec<&'a toml::Table> {
+    t.get(k)
+        .and_then(|v| v.as_array())
+        .map(|a| a.iter().filter_map(|x| x.as_table()).collect())
+        .unwrap_or_default()
+}
+fn strings(t: &toml::Table, k: &str) -> Vec<String> {
+    match t.get(k) {
+        Some(toml::Value::Array(a)) => a
+            .iter()
+            .filter_map(|x| x.as_str().map(String::from))
+            .collect(),
+        Some(toml::Value::String(x)) => vec![x.clone()],
+        _ => Vec::new(),
+    }
+}
+/// `options.routers[0]` of a table (RFC 2132 §3.5).
+fn first_router(t: &toml::Table) -> Option<Ipv4Addr> {
+    t.get("options")
+        .and_then(|o| o.as_table())
+        .and_then(|o| strings(o, "routers").first().and_then(|a| a.parse().ok()))
+}
+fn pool_of(range: &str) -> Option<Pool> {
+    let (a, b) = range.split_once('-')?;
+    Some(Pool {
+        start: a.trim().parse().ok()?,
+        end: b.trim().parse().ok()?,
+    })
+}
+fn contains(sn: &Subnet, a: Ipv4Addr) -> bool {
+    u32::from(a) & u32::from(sn.mask()) == u32::from(sn.network)
+}
+
+/// Translates a scenario role's config, written in our daemons' keys and already substituted
+/// (`@segment`, `$files`, `$state`, `$mac:HOST`), into the [`RoleParams`] profiles render from,
+/// adding what the world knows: the host's interface, its address and subnet on that segment, its
+/// MAC. Keys a profile cannot express are left out (the matrix reports them through
+/// [`unsupported`]).
+///
+/// Servers (RFC 2131 §4.3, RFC 951): `subnet[] {network, pools, options.routers}`, `host[]
+/// {hardware, address, boot-file, host-name}`, `next-server`, `boot-file`, `boot-dir`,
+/// `lease-time`, `secs-threshold`, `bootp-dynamic`, `options.routers`, `conflict-check`.
+/// Relays (RFC 1542 §4): `interfaces`, `servers`, `hop-limit`. Clients: `interface`, `arp-check`.
+/// TFTP: `root`, `address`, `server`, `file`, `output`.
+pub fn role_params(
+    sc: &Scenario,
+    role_name: &str,
+    config: &toml::Table,
+) -> Result<RoleParams, String> {
+    let role = sc
+        .roles
+        .get(role_name)
+        .ok_or_else(|| format!("no role {role_name}"))?;
+    let kind = role.kind.get_ref().as_str();
+    let host = role.host.get_ref();
+    let ports = ports(sc, host);
+    let by_name = |n: &str| ports.iter().find(|p| p.name == n).cloned();
+    let named = s(config, "interface").and_then(by_name);
+    let first = ports.first().cloned();
+    let mut p = RoleParams::default();
+    match kind {
+        "dhcp-server" | "bootp-server" => {
+            let port = named
+                .or(first)
+                .ok_or_else(|| format!("host {host} has no interface"))?;
+            p.interface = Some(port.name.clone());
+            p.server_address = ip(config, "server-id").or(port.address);
+            p.bindings = tables(config, "host")
+                .iter()
+                .filter_map(|h| {
+                    Some(Binding {
+                        mac: s(h, "hardware")?.parse().ok()?,
+                        address: ip(h, "address")?,
+                        bootfile: s(h, "boot-file").map(String::from),
+                        hostname: s(h, "host-name").map(String::from),
+                    })
+                })
+                .collect();
+            // The served subnet: the one with a pool, else the one holding the bindings, else the
+            // server's own segment. Our server may declare several; the profiles take one plus the
+            // server's own segment (`server_subnet`) when the served one is behind a relay.
+            let subnets: Vec<(Subnet, &toml::Table)> = tables(config, "subnet")
+                .into_iter()
+                .filter_map(|t| Some((s(t, "network")?.parse().ok()?, t)))
+                .collect();
+            let served = subnets
+                .iter()
+                .find(|(_, t)| !strings(t, "pools").is_empty())
+                .or_else(|| {
+                    p.bindings
+                        .first()
+                        .and_then(|b| subnets.iter().find(|(sn, _)| contains(sn, b.address)))
+                })
+                .or_else(|| {
+                    port.address
+                        .and_then(|a| subnets.iter().find(|(sn, _)| contains(sn, a)))
+                })
+                .cloned();
+            let served_subnet = served
+                .as_ref()
+                .map(|(sn, _)| *sn)
+                .or_else(|| {
+                    p.bindings.first().and_then(|b| {
+                        ports
+                            .iter()
+                            .filter_map(|q| q.subnet)
+                            .find(|sn| contains(sn, b.address))
+                    })
+                })
+                .or(port.subnet);
+            p.subnet = served_subnet;
+            if let (Some(own), Some(sn)) = (port.subnet, served_subnet) {
+                if own != sn {
+                    p.server_subnet = Some(own);
+                }
+            }
+            if let Some((_, t)) = &served {
+                p.pool = strings(t, "pools").first().and_then(|r| pool_of(r));
+                p.router = first_router(t);
+                p.lease_time = int(t, "lease-time").and_then(|v| u32::try_from(v).ok());
+            }
+            p.router = p.router.or_else(|| first_router(config));
+            p.lease_time = p
+                .lease_time
+                .or_else(|| int(config, "lease-time").and_then(|v| u32::try_from(v).ok()));
+            p.next_server = ip(config, "next-server");
+            p.boot_file = s(config, "boot-file").map(String::from);
+            p.tftp_root = s(config, "boot-dir").map(PathBuf::from);
+            p.secs_threshold = int(config, "secs-threshold")
+                .and_then(|v| u16::try_from(v).ok())
+                .filter(|v| *v > 0);
+            p.bootp_dynamic = config
+                .get("bootp-dynamic")
+                .and_then(|v| v.as_bool())
+                .unwrap_or(false);
+            // Our server never probes an address before offering it: turn the peers' pre-offer
+            // checks off too (ICMP echo or ARP, 1–3 s each) unless the role says otherwise, so the
+            // scenario tests what it was written for.
+            p.conflict_check = Some(
+                config
+                    .get("conflict-check")
+                    .and_then(|v| v.as_bool())
+                    .unwrap_or(false),
+            );
+        }
+        "relay" => {
+            let client_if = strings(config, "interfaces")
+                .into_iter()
+                .next()
+                .or_else(|| s(config, "interface").map(String::from));
+            let cport = client_if
+                .as_deref()
+                .and_then(by_name)
+                .or(first.clone())
+                .ok_or_else(|| format!("host {host} has no interface"))?;
+            let sport = ports.iter().find(|q| q.name != cport.name).cloned();
+            p.client_interface = Some(cport.name.clone());
+            p.server_interface = sport.as_ref().map(|q| q.name.clone());
+            p.interface = Some(cport.name.clone());
+            p.address = cport.address;
+            p.servers = strings(config, "servers")
+                .iter()
+                .filter_map(|a| a.parse().ok())
+                .collect();
+            p.hop_limit = int(config, "hop-limit").and_then(|v| u8::try_from(v).ok());
+            p.secs_threshold = int(config, "secs-threshold")
+                .and_then(|v| u16::try_from(v).ok())
+                .filter(|v| *v > 0);
+        }
+        "tftp-server" => {
+            let port = named.or(first);
+            p.interface = port.as_ref().map(|q| q.name.clone());
+            p.address = ip(config, "address").or(port.as_ref().and_then(|q| q.address));
+            p.root = s(config, "root").map(PathBuf::from);
+        }
+        "tftp-client" => {
+            let port = named.or(first);
+            p.interface = port.as_ref().map(|q| q.name.clone());
+            p.address = port.as_ref().and_then(|q| q.address);
+            p.server = ip(config, "server");
+            p.file = s(config, "file").map(String::from);
+            p.output = s(config, "output").map(PathBuf::from);
+        }
+        _ => {
+            // Clients (DHCP, BOOTP, ROM, RARP): the interface and its MAC.
+            let port = named
+                .or(first)
+                .ok_or_else(|| format!("host {host} has no interface"))?;
+            p.interface = Some(port.name.clone());
+            p.mac = Some(port.mac);
+            p.conflict_check = config.get("arp-check").and_then(|v| v.as_bool());
+            p.file = s(config, "file").map(String::from);
+        }
+    }
+    Ok(p)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Scenario features and what a profile cannot do
+// ---------------------------------------------------------------------------------------------
+
+/// Features only our daemons have (historic behaviours reproduced on purpose): any peer is n/a.
+const OURS_ONLY: &[(&str, &str)] = &[(
+    "quirks",
+    "the scenario reproduces a historic bug with our daemon's quirks; no peer has them",
+)];
+
+/// The scenario features (profile `unsupported` names, see `lab/profiles/README.md`) that the roles
+/// of `kind` use in `sc`, i.e. what a peer replacing them must do.
+pub fn features(sc: &Scenario, kind: &str) -> BTreeSet<&'static str> {
+    let mut f = BTreeSet::new();
+    let replaced: Vec<&crate::scenario::Role> = sc
+        .roles
+        .values()
+        .filter(|r| r.kind.get_ref() == kind)
+        .collect();
+    let has_kind = |k: &str| sc.roles.values().any(|r| r.kind.get_ref() == k);
+    if replaced.is_empty() {
+        return f;
+    }
+    let server = matches!(kind, "dhcp-server" | "bootp-server");
+    if replaced.len() > 1 && (server || kind == "relay") {
+        f.insert("multiple-servers");
+    }
+    for r in &replaced {
+        let c = &r.config;
+        if int(c, "secs-threshold").unwrap_or(0) > 0 {
+            f.insert("secs-threshold");
+        }
+        if !strings(c, "quirks").is_empty() {
+            f.insert("quirks");
+        }
+        if c.contains_key("hop-limit") {
+            f.insert("hop-limit");
+        }
+        if c.contains_key("option-82") || c.contains_key("relay-agent-information") {
+            f.insert("option-82");
+        }
+        if server {
+            let subnets = tables(c, "subnet");
+            if subnets.iter().any(|t| !strings(t, "pools").is_empty()) {
+                f.insert("dynamic-pool");
+            }
+            if c.get("bootp-dynamic").and_then(|v| v.as_bool()) == Some(true) {
+                f.insert("bootp-dynamic");
+            }
+            let short = |t: &toml::Table| int(t, "lease-time").is_some_and(|v| v < 120);
+            if short(c) || subnets.iter().any(|t| short(t)) {
+                f.insert("short-lease");
+            }
+        }
+    }
+    if server {
+        if has_kind("relay") {
+            f.insert("relay");
+        }
+        if has_kind("dhcp-client") {
+            f.insert("dhcp");
+        }
+        if has_kind("bootp-client") || has_kind("rom-client") {
+            f.insert("bootp");
+        }
+    }
+    f
+}
+
+/// Why `profile` cannot replace the roles of `kind` in `sc`: the first scenario feature its
+/// `unsupported` list names (or one only our daemons have), as `feature: reason`. `None`: it can
+/// try (the run decides pass or fail).
+pub fn unsupported(profile: &Profile, sc: &Scenario, kind: &str) -> Option<String> {
+    let feats = features(sc, kind);
+    for (feat, why) in OURS_ONLY {
+        if feats.contains(feat) {
+            return Some(format!("{feat}: {why}"));
+        }
+    }
+    feats.iter().find_map(|feat| {
+        profile
+            .unsupported_reason(feat)
+            .map(|why| format!("{feat}: {why}"))
+    })
+}
+
+// ---------------------------------------------------------------------------------------------
+// Readiness and events
+// ---------------------------------------------------------------------------------------------
+
 /// Waits until the peer is ready, as its profile says.
-pub async fn wait_ready(rendered: &Rendered, process: &Process, within: Duration) -> Result<(), String> {
+pub async fn wait_ready(
+    rendered: &Rendered,
+    process: &Process,
+    within: Duration,
+) -> Result<(), String> {
     match &rendered.ready {
         ReadyCheck::Started => Ok(()),
-        ReadyCheck::Log(_) => process.wait_for_line(|l| rendered.ready_on_line(&l.text), within).await.map(|_| ()).map_err(|e| e.to_string()),
-        ReadyCheck::UdpPort(port) => poll(within, || crate::profile::udp_port_bound(process.pid(), *port).unwrap_or(false)).await,
+        ReadyCheck::Log(_) => process
+            .wait_for_line(|l| rendered.ready_on_line(&l.text), within)
+            .await
+            .map(|_| ())
+            .map_err(|e| e.to_string()),
+        ReadyCheck::UdpPort(port) => {
+            poll(within, || {
+                crate::profile::udp_port_bound(process.pid(), *port).unwrap_or(false)
+            })
+            .await
+        }
         ReadyCheck::File(path) => poll(within, || path.exists()).await,
     }
 }
@@ -55,4 +453,136 @@ async fn poll(within: Duration, mut ready: impl FnMut() -> bool) -> Result<(), S
 pub fn line_events(rendered: &Rendered, stream: Stream, text: &str) -> Vec<serde_json::Value> {
     let _ = stream;
     rendered.events_on_line(text)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn scenario(name: &str) -> Scenario {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../scenarios")
+            .join(format!("{name}.toml"));
+        crate::scenario::load(&path).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    fn substituted(sc: &Scenario, role: &str) -> toml::Table {
+        // What the runner hands over: `$mac:HOST` substituted, `@segment` -> ethN.
+        let text = toml::to_string(&sc.roles[role].config).unwrap_or_default();
+        let mut out = String::new();
+        let mut rest = text.as_str();
+        while let Some(i) = rest.find("$mac:") {
+            out.push_str(&rest[..i]);
+            let tail = &rest[i + 5..];
+            let end = tail.find('"').unwrap_or(tail.len());
+            out.push_str(&topology::MacAddr::derived(&tail[..end], 0).to_string());
+            rest = &tail[end..];
+        }
+        out.push_str(rest);
+        let mut t: toml::Table =
+            toml::from_str(&out.replace("@clients", "eth0")).unwrap_or_default();
+        t.entry("interface")
+            .or_insert(toml::Value::String("eth0".into()));
+        t
+    }
+
+    #[test]
+    fn dora_server_gets_subnet_pool_address_and_lease() {
+        let sc = scenario("dhcp-dora");
+        let p = role_params(&sc, "dhcpd", &substituted(&sc, "dhcpd")).unwrap_or_default();
+        assert_eq!(
+            p.subnet.map(|s| s.to_string()).as_deref(),
+            Some("192.0.2.0/24")
+        );
+        assert_eq!(
+            p.pool.map(|x| (x.start.to_string(), x.end.to_string())),
+            Some(("192.0.2.100".into(), "192.0.2.110".into()))
+        );
+        assert_eq!(p.server_address, Some(Ipv4Addr::new(192, 0, 2, 1)));
+        assert_eq!(p.lease_time, Some(600));
+        assert_eq!(p.interface.as_deref(), Some("eth0"));
+        assert_eq!(p.conflict_check, Some(false));
+    }
+
+    #[test]
+    fn relayed_server_serves_the_pool_subnet_and_declares_its_own() {
+        let sc = scenario("relay-one-hop");
+        let p = role_params(&sc, "dhcpd", &substituted(&sc, "dhcpd")).unwrap_or_default();
+        assert_eq!(
+            p.subnet.map(|s| s.to_string()).as_deref(),
+            Some("198.51.100.0/24")
+        );
+        assert_eq!(
+            p.server_subnet.map(|s| s.to_string()).as_deref(),
+            Some("192.0.2.0/24")
+        );
+        assert_eq!(p.router, Some(Ipv4Addr::new(198, 51, 100, 1)));
+        let r = role_params(&sc, "relay", &substituted(&sc, "relay")).unwrap_or_default();
+        // router is on clients (eth0) and servers (eth1), in segment-name order.
+        assert_eq!(r.client_interface.as_deref(), Some("eth0"));
+        assert_eq!(r.server_interface.as_deref(), Some("eth1"));
+        assert_eq!(r.address, Some(Ipv4Addr::new(198, 51, 100, 1)));
+        assert_eq!(r.servers, vec![Ipv4Addr::new(192, 0, 2, 1)]);
+    }
+
+    #[test]
+    fn static_bindings_carry_mac_file_and_name() {
+        let sc = scenario("bootp-static-binding");
+        let p = role_params(&sc, "bootpd", &substituted(&sc, "bootpd")).unwrap_or_default();
+        assert_eq!(p.bindings.len(), 1);
+        assert_eq!(
+            p.bindings[0].mac.to_string(),
+            topology::MacAddr::derived("client", 0).to_string()
+        );
+        assert_eq!(p.bindings[0].bootfile.as_deref(), Some("unix"));
+        assert_eq!(p.bindings[0].hostname.as_deref(), Some("client"));
+        assert_eq!(
+            p.subnet.map(|s| s.to_string()).as_deref(),
+            Some("192.0.2.0/24")
+        );
+        assert_eq!(p.next_server, Some(Ipv4Addr::new(192, 0, 2, 1)));
+    }
+
+    #[test]
+    fn features_name_what_peers_may_lack() {
+        let f = features(&scenario("backup-server-secs-threshold"), "bootp-server");
+        assert!(
+            f.contains("secs-threshold") && f.contains("multiple-servers") && f.contains("bootp"),
+            "{f:?}"
+        );
+        let f = features(&scenario("q164394-nt4-arp-cache"), "bootp-server");
+        assert!(f.contains("quirks"), "{f:?}");
+        let f = features(&scenario("relay-one-hop"), "dhcp-server");
+        assert!(
+            f.contains("relay") && f.contains("dhcp") && f.contains("dynamic-pool"),
+            "{f:?}"
+        );
+        assert!(features(&scenario("dhcp-dora"), "relay").is_empty());
+    }
+
+    #[test]
+    fn unsupported_uses_the_profiles_reasons() {
+        let Ok(set) = ProfileSet::load_default() else {
+            return;
+        };
+        let sc = scenario("relay-one-hop");
+        let why = set
+            .get("udhcpd")
+            .ok()
+            .and_then(|p| unsupported(p, &sc, "dhcp-server"));
+        assert!(why.is_some_and(|w| w.starts_with("relay:")));
+        let sc = scenario("q164394-nt4-arp-cache");
+        assert!(set
+            .get("isc-dhcpd")
+            .ok()
+            .and_then(|p| unsupported(p, &sc, "bootp-server"))
+            .is_some_and(|w| w.starts_with("quirks")));
+        let sc = scenario("dhcp-dora");
+        assert_eq!(
+            set.get("isc-dhcpd")
+                .ok()
+                .and_then(|p| unsupported(p, &sc, "dhcp-server")),
+            None
+        );
+    }
 }

@@ -493,7 +493,7 @@ async fn start_role(
         (ProcessSpec { argv, env: vec![("RUST_LOG".into(), "info".into())], cwd: Some(state.clone()), name: name.to_string() }, None)
     } else {
         let set = profiles.ok_or_else(|| rerr("no profiles directory".into()))?;
-        let launch = crate::peer::prepare(set, imp, &kind, &config, &state, name).map_err(rerr)?;
+        let launch = crate::peer::prepare_role(sc, name, set, imp, &config, &state).map_err(rerr)?;
         (launch.spec, Some(launch.rendered))
     };
     let process = world.spawn(host, spec).map_err(|e| rerr(e.to_string()))?;

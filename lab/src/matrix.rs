@@ -1,0 +1,920 @@
+//! The interop matrix (`bootlab matrix`): every scenario that has a role of a given kind, run with
+//! every installed third-party implementation of that kind (`--impl KIND=PROFILE`), in parallel.
+//! Each cell is pass, fail (with the first failed step, rule or golden difference), error, n/a
+//! (with the profile's reason, see [`crate::peer::unsupported`]), not installed, or needs root.
+//! Written as `matrix.md`, `matrix.html` and `matrix.json`, with findings derived from the rule
+//! results (which servers ARP before replying, which clients keep `secs` at 0, ...).
+
+use crate::profile::{Installation, Profile, ProfileSet, Role};
+use crate::report::{RuleResult, ScenarioResult, Verdict};
+use crate::runner::{self, Options};
+use crate::scenario::Scenario;
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// The server kinds: the matrix's default `--roles`.
+pub const SERVER_KINDS: &[&str] = &["dhcp-server", "bootp-server"];
+
+/// Arguments of `bootlab matrix`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct Args {
+    /// Role kinds to swap for third-party implementations (comma-separated; default the server
+    /// kinds dhcp-server,bootp-server; also relay, dhcp-client, bootp-client, rom-client,
+    /// tftp-server, tftp-client).
+    #[arg(long, value_delimiter = ',')]
+    pub roles: Vec<String>,
+    /// Scenario names (comma-separated; default every scenario with a role of those kinds).
+    #[arg(long, value_delimiter = ',')]
+    pub scenarios: Vec<String>,
+    /// Only these profiles (comma-separated; default every profile filling the kind).
+    #[arg(long, value_delimiter = ',')]
+    pub profiles: Vec<String>,
+    /// Where matrix.md, matrix.html, matrix.json and the runs' artifacts (`runs/`) go.
+    #[arg(long, default_value = "out/matrix")]
+    pub out: PathBuf,
+    /// Runs at once, each in its own world.
+    #[arg(long, short = 'j', default_value_t = 2)]
+    pub jobs: usize,
+    /// Rewrite per-implementation golden files from runs whose steps and rules pass (review the
+    /// traces before committing them).
+    #[arg(long)]
+    pub accept: bool,
+    /// The scenarios directory (default: `scenarios/` of the checkout).
+    #[arg(long)]
+    pub scenario_dir: Option<PathBuf>,
+    /// The golden directory (default: `golden/` of the checkout).
+    #[arg(long)]
+    pub golden_dir: Option<PathBuf>,
+}
+
+/// A cell's status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Status {
+    /// Every step, the golden trace and the rule expectations held.
+    Pass,
+    /// A step, the golden trace or a rule expectation failed.
+    Fail,
+    /// The lab failed to carry the run out (timeout, a process would not start).
+    Error,
+    /// The profile cannot do a feature the scenario needs.
+    NotApplicable,
+    /// The program is not installed here.
+    NotInstalled,
+    /// The program needs root and the lab runs rootless.
+    NeedsRoot,
+}
+
+impl Status {
+    /// The word in tables.
+    pub fn word(self) -> &'static str {
+        match self {
+            Status::Pass => "pass",
+            Status::Fail => "fail",
+            Status::Error => "error",
+            Status::NotApplicable => "n/a",
+            Status::NotInstalled => "not installed",
+            Status::NeedsRoot => "needs root",
+        }
+    }
+    fn from_verdict(v: Verdict) -> Status {
+        match v {
+            Verdict::Pass => Status::Pass,
+            Verdict::Fail => Status::Fail,
+            Verdict::Error => Status::Error,
+            Verdict::NotApplicable => Status::NotApplicable,
+            Verdict::NotInstalled => Status::NotInstalled,
+            Verdict::NeedsRoot => Status::NeedsRoot,
+        }
+    }
+}
+
+/// One scenario run with one implementation of one role kind.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Cell {
+    /// The role kind swapped.
+    pub kind: String,
+    /// The profile used for it.
+    pub profile: String,
+    /// The scenario.
+    pub scenario: String,
+    /// The outcome.
+    pub status: Status,
+    /// One line: the first failure, the n/a reason, the missing package.
+    pub detail: String,
+    /// Every failure line of the run (golden diffs whole).
+    #[serde(default)]
+    pub failures: Vec<String>,
+    /// Wall time of the run, seconds (0 when not run).
+    pub seconds: f64,
+    /// Rule outcomes of the run: id -> `pass`/`fail`/`n/a` (with the first violation).
+    #[serde(default)]
+    pub rules: BTreeMap<String, String>,
+    /// Where the run's pcaps, logs and traces are.
+    #[serde(default)]
+    pub artifacts: Option<PathBuf>,
+    /// Whether a per-implementation golden file exists (`golden/<scenario>@<kind>=<profile>.trace`).
+    pub golden: bool,
+}
+
+/// The whole matrix, as written to `matrix.json`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Matrix {
+    /// Every cell, by kind, profile, scenario.
+    pub cells: Vec<Cell>,
+    /// Wall time of the whole matrix, seconds.
+    pub seconds: f64,
+    /// Whether the lab ran rootless.
+    pub rootless: bool,
+    /// Findings derived from the rule results, one line each.
+    pub findings: Vec<String>,
+}
+
+/// A planned cell: run it, or a status decided without running.
+#[derive(Debug, Clone)]
+struct Plan {
+    kind: String,
+    profile: String,
+    scenario: Arc<Scenario>,
+    decided: Option<(Status, String)>,
+}
+
+/// `scenarios/`, `golden/`: next to the working directory when there, else in the checkout.
+fn project_dir(name: &str) -> PathBuf {
+    let here = PathBuf::from(name);
+    if here.is_dir() {
+        return here;
+    }
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(name)
+}
+
+/// The per-implementation golden file of a cell (not the fallback to ours).
+pub fn golden_file(golden_dir: &Path, scenario: &str, kind: &str, profile: &str) -> PathBuf {
+    golden_dir.join(format!("{scenario}@{kind}={profile}.trace"))
+}
+
+/// Decides every cell: which profiles fill each kind, which scenarios have it, and what can be
+/// known without running (not installed, needs root, n/a).
+fn plan(
+    kinds: &[String],
+    scenarios: &[Arc<Scenario>],
+    set: &ProfileSet,
+    only: &[String],
+    rootless: bool,
+) -> Result<Vec<Plan>, String> {
+    let peers = crate::profile::peers_dir();
+    let mut out = Vec::new();
+    for kind in kinds {
+        let role: Role = kind.parse()?;
+        let profiles: Vec<&Profile> = set
+            .for_role(role)
+            .filter(|p| only.is_empty() || only.contains(&p.name))
+            .collect();
+        for p in profiles {
+            for sc in scenarios
+                .iter()
+                .filter(|sc| sc.roles.values().any(|r| r.kind.get_ref() == kind))
+            {
+                let decided = if let Installation::NotInstalled { binary, package } =
+                    p.installation(&peers)
+                {
+                    Some((
+                        Status::NotInstalled,
+                        format!("{} missing (Debian package {package})", binary.display()),
+                    ))
+                } else if rootless && p.needs_root {
+                    Some((
+                        Status::NeedsRoot,
+                        p.needs_root_reason.clone().unwrap_or_default(),
+                    ))
+                } else {
+                    crate::peer::unsupported(p, sc, kind).map(|why| (Status::NotApplicable, why))
+                };
+                out.push(Plan {
+                    kind: kind.clone(),
+                    profile: p.name.clone(),
+                    scenario: sc.clone(),
+                    decided,
+                });
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// The scenario as run against a third-party implementation of `kind`: a step's expectation of a
+/// specific *pool* address (`with.address` / `with.yiaddr` inside a dynamic pool of a replaced
+/// server) is dropped, because which free address a server picks is its own choice (RFC 2131
+/// §4.3.1 only says "an address from the pool"); the per-implementation golden file pins the
+/// address it does pick. Static bindings stay checked.
+pub fn for_peer(sc: &Scenario, kind: &str) -> Scenario {
+    let mut sc = sc.clone();
+    if !SERVER_KINDS.contains(&kind) {
+        return sc;
+    }
+    let mut pools: Vec<(u32, u32)> = Vec::new();
+    for r in sc.roles.values().filter(|r| r.kind.get_ref() == kind) {
+        for sn in r
+            .config
+            .get("subnet")
+            .and_then(|v| v.as_array())
+            .into_iter()
+            .flatten()
+        {
+            for range in sn
+                .get("pools")
+                .and_then(|v| v.as_array())
+                .into_iter()
+                .flatten()
+            {
+                let parsed = range
+                    .as_str()
+                    .and_then(|r| r.split_once('-'))
+                    .and_then(|(a, b)| {
+                        Some((
+                            u32::from(a.trim().parse::<std::net::Ipv4Addr>().ok()?),
+                            u32::from(b.trim().parse::<std::net::Ipv4Addr>().ok()?),
+                        ))
+                    });
+                pools.extend(parsed);
+            }
+        }
+    }
+    let in_pool = |v: &toml::Value| {
+        v.as_str()
+            .and_then(|a| a.parse::<std::net::Ipv4Addr>().ok())
+            .is_some_and(|a| {
+                pools
+                    .iter()
+                    .any(|(lo, hi)| (*lo..=*hi).contains(&u32::from(a)))
+            })
+    };
+    for step in &mut sc.steps {
+        for w in [step.wait.as_mut(), step.absent.as_mut()]
+            .into_iter()
+            .flatten()
+        {
+            w.with
+                .retain(|k, v| !((k == "address" || k == "yiaddr") && in_pool(v)));
+        }
+    }
+    sc
+}
+
+/// The first line worth showing for a failed run: the failure's first line, plus the first changed
+/// line of a golden diff.
+fn first_failure(r: &ScenarioResult) -> String {
+    let Some(f) = r.failures.first() else {
+        return String::new();
+    };
+    let mut lines = f.lines();
+    let head = lines.next().unwrap_or_default().to_string();
+    if head.starts_with("trace differs") {
+        let changed = f.lines().find(|l| {
+            (l.starts_with('-') || l.starts_with('+'))
+                && !l.starts_with("---")
+                && !l.starts_with("+++")
+        });
+        if let Some(c) = changed {
+            return format!("golden differs: {}", c.trim());
+        }
+    }
+    head
+}
+
+fn rules_map(rules: &[RuleResult]) -> BTreeMap<String, String> {
+    rules
+        .iter()
+        .map(|r| {
+            let v = match (&r.outcome[..], &r.detail) {
+                ("fail", Some(d)) => format!("fail ({d})"),
+                (o, _) => o.to_string(),
+            };
+            (r.id.clone(), v)
+        })
+        .collect()
+}
+
+/// Runs `bootlab matrix`: plans, enters the lab's isolation, runs the cells, writes the reports
+/// and prints the markdown. Exits with status 1 when a cell failed.
+pub fn run(a: Args) -> anyhow::Result<()> {
+    let started = Instant::now();
+    let kinds: Vec<String> = if a.roles.is_empty() {
+        SERVER_KINDS.iter().map(|s| s.to_string()).collect()
+    } else {
+        a.roles.clone()
+    };
+    for k in &kinds {
+        if !crate::scenario::ROLE_KINDS.contains(&k.as_str()) {
+            anyhow::bail!(
+                "--roles {k}: unknown role kind (one of {})",
+                crate::scenario::ROLE_KINDS.join(", ")
+            );
+        }
+    }
+    let scenario_dir = a
+        .scenario_dir
+        .clone()
+        .unwrap_or_else(|| project_dir("scenarios"));
+    let files = crate::scenario::resolve(&a.scenarios, &scenario_dir)?;
+    let mut scenarios = Vec::new();
+    for f in files {
+        scenarios.push(Arc::new(crate::scenario::load(&f)?));
+    }
+    let set = ProfileSet::load_default()?;
+    let rootless = !crate::isolate::is_root();
+    let plans =
+        plan(&kinds, &scenarios, &set, &a.profiles, rootless).map_err(|e| anyhow::anyhow!(e))?;
+    let cwd = std::env::current_dir()?;
+    let abs = |p: PathBuf| if p.is_absolute() { p } else { cwd.join(p) };
+    let out = abs(a.out.clone());
+    let golden = abs(a
+        .golden_dir
+        .clone()
+        .unwrap_or_else(|| project_dir("golden")));
+    std::fs::create_dir_all(&out)?;
+    let base = Options {
+        out: out.join("runs"),
+        golden: golden.clone(),
+        accept: false,
+        impls: BTreeMap::new(),
+        exe: std::env::current_exe()?,
+        rootless,
+    };
+    let jobs = a.jobs.max(1);
+    let to_run = plans.iter().filter(|p| p.decided.is_none()).count();
+    eprintln!(
+        "bootlab matrix: {} cells, {to_run} to run, {jobs} at once",
+        plans.len()
+    );
+    crate::isolate::enter()?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(4 + 2 * jobs)
+        .enable_all()
+        .build()?;
+    let accept = a.accept;
+    let cells: Vec<Cell> = rt.block_on(async {
+        let sem = Arc::new(tokio::sync::Semaphore::new(jobs));
+        let done = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let mut tasks = Vec::new();
+        for p in plans {
+            let (sem, done, golden) = (sem.clone(), done.clone(), golden.clone());
+            let mut opts = base.clone();
+            opts.impls.insert(p.kind.clone(), p.profile.clone());
+            tasks.push(tokio::spawn(async move {
+                let has_golden =
+                    golden_file(&golden, &p.scenario.name, &p.kind, &p.profile).exists();
+                let mut cell = Cell {
+                    kind: p.kind.clone(),
+                    profile: p.profile.clone(),
+                    scenario: p.scenario.name.clone(),
+                    status: Status::NotApplicable,
+                    detail: String::new(),
+                    failures: vec![],
+                    seconds: 0.0,
+                    rules: BTreeMap::new(),
+                    artifacts: None,
+                    golden: has_golden,
+                };
+                if let Some((status, detail)) = p.decided {
+                    cell.status = status;
+                    cell.detail = detail;
+                    return cell;
+                }
+                let _permit = sem.acquire().await;
+                let sc = for_peer(&p.scenario, &p.kind);
+                let mut r = runner::run(&sc, &opts, 1).await;
+                // --accept: only a run whose steps and rules held but whose trace differs from
+                // ours (or from an older per-implementation file) is recorded.
+                if accept
+                    && r.verdict == Verdict::Fail
+                    && r.failures
+                        .iter()
+                        .all(|f| f.starts_with("trace differs") || f.starts_with("no golden file"))
+                {
+                    let path = golden_file(&golden, &p.scenario.name, &p.kind, &p.profile);
+                    if let Ok(text) = std::fs::read_to_string(r.artifacts.join("trace.txt")) {
+                        if std::fs::write(&path, text).is_ok() {
+                            eprintln!("accepted {}", path.display());
+                            r.verdict = Verdict::Pass;
+                            r.failures.clear();
+                            cell.golden = true;
+                        }
+                    }
+                }
+                let n = done.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
+                eprintln!(
+                    "[{n}/{to_run}] {} {} [{}={}] ({:.1}s)",
+                    r.verdict.word(),
+                    r.scenario,
+                    p.kind,
+                    p.profile,
+                    r.duration.as_secs_f64()
+                );
+                cell.status = Status::from_verdict(r.verdict);
+                cell.detail = first_failure(&r);
+                cell.failures = r.failures.clone();
+                cell.seconds = (r.duration.as_secs_f64() * 10.0).round() / 10.0;
+                cell.rules = rules_map(&r.rules);
+                cell.artifacts = Some(r.artifacts.clone());
+                cell
+            }));
+        }
+        let mut cells = Vec::new();
+        for t in tasks {
+            if let Ok(c) = t.await {
+                cells.push(c);
+            }
+        }
+        cells
+    });
+    let mut m = Matrix {
+        cells,
+        seconds: (started.elapsed().as_secs_f64() * 10.0).round() / 10.0,
+        rootless,
+        findings: vec![],
+    };
+    m.findings = findings(&m.cells);
+    let md = markdown(&m);
+    std::fs::write(out.join("matrix.md"), &md)?;
+    std::fs::write(out.join("matrix.html"), html(&m))?;
+    std::fs::write(out.join("matrix.json"), serde_json::to_string_pretty(&m)?)?;
+    print!("{md}");
+    eprintln!(
+        "wrote {}/matrix.{{md,html,json}} in {:.1}s",
+        out.display(),
+        m.seconds
+    );
+    if m.cells
+        .iter()
+        .any(|c| matches!(c.status, Status::Fail | Status::Error))
+    {
+        std::process::exit(1);
+    }
+    Ok(())
+}
+
+/// Counts of each status.
+pub fn counts(cells: &[Cell]) -> BTreeMap<Status, usize> {
+    let mut m = BTreeMap::new();
+    for c in cells {
+        *m.entry(c.status).or_insert(0) += 1;
+    }
+    m
+}
+
+// ---------------------------------------------------------------------------------------------
+// Findings
+// ---------------------------------------------------------------------------------------------
+
+/// The rules whose outcome describes the swapped role (not our roles in the same run).
+fn rule_concerns(kind: &str, id: &str) -> bool {
+    match kind {
+        "dhcp-server" | "bootp-server" => {
+            id.starts_with("ADDR-") || id.starts_with("SRV-") || id == "FMT-BOOTP-01"
+        }
+        "relay" => id.starts_with("RELAY-") || id == "ADDR-RELAY-01",
+        "dhcp-client" | "bootp-client" | "rom-client" => {
+            id.starts_with("CLI-") || id == "FMT-COOKIE-02"
+        }
+        "tftp-server" | "tftp-client" => id.starts_with("TFTP-") || id == "ADDR-ARP-02",
+        _ => false,
+    }
+}
+
+/// Per implementation (`kind=profile`) and rule: how many runs passed and failed it, over the
+/// cells that ran (pass or fail); rules that were n/a everywhere are left out.
+pub fn rule_table(
+    cells: &[Cell],
+) -> BTreeMap<String, BTreeMap<String, (usize, usize, Vec<String>)>> {
+    let mut t: BTreeMap<String, BTreeMap<String, (usize, usize, Vec<String>)>> = BTreeMap::new();
+    for c in cells
+        .iter()
+        .filter(|c| matches!(c.status, Status::Pass | Status::Fail))
+    {
+        for (id, o) in &c.rules {
+            if !rule_concerns(&c.kind, id) {
+                continue;
+            }
+            let e = t
+                .entry(format!("{}={}", c.kind, c.profile))
+                .or_default()
+                .entry(id.clone())
+                .or_insert((0, 0, vec![]));
+            if o == "pass" {
+                e.0 += 1;
+            } else if o.starts_with("fail") {
+                e.1 += 1;
+                e.2.push(c.scenario.clone());
+            }
+        }
+    }
+    for rules in t.values_mut() {
+        rules.retain(|_, (p, f, _)| *p + *f > 0);
+    }
+    t.retain(|_, rules| !rules.is_empty());
+    t
+}
+
+/// Findings in words: for a few behaviours the issue asks about, which implementations show them.
+pub fn findings(cells: &[Cell]) -> Vec<String> {
+    let t = rule_table(cells);
+    let mut out = Vec::new();
+    let with = |id: &str, failing: bool| -> Vec<String> {
+        t.iter()
+            .filter_map(|(imp, rules)| {
+                rules
+                    .get(id)
+                    .filter(|(p, f, _)| if failing { *f > 0 } else { *p > 0 && *f == 0 })
+                    .map(|_| imp.clone())
+            })
+            .collect()
+    };
+    let line = |what: &str, who: Vec<String>| {
+        if who.is_empty() {
+            format!("{what}: none seen")
+        } else {
+            format!("{what}: {}", who.join(", "))
+        }
+    };
+    out.push(line(
+        "Servers that unicast to an address-less client without ARPing first (ADDR-UNI-01 pass)",
+        with("ADDR-UNI-01", false),
+    ));
+    out.push(line(
+        "Servers that ARP for yiaddr before replying, or fail to unicast (ADDR-UNI-01 fail)",
+        with("ADDR-UNI-01", true),
+    ));
+    out.push(line(
+        "Servers that broadcast instead of unicasting (ADDR-UNI-02 pass)",
+        with("ADDR-UNI-02", false),
+    ));
+    out.push(line("Boot hosts that reach an ARP-less client for TFTP without an unanswered ARP (ADDR-ARP-02 pass)", with("ADDR-ARP-02", false)));
+    out.push(line(
+        "Boot hosts that ARP for an ARP-less client (ADDR-ARP-02 fail)",
+        with("ADDR-ARP-02", true),
+    ));
+    out.push(line(
+        "Servers whose BOOTP replies are not plain BOOTP (FMT-BOOTP-01 fail)",
+        with("FMT-BOOTP-01", true),
+    ));
+    out.push(line(
+        "Servers replying via the relay to giaddr (ADDR-GIADDR-01 pass)",
+        with("ADDR-GIADDR-01", false),
+    ));
+    out.push(line(
+        "Clients that keep secs constant across retransmissions (CLI-SECS-02 fail)",
+        with("CLI-SECS-02", true),
+    ));
+    out.push(line(
+        "Clients that probe (RFC 5227) before binding (CLI-ACD-01 pass)",
+        with("CLI-ACD-01", false),
+    ));
+    let never_probe: Vec<String> = t
+        .iter()
+        .filter(|(imp, rules)| imp.contains("client=") && !rules.contains_key("CLI-ACD-01"))
+        .map(|(imp, _)| imp.clone())
+        .collect();
+    out.push(line(
+        "Clients that never probe before binding (CLI-ACD-01 n/a in every run)",
+        never_probe,
+    ));
+    out.push(line(
+        "Relays that set giaddr to the receiving interface (RELAY-GI-01 pass)",
+        with("RELAY-GI-01", false),
+    ));
+    out.push(line(
+        "Relays that do not add exactly one hop (RELAY-HOPS-02 fail)",
+        with("RELAY-HOPS-02", true),
+    ));
+    out
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reports
+// ---------------------------------------------------------------------------------------------
+
+fn md_escape(s: &str) -> String {
+    s.replace('|', "\\|").replace('\n', " ")
+}
+
+fn short(s: &str, n: usize) -> String {
+    if s.chars().count() <= n {
+        s.to_string()
+    } else {
+        format!("{}…", s.chars().take(n).collect::<String>())
+    }
+}
+
+/// Kinds in order, then per kind the profiles (columns) and scenarios (rows).
+fn layout(cells: &[Cell]) -> Vec<(String, Vec<String>, Vec<String>)> {
+    let mut kinds: Vec<String> = Vec::new();
+    for c in cells {
+        if !kinds.contains(&c.kind) {
+            kinds.push(c.kind.clone());
+        }
+    }
+    kinds
+        .into_iter()
+        .map(|k| {
+            let of: Vec<&Cell> = cells.iter().filter(|c| c.kind == k).collect();
+            let profiles: BTreeSet<String> = of.iter().map(|c| c.profile.clone()).collect();
+            let scenarios: BTreeSet<String> = of.iter().map(|c| c.scenario.clone()).collect();
+            (
+                k,
+                profiles.into_iter().collect(),
+                scenarios.into_iter().collect(),
+            )
+        })
+        .collect()
+}
+
+/// The matrix as markdown: one table per kind (scenarios × profiles), numbered notes with the
+/// failure or n/a reason of each cell, the counts, the rule table and the findings.
+pub fn markdown(m: &Matrix) -> String {
+    let mut o = String::new();
+    let _ = writeln!(o, "# Interop matrix\n");
+    let c = counts(&m.cells);
+    let summary: Vec<String> = c.iter().map(|(s, n)| format!("{n} {}", s.word())).collect();
+    let _ = writeln!(
+        o,
+        "{} cells: {} ({:.0} s wall time{}).\n",
+        m.cells.len(),
+        summary.join(", "),
+        m.seconds,
+        if m.rootless { ", rootless" } else { "" }
+    );
+    let mut notes: Vec<String> = Vec::new();
+    for (kind, profiles, scenarios) in layout(&m.cells) {
+        let _ = writeln!(o, "## {kind}\n");
+        let _ = writeln!(o, "| scenario | {} |", profiles.join(" | "));
+        let _ = writeln!(o, "|---|{}", "---|".repeat(profiles.len()));
+        for sc in &scenarios {
+            let mut row = format!("| {sc} |");
+            for p in &profiles {
+                match m
+                    .cells
+                    .iter()
+                    .find(|c| &c.kind == &kind && &c.profile == p && &c.scenario == sc)
+                {
+                    None => row.push_str(" |"),
+                    Some(cell) => {
+                        let mut w = cell.status.word().to_string();
+                        if cell.status == Status::Pass && cell.golden {
+                            w.push('*');
+                        }
+                        if cell.status != Status::Pass && !cell.detail.is_empty() {
+                            notes.push(format!(
+                                "{sc} × {p}: {}",
+                                md_escape(&short(&cell.detail, 300))
+                            ));
+                            w.push_str(&format!(" [{}]", notes.len()));
+                        }
+                        let _ = write!(row, " {w} |");
+                    }
+                }
+            }
+            let _ = writeln!(o, "{row}");
+        }
+        o.push('\n');
+    }
+    let _ = writeln!(o, "`pass*`: passes against its own golden file `golden/<scenario>@<kind>=<profile>.trace` (a reviewed, legitimate difference from ours).\n");
+    if !notes.is_empty() {
+        let _ = writeln!(o, "### Notes\n");
+        for (i, n) in notes.iter().enumerate() {
+            let _ = writeln!(o, "{}. {n}", i + 1);
+        }
+        o.push('\n');
+    }
+    let _ = writeln!(o, "## Findings\n");
+    for f in &m.findings {
+        let _ = writeln!(o, "- {f}");
+    }
+    o.push('\n');
+    let t = rule_table(&m.cells);
+    if !t.is_empty() {
+        let _ = writeln!(
+            o,
+            "### Rule outcomes of the swapped role (runs passed / failed)\n"
+        );
+        let _ = writeln!(
+            o,
+            "| implementation | rule | pass | fail | failing scenarios |"
+        );
+        let _ = writeln!(o, "|---|---|---|---|---|");
+        for (imp, rules) in &t {
+            for (id, (p, f, scs)) in rules {
+                let _ = writeln!(o, "| {imp} | {id} | {p} | {f} | {} |", scs.join(", "));
+            }
+        }
+        o.push('\n');
+    }
+    o
+}
+
+fn html_escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+/// The matrix as a standalone HTML page (colours per status, the detail as a tooltip and below).
+pub fn html(m: &Matrix) -> String {
+    let mut o = String::from(
+        "<!doctype html>\n<html><head><meta charset=\"utf-8\"><title>bootlab interop matrix</title><style>\n\
+         body{font-family:sans-serif}table{border-collapse:collapse;margin-bottom:1.5em}td,th{border:1px solid #999;padding:3px 6px;font-size:90%}\n\
+         .pass{background:#cfc}.fail,.error{background:#fcc}.n-a{background:#eee}.not-installed,.needs-root{background:#ffc}small{color:#555}\n\
+         </style></head><body>\n<h1>Interop matrix</h1>\n",
+    );
+    let c = counts(&m.cells);
+    let summary: Vec<String> = c.iter().map(|(s, n)| format!("{n} {}", s.word())).collect();
+    let _ = writeln!(
+        o,
+        "<p>{} cells: {} ({:.0} s).</p>",
+        m.cells.len(),
+        html_escape(&summary.join(", ")),
+        m.seconds
+    );
+    for (kind, profiles, scenarios) in layout(&m.cells) {
+        let _ = writeln!(
+            o,
+            "<h2>{}</h2>\n<table><tr><th>scenario</th>",
+            html_escape(&kind)
+        );
+        for p in &profiles {
+            let _ = write!(o, "<th>{}</th>", html_escape(p));
+        }
+        o.push_str("</tr>\n");
+        for sc in &scenarios {
+            let _ = write!(o, "<tr><td>{}</td>", html_escape(sc));
+            for p in &profiles {
+                match m
+                    .cells
+                    .iter()
+                    .find(|c| &c.kind == &kind && &c.profile == p && &c.scenario == sc)
+                {
+                    None => o.push_str("<td></td>"),
+                    Some(cell) => {
+                        let class = cell.status.word().replace([' ', '/'], "-");
+                        let _ = write!(
+                            o,
+                            "<td class=\"{class}\" title=\"{}\">{}{}<br><small>{}</small></td>",
+                            html_escape(&cell.detail),
+                            cell.status.word(),
+                            if cell.golden && cell.status == Status::Pass {
+                                "*"
+                            } else {
+                                ""
+                            },
+                            html_escape(&short(&cell.detail, 120))
+                        );
+                    }
+                }
+            }
+            o.push_str("</tr>\n");
+        }
+        o.push_str("</table>\n");
+    }
+    o.push_str("<h2>Findings</h2>\n<ul>\n");
+    for f in &m.findings {
+        let _ = writeln!(o, "<li>{}</li>", html_escape(f));
+    }
+    o.push_str("</ul>\n</body></html>\n");
+    o
+}
+
+/// Reads a `matrix.json` written by [`run`].
+pub fn load(path: &Path) -> Result<Matrix, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+#[allow(dead_code)]
+fn _duration(d: Duration) -> f64 {
+    d.as_secs_f64()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cell(
+        kind: &str,
+        profile: &str,
+        scenario: &str,
+        status: Status,
+        rules: &[(&str, &str)],
+    ) -> Cell {
+        Cell {
+            kind: kind.into(),
+            profile: profile.into(),
+            scenario: scenario.into(),
+            status,
+            detail: if status == Status::Pass {
+                String::new()
+            } else {
+                "why | it".into()
+            },
+            failures: vec![],
+            seconds: 1.0,
+            rules: rules
+                .iter()
+                .map(|(a, b)| (a.to_string(), b.to_string()))
+                .collect(),
+            artifacts: None,
+            golden: false,
+        }
+    }
+
+    #[test]
+    fn markdown_has_one_table_per_kind_and_numbered_notes() {
+        let cells = vec![
+            cell(
+                "dhcp-server",
+                "kea-dhcp4",
+                "dhcp-dora",
+                Status::Pass,
+                &[("ADDR-UNI-01", "pass")],
+            ),
+            cell(
+                "dhcp-server",
+                "udhcpd",
+                "dhcp-dora",
+                Status::Fail,
+                &[("ADDR-UNI-01", "fail (lan frame 3: ARP)")],
+            ),
+            cell(
+                "bootp-server",
+                "cmu-bootpd",
+                "arp-less-client",
+                Status::NotApplicable,
+                &[],
+            ),
+        ];
+        let m = Matrix {
+            findings: findings(&cells),
+            cells,
+            seconds: 3.0,
+            rootless: false,
+        };
+        let md = markdown(&m);
+        assert!(
+            md.contains("## dhcp-server") && md.contains("## bootp-server"),
+            "{md}"
+        );
+        assert!(md.contains("| dhcp-dora | pass | fail [1] |"), "{md}");
+        assert!(md.contains("1. dhcp-dora × udhcpd: why \\| it"), "{md}");
+        assert!(
+            md.contains("ADDR-UNI-01 pass): dhcp-server=kea-dhcp4"),
+            "{md}"
+        );
+        assert!(
+            md.contains("(ADDR-UNI-01 fail): dhcp-server=udhcpd"),
+            "{md}"
+        );
+        assert!(html(&m).contains("class=\"fail\""));
+    }
+
+    #[test]
+    fn pool_addresses_are_the_peers_choice_but_static_ones_stay() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios");
+        let Ok(dora) = crate::scenario::load(&dir.join("dhcp-dora.toml")) else {
+            return;
+        };
+        let w = for_peer(&dora, "dhcp-server");
+        assert!(w.steps[0]
+            .wait
+            .as_ref()
+            .is_some_and(|w| !w.with.contains_key("address")));
+        let same = for_peer(&dora, "dhcp-client");
+        assert!(same.steps[0]
+            .wait
+            .as_ref()
+            .is_some_and(|w| w.with.contains_key("address")));
+        let Ok(bootp) = crate::scenario::load(&dir.join("bootp-static-binding.toml")) else {
+            return;
+        };
+        let w = for_peer(&bootp, "bootp-server");
+        assert!(w.steps[0]
+            .wait
+            .as_ref()
+            .is_some_and(|w| w.with.contains_key("yiaddr")));
+    }
+
+    #[test]
+    fn rules_of_our_roles_are_not_findings_about_the_peer() {
+        let cells = vec![cell(
+            "dhcp-server",
+            "kea-dhcp4",
+            "dhcp-dora",
+            Status::Pass,
+            &[("CLI-SECS-02", "fail (x)"), ("SRV-DECL-01", "n/a")],
+        )];
+        assert!(rule_table(&cells).is_empty());
+    }
+}
