@@ -234,6 +234,10 @@ impl Daemon {
         tokio::pin!(shutdown);
         let mut buf = vec![0u8; 65_536];
         let mut tasks = tokio::task::JoinSet::new();
+        // Peers with a transfer running: a repeated request (its first answer was lost) is
+        // ignored, the running transfer's own timer resends; a second WRQ would otherwise find
+        // the file the first one created.
+        let mut active = std::collections::HashSet::new();
         loop {
             tokio::select! {
                 r = recv_request(&sock, &mut buf) => {
@@ -252,9 +256,14 @@ impl Daemon {
                         Some((to, _)) if local.ip().is_unspecified() => IpAddr::V4(to),
                         _ => local.ip(),
                     };
+                    if active.contains(&peer) {
+                        tracing::info!(%peer, "repeated request ignored: its transfer is running");
+                        continue;
+                    }
                     match server.request(clock.now(), peer, &buf[..n]) {
                         Admission::Start(t, file) => {
                             tracing::info!(%peer, file = t.filename(), write = t.is_write(), negotiated = ?t.negotiated(), "transfer start");
+                            active.insert(peer);
                             tasks.spawn(run_transfer(*t, file, reply_from, interface.clone(), clock));
                         }
                         Admission::Refuse { filename, refused, error } => {
@@ -272,7 +281,11 @@ impl Daemon {
                         Admission::Ignore(why) => tracing::debug!(%peer, "ignored: {why}"),
                     }
                 }
-                Some(_) = tasks.join_next(), if !tasks.is_empty() => {}
+                Some(done) = tasks.join_next(), if !tasks.is_empty() => {
+                    if let Ok(peer) = done {
+                        active.remove(&peer);
+                    }
+                }
                 _ = &mut shutdown => break,
             }
         }
@@ -288,7 +301,7 @@ async fn run_transfer(
     local: IpAddr,
     iface: Option<String>,
     clock: Clock,
-) {
+) -> SocketAddr {
     let peer = t.peer();
     let name = t.filename().to_string();
     let started = Instant::now();
@@ -300,7 +313,7 @@ async fn run_transfer(
                 "transfer-failed",
                 json!({ "file": name, "peer": peer.to_string(), "reason": format!("{e:#}") }),
             );
-            return;
+            return peer;
         }
     };
     let mut buf = vec![0u8; 65_536];
@@ -372,6 +385,7 @@ async fn run_transfer(
     if let Some(f) = file.as_mut() {
         let _ = f.sync_all();
     }
+    peer
 }
 
 /// A request's length, source, and (header destination, local answering address).

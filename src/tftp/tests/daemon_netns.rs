@@ -212,14 +212,21 @@ fn write_creates_a_new_file_only_when_allowed() {
                 ))
             ));
 
-            sock.send_to(&wrq("up.bin"), "127.0.0.1:69")
-                .await
-                .expect("send");
+            // Sent twice, as a client whose first ACK 0 got lost would: one transfer only, and
+            // no ERROR 6 for the file the first request created.
+            for _ in 0..2 {
+                sock.send_to(&wrq("up.bin"), "127.0.0.1:69")
+                    .await
+                    .expect("send");
+            }
             let (n, tid) = sock.recv_from(&mut buf).await.expect("ACK 0");
             assert_eq!(
                 Packet::parse(&buf[..n]).expect("ack").0,
                 Packet::Ack { block: 0 }
             );
+            let again =
+                tokio::time::timeout(Duration::from_millis(100), sock.recv_from(&mut buf)).await;
+            assert!(again.is_err(), "the repeated WRQ was answered: {again:?}");
             assert_ne!(tid.port(), 69, "answers come from a new TID");
             let block1 = vec![0x42; 512];
             sock.send_to(
