@@ -5,7 +5,7 @@
 # SERVER is dnsmasq | udhcpd | kea | dhcpd; the client runs on c0, the server in a second
 # namespace on br0 (192.0.2.1/24), so unicast renewals really cross the veth. RUNS=2 runs the
 # client twice (INIT-REBOOT with a lease file); LEASE, NOPING, SQUAT, LIMIT tune the run;
-# CAPTURE=1 prints a tcpdump of c0.
+# CAPTURE=1 prints a tcpdump of c0; KEEP=1 keeps the run's directory.
 set -eu
 SERVER=$1; CFG=$2; shift 2
 BOOTLAB=${BOOTLAB:-/work/main/target/debug/bootlab}
@@ -14,7 +14,12 @@ sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1
 ip link set lo up
 unshare --net sleep 600 & HOLDER=$!
 sleep 0.2
-cleanup() { kill "$SRV" 2>/dev/null || true; kill "$HOLDER" 2>/dev/null || true; [ -n "$SQ" ] && kill "$SQ" 2>/dev/null || true; }
+cleanup() {
+  kill "$SRV" 2>/dev/null || true
+  kill "$HOLDER" 2>/dev/null || true
+  [ -n "$SQ" ] && kill "$SQ" 2>/dev/null || true
+  [ -n "${KEEP:-}" ] || rm -rf "$D"
+}
 SRV=; SQ=
 trap cleanup EXIT
 # The server's namespace holds a bridge br0 (192.0.2.1/24) with the client's peer port on it,
