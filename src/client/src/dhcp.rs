@@ -935,7 +935,7 @@ impl DhcpClient {
         let t = reply.message_type();
         match (self.state, t) {
             (State::Selecting, Some(MessageType::Offer)) | (State::Selecting, None) => {
-                if t.is_none() && !self.cfg.accept_bootp || reply.yiaddr.is_unspecified() {
+                if (t.is_none() && !self.cfg.accept_bootp) || reply.yiaddr.is_unspecified() {
                     return;
                 }
                 let server_id = opts(reply).server_identifier();
