@@ -1,8 +1,11 @@
 //! Checks of the checklist's FMT group: message format and options encoding.
 
 use super::{fail, Check, Outcome};
-use crate::trace::Trace;
-use bootlab_wire::bootp::{code, Op, Vendor, MAGIC_COOKIE, MIN_MESSAGE_LEN};
+use crate::trace::{Frame, Trace};
+use bootlab_wire::bootp::{code, Area, Message, MessageType, Op, Vendor, MAGIC_COOKIE, MIN_MESSAGE_LEN};
+use bootlab_wire::Deviation;
+use std::net::Ipv4Addr;
+use std::time::Duration;
 
 /// The checks written so far, by rule id.
 pub(super) const CHECKS: &[(&str, Check)] = &[
@@ -13,6 +16,16 @@ pub(super) const CHECKS: &[(&str, Check)] = &[
     ("FMT-COOKIE-02", cookie_02),
     ("FMT-TYPE-01", type_01),
     ("FMT-BOOTP-01", bootp_01),
+    ("FMT-SIZE-03", size_03),
+    ("FMT-PORT-01", port_01),
+    ("FMT-COOKIE-01", cookie_01),
+    ("FMT-COOKIE-03", cookie_03),
+    ("FMT-TLV-01", tlv_01),
+    ("FMT-END-01", end_01),
+    ("FMT-OVL-01", ovl_01),
+    ("FMT-OVL-02", ovl_02),
+    ("FMT-NVT-01", nvt_01),
+    ("FMT-MULTI-01", multi_01),
 ];
 
 /// FMT-SIZE-01 (RFC 951 §3, RFC 1542 §2.1): every message carries at least 300 octets.
@@ -205,5 +218,843 @@ fn bootp_01(t: &Trace) -> Outcome {
         Outcome::Pass
     } else {
         Outcome::NotApplicable
+    }
+}
+
+/// FMT-SIZE-03 (RFC 2131 §2, §3.5; RFC 2132 §9.10): replies fit 576 octets of IP, or the
+/// client's option 57; a client never advertises option 57 below 576.
+fn size_03(t: &Trace) -> Outcome {
+    let mut any = false;
+    for (f, m) in t.bootp() {
+        let Some(v) = m
+            .options()
+            .and_then(|o| o.maximum_message_size())
+            .filter(|_| m.op == Op::BootRequest)
+        else {
+            continue;
+        };
+        any = true;
+        if v < 576 {
+            return fail(
+                &f.segment,
+                f.number,
+                format!("option 57 of {v}, below the minimum of 576"),
+            );
+        }
+    }
+    for (f, m) in t.bootp().filter(|(f, m)| {
+        m.op == Op::BootReply && f.decoded.udp.as_ref().is_some_and(|u| u.dst_port == 68)
+    }) {
+        let Some(ip) = &f.decoded.ipv4 else { continue };
+        any = true;
+        let asked = t
+            .bootp()
+            .filter(|(g, n)| {
+                n.op == Op::BootRequest && n.xid == m.xid && n.chaddr == m.chaddr && g.time <= f.time
+            })
+            .filter_map(|(_, n)| n.options().and_then(|o| o.maximum_message_size()))
+            .last()
+            .unwrap_or(0);
+        let limit = asked.max(576);
+        if ip.total_len > limit {
+            return fail(
+                &f.segment,
+                f.number,
+                format!("reply of {} IP octets, more than {limit}", ip.total_len),
+            );
+        }
+    }
+    verdict(any)
+}
+
+/// FMT-PORT-01 (RFC 951 §3, RFC 1542 §4.1.2, §5.4): clients send 68 -> 67, replies reach
+/// clients on 68, relay <-> server traffic is 67 -> 67.
+fn port_01(t: &Trace) -> Outcome {
+    let mut any = false;
+    for (f, m) in t.bootp() {
+        let Some(u) = &f.decoded.udp else { continue };
+        if u.src_port == 4011 || u.dst_port == 4011 {
+            continue; // PXE boot server traffic (PXE-VCI-01)
+        }
+        let ok = match m.op {
+            Op::BootRequest => matches!((u.src_port, u.dst_port), (68, 67) | (67, 67)),
+            Op::BootReply => matches!((u.src_port, u.dst_port), (67, 68) | (67, 67)),
+            Op::Unknown(_) => continue,
+        };
+        any = true;
+        if !ok {
+            return fail(
+                &f.segment,
+                f.number,
+                format!("{:?} from port {} to port {}", m.op, u.src_port, u.dst_port),
+            );
+        }
+    }
+    verdict(any)
+}
+
+/// FMT-COOKIE-01 (RFC 2131 §3, RFC 2132 §2): every message of a DHCP exchange carries the
+/// magic cookie (the decoder reads options only after it).
+fn cookie_01(t: &Trace) -> Outcome {
+    let dhcp_xids: Vec<u32> = t
+        .bootp()
+        .filter(|(_, m)| m.message_type().is_some())
+        .map(|(_, m)| m.xid)
+        .collect();
+    let mut any = false;
+    for (f, m) in t.bootp().filter(|(_, m)| dhcp_xids.contains(&m.xid)) {
+        any = true;
+        if m.options().is_none() {
+            return fail(
+                &f.segment,
+                f.number,
+                "message of a DHCP exchange without the 99.130.83.99 cookie",
+            );
+        }
+    }
+    verdict(any)
+}
+
+/// FMT-COOKIE-03 (RFC 951 §7.3, RFC 1542 §3.5): a reply uses the vendor format its request
+/// announced: no RFC 1048 options to a request without the cookie.
+fn cookie_03(t: &Trace) -> Outcome {
+    let mut any = false;
+    for (f, m) in t.bootp().filter(|(_, m)| m.op == Op::BootReply) {
+        let Some((_, req)) = t
+            .bootp()
+            .filter(|(g, n)| {
+                n.op == Op::BootRequest && n.xid == m.xid && n.chaddr == m.chaddr && g.time <= f.time
+            })
+            .last()
+        else {
+            continue;
+        };
+        any = true;
+        match (&req.vend, &m.vend) {
+            (Vendor::Raw(_), Vendor::Options(o)) if !o.0.is_empty() => {
+                return fail(
+                    &f.segment,
+                    f.number,
+                    "RFC 1048 options in a reply to a request without the magic cookie",
+                )
+            }
+            (Vendor::Options(_), Vendor::Raw(v)) if v.iter().any(|b| *b != 0) => {
+                return fail(
+                    &f.segment,
+                    f.number,
+                    "reply uses another vendor format than the request's RFC 1048 cookie",
+                )
+            }
+            _ => {}
+        }
+    }
+    verdict(any)
+}
+
+/// The first decoder deviation of a BOOTP frame whose message matches `pred`.
+fn bootp_deviation(t: &Trace, pred: impl Fn(&Deviation) -> bool) -> Option<(&Frame, String)> {
+    t.bootp().find_map(|(f, _)| {
+        f.decoded
+            .deviations
+            .iter()
+            .find(|d| pred(d))
+            .map(|d| (f, d.to_string()))
+    })
+}
+
+fn any_options(t: &Trace) -> bool {
+    t.bootp().any(|(_, m)| m.options().is_some())
+}
+
+/// FMT-TLV-01 (RFC 2132 §2): every option's length stays within its area.
+fn tlv_01(t: &Trace) -> Outcome {
+    if let Some((f, d)) = bootp_deviation(t, |d| {
+        d.field.starts_with("option ")
+            && (d.message.contains("runs past") || d.message.contains("length octet missing"))
+    }) {
+        return fail(&f.segment, f.number, d);
+    }
+    verdict(any_options(t))
+}
+
+/// FMT-END-01 (RFC 2131 §4.1, RFC 2132 §3.2): each option area ends with End, then only Pad.
+fn end_01(t: &Trace) -> Outcome {
+    if let Some((f, d)) = bootp_deviation(t, |d| {
+        d.message == "no end option" || d.message.contains("non-pad bytes after the end option")
+    }) {
+        return fail(&f.segment, f.number, d);
+    }
+    verdict(any_options(t))
+}
+
+/// FMT-OVL-01 (RFC 2131 §4.1, RFC 2132 §9.3): option 52 is one octet 1-3 in the options field,
+/// and each overloaded field is a well-formed option area.
+fn ovl_01(t: &Trace) -> Outcome {
+    let mut any = false;
+    for (f, m) in t.bootp() {
+        let with_area = m.options_with_area();
+        let Some((area, o)) = with_area
+            .iter()
+            .find(|(_, o)| o.code == code::OPTION_OVERLOAD)
+        else {
+            continue;
+        };
+        any = true;
+        if *area != Area::Options || o.data.len() != 1 || !(1..=3).contains(&o.data[0]) {
+            return fail(
+                &f.segment,
+                f.number,
+                format!("option 52 {:?} in {area:?}: expected one octet 1-3 in the options field", o.data),
+            );
+        }
+        if let Some(d) = f
+            .decoded
+            .deviations
+            .iter()
+            .find(|d| d.field == "file" || d.field == "sname" || d.field == "option 52")
+        {
+            return fail(&f.segment, f.number, d.to_string());
+        }
+    }
+    verdict(any)
+}
+
+/// FMT-OVL-02 (RFC 2131 Table 3, RFC 3046 §2.1-2.2): no option 52 in a DHCPNAK; a relay never
+/// adds option 52; option 82 only in the options field of a reply.
+fn ovl_02(t: &Trace) -> Outcome {
+    let mut any = false;
+    for (f, m) in t.bootp() {
+        if m.message_type() == Some(MessageType::Nak) {
+            any = true;
+            if m.options().is_some_and(|o| o.contains(code::OPTION_OVERLOAD)) {
+                return fail(&f.segment, f.number, "DHCPNAK uses option overload (52)");
+            }
+        }
+        if m.op == Op::BootReply {
+            for (area, o) in m.options_with_area() {
+                if o.code == code::RELAY_AGENT_INFORMATION {
+                    any = true;
+                    if area != Area::Options {
+                        return fail(&f.segment, f.number, format!("option 82 in {area:?}"));
+                    }
+                }
+            }
+        }
+        if let Some((_, inner)) = relay_ingress(t, f, m) {
+            any = true;
+            let ovl = |x: &Message| x.options().and_then(|o| o.get(code::OPTION_OVERLOAD));
+            if ovl(m) != ovl(inner) {
+                return fail(&f.segment, f.number, "the relay changed option 52");
+            }
+        }
+    }
+    verdict(any)
+}
+
+/// FMT-NVT-01 (RFC 2132 §2): text options carry no trailing NUL.
+fn nvt_01(t: &Trace) -> Outcome {
+    const TEXT: [u8; 12] = [12, 14, 15, 17, 18, 40, 47, 56, 62, 64, 66, 67];
+    let mut any = false;
+    for (f, m) in t.bootp() {
+        let Some(o) = m.options() else { continue };
+        for opt in o.0.iter().filter(|x| TEXT.contains(&x.code)) {
+            any = true;
+            if opt.data.last() == Some(&0) {
+                return fail(
+                    &f.segment,
+                    f.number,
+                    format!("text option {} ends with a NUL", opt.code),
+                );
+            }
+        }
+    }
+    verdict(any)
+}
+
+/// FMT-MULTI-01 (RFC 2131 §4.1, RFC 3396): a reply carries each option once, unless the value
+/// is long enough to need splitting or spans areas.
+fn multi_01(t: &Trace) -> Outcome {
+    let mut any = false;
+    for (f, m) in t.bootp().filter(|(_, m)| m.op == Op::BootReply) {
+        let opts = m.options_with_area();
+        if opts.is_empty() {
+            continue;
+        }
+        any = true;
+        for (i, (area, o)) in opts.iter().enumerate() {
+            let same: Vec<_> = opts.iter().filter(|(_, x)| x.code == o.code).collect();
+            if same.len() < 2 || opts[..i].iter().any(|(_, x)| x.code == o.code) {
+                continue;
+            }
+            let total: usize = same.iter().map(|(_, x)| x.data.len()).sum();
+            if same.iter().all(|(a, _)| a == area) && total <= 255 {
+                return fail(
+                    &f.segment,
+                    f.number,
+                    format!("option {} appears {} times ({total} octets in all)", o.code, same.len()),
+                );
+            }
+        }
+    }
+    verdict(any)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Helpers shared by the group files.
+
+/// `Pass` when something relevant was seen, else `NotApplicable`.
+pub(super) fn verdict(any: bool) -> Outcome {
+    if any {
+        Outcome::Pass
+    } else {
+        Outcome::NotApplicable
+    }
+}
+
+/// An interval of the capture in protocol seconds: captured time times the scenario's time scale.
+pub(super) fn protocol_secs(t: &Trace, from: Duration, to: Duration) -> f64 {
+    to.saturating_sub(from).as_secs_f64() * t.time_scale
+}
+
+/// The checklist's tolerance on every timing (namespaces add scheduling jitter), in seconds.
+pub(super) const TOLERANCE: f64 = 0.5;
+
+/// A message a client sent: BOOTREQUEST from UDP 68 (RFC 951 §3).
+pub(super) fn from_client(f: &Frame, m: &Message) -> bool {
+    m.op == Op::BootRequest && f.decoded.udp.as_ref().is_some_and(|u| u.src_port == 68)
+}
+
+/// A request a relay forwarded server-wards: BOOTREQUEST 67 -> 67 (RFC 1542 §4.1.1).
+pub(super) fn relayed(f: &Frame, m: &Message) -> bool {
+    m.op == Op::BootRequest
+        && f.decoded
+            .udp
+            .as_ref()
+            .is_some_and(|u| u.src_port == 67 && u.dst_port == 67)
+}
+
+/// The copy a relay received of the relayed request `m`: same xid, secs, chaddr and type, one
+/// hop fewer, captured no later (RFC 1542 §4.1.1).
+pub(super) fn relay_ingress<'a>(
+    t: &'a Trace,
+    f: &Frame,
+    m: &Message,
+) -> Option<(&'a Frame, &'a Message)> {
+    if !relayed(f, m) || m.hops == 0 {
+        return None;
+    }
+    t.bootp()
+        .filter(|(g, n)| {
+            n.op == Op::BootRequest
+                && n.xid == m.xid
+                && n.secs == m.secs
+                && n.chaddr == m.chaddr
+                && n.message_type() == m.message_type()
+                && n.hops.wrapping_add(1) == m.hops
+                && g.time <= f.time
+        })
+        .last()
+}
+
+/// The IPv4 destination of a frame.
+pub(super) fn ip_dst(f: &Frame) -> Option<Ipv4Addr> {
+    f.decoded.ipv4.as_ref().map(|i| i.dst)
+}
+
+/// The IPv4 source of a frame.
+pub(super) fn ip_src(f: &Frame) -> Option<Ipv4Addr> {
+    f.decoded.ipv4.as_ref().map(|i| i.src)
+}
+
+/// Whether a frame goes to 255.255.255.255 on the link broadcast address.
+pub(super) fn is_broadcast(f: &Frame) -> bool {
+    ip_dst(f) == Some(Ipv4Addr::BROADCAST)
+        && f.decoded.eth.as_ref().is_some_and(|e| e.dst_addr.0 == [0xff; 6])
+}
+
+/// Hand-built traces for the group files' tests.
+#[cfg(test)]
+pub(super) mod kit {
+    use crate::trace::{Frame, Names, Trace};
+    use bootlab_wire::arp;
+    use bootlab_wire::bootp::{code, Message, MessageType, Op};
+    use bootlab_wire::frame::{build_arp, build_udp, Decoder};
+    use bootlab_wire::tftp;
+    use std::net::Ipv4Addr;
+    use std::time::Duration;
+
+    pub(crate) const BCAST: [u8; 6] = [0xff; 6];
+    pub(crate) const CLIENT: [u8; 6] = [2, 0, 0, 0, 0, 1];
+    pub(crate) const CLIENT2: [u8; 6] = [2, 0, 0, 0, 0, 2];
+    pub(crate) const SERVER: [u8; 6] = [2, 0, 0, 0, 0, 0x10];
+    pub(crate) const SQUATTER: [u8; 6] = [2, 0, 0, 0, 0, 0x11];
+    pub(crate) const RELAY_C: [u8; 6] = [2, 0, 0, 0, 0, 0x20];
+    pub(crate) const RELAY_S: [u8; 6] = [2, 0, 0, 0, 0, 0x21];
+    pub(crate) const SERVER_IP: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 1);
+    pub(crate) const RELAY_C_IP: Ipv4Addr = Ipv4Addr::new(198, 51, 100, 1);
+    pub(crate) const RELAY_S_IP: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 254);
+    pub(crate) const YIADDR: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 100);
+    pub(crate) const REMOTE_YIADDR: Ipv4Addr = Ipv4Addr::new(198, 51, 100, 100);
+    pub(crate) const ZERO: Ipv4Addr = Ipv4Addr::UNSPECIFIED;
+    pub(crate) const ALL: Ipv4Addr = Ipv4Addr::BROADCAST;
+
+    /// One end of a UDP datagram: MAC, address, port.
+    pub(crate) type End = ([u8; 6], Ipv4Addr, u16);
+
+    /// A trace under construction: frames are emitted, decoded per segment and numbered.
+    pub(crate) struct Kit {
+        pub(crate) trace: Trace,
+        decoders: Vec<(String, Decoder)>,
+    }
+
+    impl Kit {
+        /// Hosts client, client2, server, squatter and router (a relay), roles of those kinds.
+        pub(crate) fn new() -> Kit {
+            let mut names = Names::default();
+            for (mac, name) in [
+                (CLIENT, "client"),
+                (CLIENT2, "client2"),
+                (SERVER, "server"),
+                (SQUATTER, "squatter"),
+                (RELAY_C, "router"),
+                (RELAY_S, "router"),
+            ] {
+                names.macs.insert(mac, name.to_string());
+            }
+            for (ip, name) in [
+                (SERVER_IP, "server"),
+                (RELAY_C_IP, "router"),
+                (RELAY_S_IP, "router"),
+            ] {
+                names.ips.insert(ip, name.to_string());
+            }
+            let mut trace = Trace {
+                names,
+                time_scale: 1.0,
+                ..Trace::default()
+            };
+            for (role, kind, host) in [
+                ("dhcpd", "dhcp-server", "server"),
+                ("relay", "relay", "router"),
+                ("client", "dhcp-client", "client"),
+                ("tftpd", "tftp-server", "server"),
+            ] {
+                trace
+                    .roles
+                    .insert(role.into(), (kind.to_string(), host.to_string()));
+            }
+            Kit {
+                trace,
+                decoders: Vec::new(),
+            }
+        }
+
+        /// Adds a raw Ethernet frame at `ms` milliseconds.
+        pub(crate) fn raw(&mut self, seg: &str, ms: u64, bytes: &[u8]) -> &mut Kit {
+            if !self.decoders.iter().any(|(s, _)| s == seg) {
+                self.decoders.push((seg.to_string(), Decoder::default()));
+            }
+            let Some((_, dec)) = self.decoders.iter_mut().find(|(s, _)| s == seg) else {
+                return self;
+            };
+            let decoded = dec.decode(bytes);
+            let number = self.trace.frames.iter().filter(|f| f.segment == seg).count() + 1;
+            self.trace.frames.push(Frame {
+                segment: seg.to_string(),
+                number,
+                time: Duration::from_millis(ms),
+                decoded,
+            });
+            self
+        }
+
+        /// Adds a UDP datagram.
+        pub(crate) fn udp(&mut self, seg: &str, ms: u64, src: End, dst: End, payload: &[u8]) -> &mut Kit {
+            let bytes = build_udp(src.0, dst.0, src.1, dst.1, src.2, dst.2, payload);
+            self.raw(seg, ms, &bytes)
+        }
+
+        /// Adds a BOOTP/DHCP message.
+        pub(crate) fn bootp(&mut self, seg: &str, ms: u64, src: End, dst: End, m: &Message) -> &mut Kit {
+            self.udp(seg, ms, src, dst, &m.emit())
+        }
+
+        /// Adds an ARP packet.
+        pub(crate) fn arp(&mut self, seg: &str, ms: u64, dst_mac: [u8; 6], a: arp::Repr) -> &mut Kit {
+            let bytes = build_arp(a.source_hardware_addr, dst_mac, &a);
+            self.raw(seg, ms, &bytes)
+        }
+
+        /// Adds a TFTP packet.
+        pub(crate) fn tftp(&mut self, seg: &str, ms: u64, src: End, dst: End, p: &tftp::Packet) -> &mut Kit {
+            self.udp(seg, ms, src, dst, &p.emit())
+        }
+
+        /// The finished trace.
+        pub(crate) fn done(&self) -> Trace {
+            self.trace.clone()
+        }
+    }
+
+    /// A client message of type `t` with the options clients usually send.
+    pub(crate) fn client_msg(t: MessageType, xid: u32, mac: [u8; 6]) -> Message {
+        let mut m = Message::new_dhcp(t, xid, mac);
+        if matches!(t, MessageType::Discover | MessageType::Request) {
+            let o = m.options_mut();
+            o.set_u16(code::MAXIMUM_DHCP_MESSAGE_SIZE, 1500);
+            o.push(code::PARAMETER_REQUEST_LIST, vec![1, 3, 6, 51, 58, 59]);
+        }
+        m
+    }
+
+    /// A server reply of type `t` to `req`, offering `yiaddr` from `SERVER_IP`.
+    pub(crate) fn server_msg(t: MessageType, req: &Message, yiaddr: Ipv4Addr) -> Message {
+        let mut m = Message::new_reply(req);
+        let o = m.options_mut();
+        o.set_message_type(t);
+        o.set_ip(code::SERVER_IDENTIFIER, SERVER_IP);
+        if t != MessageType::Nak {
+            m.yiaddr = yiaddr;
+            let o = m.options_mut();
+            o.set_u32(code::IP_ADDRESS_LEASE_TIME, 600);
+            o.set_u32(code::RENEWAL_TIME_VALUE, 300);
+            o.set_u32(code::REBINDING_TIME_VALUE, 525);
+            o.set_ip(code::SUBNET_MASK, Ipv4Addr::new(255, 255, 255, 0));
+        }
+        if t == MessageType::Ack {
+            m.ciaddr = req.ciaddr;
+        }
+        m
+    }
+
+    /// Where a reply to `m` goes on the client's link (RFC 2131 §4.1).
+    pub(crate) fn reply_dst(m: &Message) -> End {
+        if m.message_type() == Some(MessageType::Nak) || m.broadcast() {
+            (BCAST, ALL, 68)
+        } else if !m.ciaddr.is_unspecified() {
+            (m.chaddr_mac(), m.ciaddr, 68)
+        } else {
+            (m.chaddr_mac(), m.yiaddr, 68)
+        }
+    }
+
+    /// Where a client message goes: broadcast from 0.0.0.0, or from ciaddr.
+    pub(crate) fn request_src(m: &Message) -> End {
+        (m.chaddr_mac(), m.ciaddr, 68)
+    }
+
+    /// DISCOVER, OFFER, REQUEST, ACK between CLIENT and SERVER on segment `lan` at 0, 100, 200,
+    /// 300 ms; `edit` changes each message before it is emitted.
+    pub(crate) fn dora(edit: impl Fn(MessageType, &mut Message)) -> Kit {
+        let mut k = Kit::new();
+        let xid = 0x1234;
+        let mut d = client_msg(MessageType::Discover, xid, CLIENT);
+        edit(MessageType::Discover, &mut d);
+        k.bootp("lan", 0, request_src(&d), (BCAST, ALL, 67), &d);
+        let mut o = server_msg(MessageType::Offer, &d, YIADDR);
+        edit(MessageType::Offer, &mut o);
+        k.bootp("lan", 100, (SERVER, SERVER_IP, 67), reply_dst(&o), &o);
+        let mut r = client_msg(MessageType::Request, xid, CLIENT);
+        r.options_mut().set_ip(code::REQUESTED_IP_ADDRESS, YIADDR);
+        r.options_mut().set_ip(code::SERVER_IDENTIFIER, SERVER_IP);
+        edit(MessageType::Request, &mut r);
+        k.bootp("lan", 200, request_src(&r), (BCAST, ALL, 67), &r);
+        let mut a = server_msg(MessageType::Ack, &r, YIADDR);
+        edit(MessageType::Ack, &mut a);
+        k.bootp("lan", 300, (SERVER, SERVER_IP, 67), reply_dst(&a), &a);
+        k
+    }
+
+    /// The hop of a relayed exchange a message is on.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    pub(crate) enum Leg {
+        /// Client -> relay, segment `clients`.
+        Client,
+        /// Relay -> server, segment `servers`.
+        Relayed,
+        /// Server -> relay, segment `servers`.
+        Server,
+        /// Relay -> client, segment `clients`.
+        Delivered,
+    }
+
+    /// DISCOVER/OFFER then REQUEST/ACK through the relay `router` (clients 198.51.100.1,
+    /// servers 192.0.2.254); each leg 10 ms after the previous; `edit` changes every copy.
+    pub(crate) fn relayed_dora(edit: impl Fn(Leg, MessageType, &mut Message)) -> Kit {
+        let mut k = Kit::new();
+        let xid = 0x5678;
+        let mut ms = 0;
+        for (ask, answer) in [
+            (MessageType::Discover, MessageType::Offer),
+            (MessageType::Request, MessageType::Ack),
+        ] {
+            let mut c = client_msg(ask, xid, CLIENT);
+            if ask == MessageType::Request {
+                c.options_mut().set_ip(code::REQUESTED_IP_ADDRESS, REMOTE_YIADDR);
+                c.options_mut().set_ip(code::SERVER_IDENTIFIER, SERVER_IP);
+            }
+            edit(Leg::Client, ask, &mut c);
+            k.bootp("clients", ms, request_src(&c), (BCAST, ALL, 67), &c);
+            let mut r = c.clone();
+            r.hops += 1;
+            r.giaddr = RELAY_C_IP;
+            edit(Leg::Relayed, ask, &mut r);
+            k.bootp("servers", ms + 10, (RELAY_S, RELAY_S_IP, 67), (SERVER, SERVER_IP, 67), &r);
+            let mut s = server_msg(answer, &r, REMOTE_YIADDR);
+            edit(Leg::Server, answer, &mut s);
+            k.bootp("servers", ms + 20, (SERVER, SERVER_IP, 67), (RELAY_S, RELAY_C_IP, 67), &s);
+            let mut d = s.clone();
+            edit(Leg::Delivered, answer, &mut d);
+            let dst = reply_dst(&d);
+            k.bootp("clients", ms + 30, (RELAY_C, RELAY_C_IP, 67), dst, &d);
+            ms += 100;
+        }
+        k
+    }
+
+    /// A BOOTP request from CLIENT and its BOOTREPLY from SERVER (no option 53).
+    pub(crate) fn bootp_exchange(edit: impl Fn(Op, &mut Message)) -> Kit {
+        let mut k = Kit::new();
+        let mut q = Message::new_request(0x99, CLIENT);
+        edit(Op::BootRequest, &mut q);
+        k.bootp("lan", 0, request_src(&q), (BCAST, ALL, 67), &q);
+        let mut r = Message::new_reply(&q);
+        r.yiaddr = YIADDR;
+        r.siaddr = SERVER_IP;
+        r.set_file("boot/rom.img");
+        edit(Op::BootReply, &mut r);
+        let dst = reply_dst(&r);
+        k.bootp("lan", 100, (SERVER, SERVER_IP, 67), dst, &r);
+        k
+    }
+
+    /// Asserts a check passes on `ok` and fails on `bad`.
+    pub(crate) fn pass_fail(check: super::Check, ok: &Trace, bad: &Trace) {
+        assert_eq!(check(ok), super::Outcome::Pass, "expected pass");
+        assert!(
+            matches!(check(bad), super::Outcome::Fail(_)),
+            "expected fail, got {:?}",
+            check(bad)
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::kit::*;
+    use super::*;
+    use bootlab_wire::bootp::Faults;
+
+    #[test]
+    fn size_01_flags_short_messages() {
+        let ok = dora(|_, _| {});
+        let mut bad = dora(|_, _| {});
+        let m = client_msg(MessageType::Discover, 7, CLIENT);
+        let short = m.emit_with(&Faults { truncate: Some(299), ..Faults::default() });
+        bad.udp("lan", 400, (CLIENT, ZERO, 68), (BCAST, ALL, 67), &short);
+        pass_fail(size_01, &ok.done(), &bad.done());
+    }
+
+    #[test]
+    fn op_01_wants_requests_from_68_and_replies_to_68() {
+        let bad = dora(|t, m| {
+            if t == MessageType::Offer {
+                m.op = Op::BootRequest
+            }
+        });
+        pass_fail(op_01, &dora(|_, _| {}).done(), &bad.done());
+    }
+
+    #[test]
+    fn hdr_01_wants_chaddr_of_the_sender() {
+        let mut bad = dora(|_, _| {});
+        let m = client_msg(MessageType::Discover, 7, CLIENT2);
+        bad.bootp("lan", 400, (CLIENT, ZERO, 68), (BCAST, ALL, 67), &m);
+        pass_fail(hdr_01, &dora(|_, _| {}).done(), &bad.done());
+    }
+
+    #[test]
+    fn flags_01_wants_reserved_bits_clear() {
+        let bad = dora(|t, m| {
+            if t == MessageType::Discover {
+                m.flags = 0x0001
+            }
+        });
+        pass_fail(flags_01, &dora(|_, _| {}).done(), &bad.done());
+    }
+
+    #[test]
+    fn cookie_02_wants_the_cookie_in_bootp_requests() {
+        let bad = bootp_exchange(|op, m| {
+            if op == Op::BootRequest {
+                m.vend = Vendor::Raw(vec![0; 64])
+            }
+        });
+        pass_fail(cookie_02, &bootp_exchange(|_, _| {}).done(), &bad.done());
+    }
+
+    #[test]
+    fn type_01_wants_one_option_53() {
+        let bad = dora(|t, m| {
+            if t == MessageType::Ack {
+                m.options_mut().push(code::DHCP_MESSAGE_TYPE, vec![5])
+            }
+        });
+        pass_fail(type_01, &dora(|_, _| {}).done(), &bad.done());
+    }
+
+    #[test]
+    fn bootp_01_wants_classic_replies() {
+        let bad = bootp_exchange(|op, m| {
+            if op == Op::BootReply {
+                m.options_mut().set_message_type(MessageType::Ack)
+            }
+        });
+        pass_fail(bootp_01, &bootp_exchange(|_, _| {}).done(), &bad.done());
+    }
+
+    #[test]
+    fn size_03_limits_replies_and_option_57() {
+        let bad = dora(|t, m| {
+            if t == MessageType::Discover {
+                m.options_mut().set_u16(code::MAXIMUM_DHCP_MESSAGE_SIZE, 500)
+            }
+        });
+        pass_fail(size_03, &dora(|_, _| {}).done(), &bad.done());
+        let big = dora(|t, m| {
+            if t == MessageType::Discover {
+                m.options_mut().remove(code::MAXIMUM_DHCP_MESSAGE_SIZE);
+            }
+            if t == MessageType::Offer {
+                m.options_mut().push(43, vec![1; 250]);
+                m.options_mut().push(code::HOST_NAME, vec![b'a'; 100]);
+            }
+        });
+        assert!(matches!(size_03(&big.done()), Outcome::Fail(_)));
+    }
+
+    #[test]
+    fn port_01_wants_the_port_pairs() {
+        let mut bad = dora(|_, _| {});
+        let m = client_msg(MessageType::Discover, 8, CLIENT);
+        bad.bootp("lan", 500, (CLIENT, ZERO, 1068), (BCAST, ALL, 67), &m);
+        pass_fail(port_01, &dora(|_, _| {}).done(), &bad.done());
+    }
+
+    #[test]
+    fn cookie_01_wants_the_cookie_in_every_dhcp_message() {
+        let bad = dora(|t, m| {
+            if t == MessageType::Ack {
+                m.vend = Vendor::Raw(vec![0; 64])
+            }
+        });
+        pass_fail(cookie_01, &dora(|_, _| {}).done(), &bad.done());
+    }
+
+    #[test]
+    fn cookie_03_wants_the_request_vendor_format() {
+        let bad = bootp_exchange(|op, m| {
+            if op == Op::BootRequest {
+                m.vend = Vendor::Raw(vec![0; 64])
+            } else {
+                m.vend = Vendor::Options(Default::default());
+                m.options_mut().set_ip(code::SUBNET_MASK, Ipv4Addr::new(255, 255, 255, 0));
+            }
+        });
+        pass_fail(cookie_03, &bootp_exchange(|_, _| {}).done(), &bad.done());
+    }
+
+    #[test]
+    fn tlv_01_and_end_01_follow_the_decoder() {
+        let mut bad = dora(|_, _| {});
+        let mut m = client_msg(MessageType::Discover, 9, CLIENT);
+        m.options_mut().push(code::HOST_NAME, b"pc".to_vec());
+        let f = Faults {
+            lengths: vec![(code::HOST_NAME, 80)],
+            omit_end: true,
+            no_padding: true,
+            ..Faults::default()
+        };
+        bad.udp("lan", 500, (CLIENT, ZERO, 68), (BCAST, ALL, 67), &m.emit_with(&f));
+        pass_fail(tlv_01, &dora(|_, _| {}).done(), &bad.done());
+        let mut bad = dora(|_, _| {});
+        let f = Faults { after_end: vec![1, 2], ..Faults::default() };
+        bad.udp("lan", 500, (CLIENT, ZERO, 68), (BCAST, ALL, 67), &m.emit_with(&f));
+        pass_fail(end_01, &dora(|_, _| {}).done(), &bad.done());
+    }
+
+    #[test]
+    fn ovl_01_wants_a_valid_option_52() {
+        let ok = dora(|t, m| {
+            if t == MessageType::Ack {
+                m.options_mut().push(code::OPTION_OVERLOAD, vec![1]);
+                m.file = [0; 128];
+                m.file[..4].copy_from_slice(&[12, 1, b'a', 255]);
+            }
+        });
+        let bad = dora(|t, m| {
+            if t == MessageType::Ack {
+                m.options_mut().push(code::OPTION_OVERLOAD, vec![1]);
+                m.file = [0; 128];
+                m.file[..3].copy_from_slice(&[12, 1, b'a']);
+            }
+        });
+        pass_fail(ovl_01, &ok.done(), &bad.done());
+    }
+
+    #[test]
+    fn ovl_02_wants_no_overload_in_nak_and_82_in_the_options_field() {
+        let ok = dora(|t, m| {
+            if t == MessageType::Ack {
+                m.options_mut().set_message_type(MessageType::Nak)
+            }
+        });
+        let bad = dora(|t, m| {
+            if t == MessageType::Ack {
+                m.options_mut().set_message_type(MessageType::Nak);
+                m.options_mut().push(code::OPTION_OVERLOAD, vec![2]);
+                m.sname[0] = 255;
+            }
+        });
+        pass_fail(ovl_02, &ok.done(), &bad.done());
+        let bad = relayed_dora(|leg, _, m| {
+            if leg == Leg::Relayed {
+                m.options_mut().push(code::OPTION_OVERLOAD, vec![2]);
+                m.sname[0] = 255;
+            }
+        });
+        pass_fail(ovl_02, &relayed_dora(|_, _, _| {}).done(), &bad.done());
+    }
+
+    #[test]
+    fn nvt_01_flags_nul_terminated_text() {
+        let ok = dora(|t, m| {
+            if t == MessageType::Ack {
+                m.options_mut().push(code::DOMAIN_NAME, b"example".to_vec())
+            }
+        });
+        let bad = dora(|t, m| {
+            if t == MessageType::Ack {
+                m.options_mut().push(code::DOMAIN_NAME, b"example\0".to_vec())
+            }
+        });
+        pass_fail(nvt_01, &ok.done(), &bad.done());
+    }
+
+    #[test]
+    fn multi_01_flags_repeated_short_options() {
+        let ok = dora(|t, m| {
+            if t == MessageType::Ack {
+                m.options_mut().push(43, vec![1; 300]) // split in two by emit
+            }
+        });
+        let bad = dora(|t, m| {
+            if t == MessageType::Ack {
+                let o = m.options_mut();
+                o.0.push(bootlab_wire::bootp::DhcpOption { code: 3, data: vec![192, 0, 2, 1] });
+                o.0.push(bootlab_wire::bootp::DhcpOption { code: 3, data: vec![192, 0, 2, 2] });
+            }
+        });
+        pass_fail(multi_01, &ok.done(), &bad.done());
     }
 }
