@@ -267,6 +267,7 @@ async fn run(
         .get_ref()
         .statistics()
         .map_err(|e| sock_err(&sink.segment, e.into()))?;
+    bootlab_sys::packet::close_in_background(afd.into_inner());
     let mut inner = sink.writer.into_writer();
     inner.flush().map_err(|e| CaptureError::Pcap {
         segment: sink.segment.to_string(),

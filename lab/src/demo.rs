@@ -67,18 +67,30 @@ enum DemoCommand {
 impl Args {
     /// Whether the subcommand builds worlds (and so must isolate itself first).
     pub fn needs_isolation(&self) -> bool {
-        matches!(self.command, DemoCommand::TwoSegments { .. } | DemoCommand::Bench { .. })
+        matches!(
+            self.command,
+            DemoCommand::TwoSegments { .. } | DemoCommand::Bench { .. }
+        )
     }
 }
 
 /// Runs `bootlab lab-demo`.
 pub fn run(args: Args) -> anyhow::Result<()> {
+    if std::env::var_os("RUST_LOG").is_some() {
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+            .with_writer(std::io::stderr)
+            .try_init();
+    }
     match args.command {
         DemoCommand::UdpEcho { bind } => udp_echo(bind),
         DemoCommand::UdpPing { to, count } => udp_ping(to, count),
-        DemoCommand::TwoSegments { run_dir, drop_first, hold, seed } => {
-            runtime()?.block_on(two_segments(run_dir, drop_first, hold, seed))
-        }
+        DemoCommand::TwoSegments {
+            run_dir,
+            drop_first,
+            hold,
+            seed,
+        } => runtime()?.block_on(two_segments(run_dir, drop_first, hold, seed)),
         DemoCommand::Bench { rounds, run_dir } => runtime()?.block_on(bench(rounds, run_dir)),
     }
 }
@@ -105,7 +117,8 @@ fn udp_echo(bind: SocketAddr) -> anyhow::Result<()> {
 
 fn udp_ping(to: SocketAddr, count: u32) -> anyhow::Result<()> {
     let sock = UdpSocket::bind("0.0.0.0:0").context("bind")?;
-    sock.set_read_timeout(Some(Duration::from_millis(300))).context("timeout")?;
+    sock.set_read_timeout(Some(Duration::from_millis(300)))
+        .context("timeout")?;
     let mut buf = [0u8; 1500];
     for i in 1..=count {
         let msg = format!("ping {i}");
@@ -119,7 +132,11 @@ fn udp_ping(to: SocketAddr, count: u32) -> anyhow::Result<()> {
                     break;
                 }
                 Ok(_) => {}
-                Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => {}
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                    ) => {}
                 Err(e) => return Err(e).context("recv"),
             }
         }
@@ -160,10 +177,18 @@ routes = [{ destination = "default", via = "198.51.100.1" }]
 "#;
 
 fn self_exe() -> anyhow::Result<String> {
-    Ok(std::env::current_exe().context("current exe")?.to_string_lossy().into_owned())
+    Ok(std::env::current_exe()
+        .context("current exe")?
+        .to_string_lossy()
+        .into_owned())
 }
 
-async fn two_segments(run_dir: PathBuf, drop_first: bool, hold: bool, seed: u64) -> anyhow::Result<()> {
+async fn two_segments(
+    run_dir: PathBuf,
+    drop_first: bool,
+    hold: bool,
+    seed: u64,
+) -> anyhow::Result<()> {
     let topo = Topology::from_toml(TWO_SEGMENTS).context("demo topology")?;
     let started = Instant::now();
     let world = World::build(&topo, &run_dir, seed).await?;
@@ -172,7 +197,10 @@ async fn two_segments(run_dir: PathBuf, drop_first: bool, hold: bool, seed: u64)
         let rules = Impairment {
             rules: vec![Rule {
                 direction: Direction::FromHost,
-                matches: Match::Udp { src_port: None, dst_port: Some(7000) },
+                matches: Match::Udp {
+                    src_port: None,
+                    dst_port: Some(7000),
+                },
                 when: When::Nth(1),
                 action: Action::Drop,
             }],
@@ -182,24 +210,45 @@ async fn two_segments(run_dir: PathBuf, drop_first: bool, hold: bool, seed: u64)
     let mut frames = world.frames();
     let exe = self_exe()?;
     let spec = |name: &str, args: &[&str]| ProcessSpec {
-        argv: std::iter::once(exe.clone()).chain(args.iter().map(|s| s.to_string())).collect(),
+        argv: std::iter::once(exe.clone())
+            .chain(args.iter().map(|s| s.to_string()))
+            .collect(),
         env: vec![],
         cwd: None,
         name: name.to_owned(),
     };
-    let server = world.spawn("server", spec("echo", &["lab-demo", "udp-echo", "--bind", "198.51.100.10:7000"]))?;
-    server.wait_for_text("listening", Duration::from_secs(5)).await?;
-    let client = world.spawn("client", spec("ping", &["lab-demo", "udp-ping", "--to", "198.51.100.10:7000"]))?;
+    let server = world.spawn(
+        "server",
+        spec(
+            "echo",
+            &["lab-demo", "udp-echo", "--bind", "198.51.100.10:7000"],
+        ),
+    )?;
+    server
+        .wait_for_text("listening", Duration::from_secs(5))
+        .await?;
+    let client = world.spawn(
+        "client",
+        spec(
+            "ping",
+            &["lab-demo", "udp-ping", "--to", "198.51.100.10:7000"],
+        ),
+    )?;
     let status = client.wait_timeout(Duration::from_secs(10)).await?;
     if !status.success() {
-        bail!("client failed: {status}; see {}", client.stderr_path().display());
+        bail!(
+            "client failed: {status}; see {}",
+            client.stderr_path().display()
+        );
     }
     for l in client.history() {
         println!("client: {}", l.text);
     }
     // Both segments saw the exchange: a datagram to port 7000 on lan and on far.
     let mut seen = std::collections::BTreeSet::new();
-    let to_7000 = |f: &crate::capture::Frame| f.data.len() > 37 && f.data[12..14] == [8, 0] && f.data[36..38] == [0x1b, 0x58];
+    let to_7000 = |f: &crate::capture::Frame| {
+        f.data.len() > 37 && f.data[12..14] == [8, 0] && f.data[36..38] == [0x1b, 0x58]
+    };
     while seen.len() < 2 {
         match wait_for_frame(&mut frames, to_7000, Duration::from_secs(2)).await {
             Some(f) => {
@@ -216,7 +265,13 @@ async fn two_segments(run_dir: PathBuf, drop_first: bool, hold: bool, seed: u64)
     }
     let report = world.shutdown().await?;
     for s in &report.segments {
-        println!("capture {} frames {} drops {} pcap {}", s.segment, s.frames, s.kernel_drops, s.pcap.display());
+        println!(
+            "capture {} frames {} drops {} pcap {}",
+            s.segment,
+            s.frames,
+            s.kernel_drops,
+            s.pcap.display()
+        );
     }
     Ok(())
 }

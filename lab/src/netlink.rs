@@ -261,5 +261,3 @@ pub async fn add_neighbour(h: &Handle, index: u32, address: Ipv4Addr, mac: [u8; 
         .await
         .map_err(req(format!("add neighbour {address} on link {index}")))
 }
-
-

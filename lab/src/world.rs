@@ -231,6 +231,7 @@ impl World {
             host_dirs.push(d);
         }
 
+        let t0 = std::time::Instant::now();
         // 1. Namespaces, on one thread: the switch, then each host (net, mount, UTS).
         let plan: Vec<(String, bool, PathBuf)> = topology
             .hosts
@@ -273,6 +274,7 @@ impl World {
         })
         .await?;
 
+        tracing::debug!(elapsed = ?t0.elapsed(), "world build: step 2");
         // 2. Bridges, each captured from the moment it exists.
         let mut bridges = Vec::new();
         for s in &topology.segments {
@@ -296,6 +298,7 @@ impl World {
             captures.push(Capture::start(&s.name, sock, path, frames.clone())?);
         }
 
+        tracing::debug!(elapsed = ?t0.elapsed(), "world build: step 3");
         // 3. One veth pair per host interface, created in one request each: the switch end
         // enslaved to its bridge and up, the host end (`ethN`, its MAC, ARP flag) in the host.
         let mut links = Vec::new();
@@ -331,6 +334,7 @@ impl World {
         }))
         .await?;
 
+        tracing::debug!(elapsed = ?t0.elapsed(), "world build: step 4");
         // 4. Checksum offload off on both ends of every veth; host-side indices.
         let host_fds: Vec<OwnedFd> = host_ns
             .iter()
@@ -378,6 +382,7 @@ impl World {
             });
         }
 
+        tracing::debug!(elapsed = ?t0.elapsed(), "world build: step 5");
         // 5. Host ends up, addresses, then routes and neighbours, all hosts at once.
         try_join_all(hosts.iter().zip(&topology.hosts).map(|(hs, h)| async move {
             for st in &hs.ifaces {
@@ -417,6 +422,7 @@ impl World {
         .await?;
 
         let (events, _) = broadcast::channel(1024);
+        tracing::debug!(elapsed = ?t0.elapsed(), "world built");
         Ok(World {
             topology: topology.clone(),
             run_dir: run_dir.to_owned(),
@@ -645,11 +651,23 @@ impl World {
         for c in caps {
             report.segments.push(c.finish().await?);
         }
+        tracing::debug!("world shutdown: captures flushed");
         drop(self);
+        tracing::debug!("world shutdown: dropped");
         match report.check() {
             Ok(()) => Ok(report),
             Err(_) => Err(WorldError::CaptureLost { report }),
         }
+    }
+}
+
+impl Drop for World {
+    /// Closes the namespaces and sockets on a spare thread: the last close of each waits for
+    /// the kernel (RCU grace periods, mount tear-down), which nobody needs to sit through.
+    fn drop(&mut self) {
+        let hosts = std::mem::take(&mut self.hosts);
+        let injectors = std::mem::take(&mut self.injectors);
+        bootlab_sys::packet::close_in_background((hosts, injectors));
     }
 }
 

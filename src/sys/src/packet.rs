@@ -140,6 +140,9 @@ pub struct Statistics {
 }
 
 /// An AF_PACKET `SOCK_RAW` socket bound to one interface and Ethernet type.
+///
+/// Closing one waits for an RCU grace period in the kernel (milliseconds): drop many on a
+/// spare thread ([`close_in_background`]) when that matters.
 #[derive(Debug)]
 pub struct PacketSocket {
     fd: OwnedFd,
@@ -155,13 +158,15 @@ impl PacketSocket {
     pub fn bind(ifname: &str, ethertype: EtherType) -> Result<Self> {
         let ifindex = iface::index(ifname)?;
         let proto = ethertype.value().to_be();
+        // Protocol 0 at creation, the real one at bind: a socket made with a protocol is hooked
+        // on every interface at once, and re-hooking it at bind waits for an RCU grace period.
         // SAFETY: plain socket(2) call; the fd is checked and owned exactly once below.
         let fd = cvt(
             unsafe {
                 libc::socket(
                     libc::AF_PACKET,
                     libc::SOCK_RAW | libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC,
-                    libc::c_int::from(proto),
+                    0,
                 )
             },
             "socket AF_PACKET",
@@ -429,6 +434,19 @@ impl AsFd for PacketSocket {
     }
 }
 
+/// Drops `items` (sockets, namespace fds) on a detached thread: their last close can wait for
+/// RCU grace periods, which the caller need not sit through. The kernel finishes the clean-up
+/// even if the process exits first.
+pub fn close_in_background<T: Send + 'static>(items: T) {
+    if std::thread::Builder::new()
+        .name("close".into())
+        .spawn(move || drop(items))
+        .is_err()
+    {
+        // No thread to spare: the items were dropped with the closure, here.
+    }
+}
+
 /// A [`PacketSocket`] registered with the tokio reactor: `recv` and `send` wait for readiness.
 #[derive(Debug)]
 pub struct AsyncPacketSocket {
@@ -440,7 +458,8 @@ impl AsyncPacketSocket {
     pub fn new(sock: PacketSocket) -> std::io::Result<Self> {
         // SAFETY: `PacketSocket` owns its fd for its whole life and `as_raw_fd` always returns
         // that same fd, so the registration never outlives or aliases another descriptor.
-        let inner = unsafe { tokio::io::unix::AsyncFd::register(sock) }.map_err(|e| e.into_parts().1)?;
+        let inner =
+            unsafe { tokio::io::unix::AsyncFd::register(sock) }.map_err(|e| e.into_parts().1)?;
         Ok(AsyncPacketSocket { inner })
     }
 
@@ -449,18 +468,27 @@ impl AsyncPacketSocket {
         self.inner.get_ref()
     }
 
+    /// Deregisters the socket from the reactor and gives it back.
+    pub fn into_inner(self) -> PacketSocket {
+        self.inner.into_inner()
+    }
+
     /// Waits for a frame and receives it into `buf` (cancel-safe: a frame is read only when
     /// this returns).
     pub async fn recv(&self, buf: &mut [u8]) -> std::io::Result<Received> {
         self.inner
-            .async_io(tokio::io::Interest::READABLE, |s| s.recv(buf).map_err(std::io::Error::from))
+            .async_io(tokio::io::Interest::READABLE, |s| {
+                s.recv(buf).map_err(std::io::Error::from)
+            })
             .await
     }
 
     /// Sends one whole frame, waiting while the transmit queue is full.
     pub async fn send(&self, frame: &[u8]) -> std::io::Result<usize> {
         self.inner
-            .async_io(tokio::io::Interest::WRITABLE, |s| s.send(frame).map_err(std::io::Error::from))
+            .async_io(tokio::io::Interest::WRITABLE, |s| {
+                s.send(frame).map_err(std::io::Error::from)
+            })
             .await
     }
 }
