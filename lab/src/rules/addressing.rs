@@ -1,6 +1,7 @@
 //! Checks of the checklist's ADDR group: reply addressing, the broadcast flag and ARP
 //! (RFC 1542 §5.4, RFC 2131 §4.1, RFC 951 §4, KB Q164394).
 
+use super::format::{ip_dst, verdict};
 use super::{fail, Check, Outcome};
 use crate::trace::{Frame, Trace};
 use bootlab_wire::arp;
@@ -19,6 +20,11 @@ pub(super) const CHECKS: &[(&str, Check)] = &[
     ("ADDR-ARP-02", arp_02),
     ("ADDR-NAK-01", nak_01),
     ("ADDR-SRCMAC-01", srcmac_01),
+    ("ADDR-CIADDR-01", ciaddr_01),
+    ("ADDR-NAK-02", nak_02),
+    ("ADDR-BFLAG-01", bflag_01),
+    ("ADDR-RELAY-01", relay_01),
+    ("ADDR-INFORM-01", inform_01),
 ];
 
 /// Replies delivered on a client's link: BOOTREPLY to port 68 with `ciaddr` 0 (not a NAK).
@@ -311,5 +317,303 @@ fn srcmac_01(t: &Trace) -> Outcome {
         Outcome::Pass
     } else {
         Outcome::NotApplicable
+    }
+}
+
+/// ADDR-CIADDR-01 (RFC 1542 §5.4, RFC 2131 §4.1): giaddr 0 and ciaddr set: the reply goes by
+/// ordinary unicast to ciaddr, port 68 (a DHCPNAK is broadcast instead, ADDR-NAK-01).
+fn ciaddr_01(t: &Trace) -> Outcome {
+    let mut any = false;
+    for (f, m) in t.bootp().filter(|(_, m)| {
+        m.op == Op::BootReply
+            && m.giaddr.is_unspecified()
+            && !m.ciaddr.is_unspecified()
+            && m.message_type() != Some(MessageType::Nak)
+    }) {
+        let Some(udp) = &f.decoded.udp else { continue };
+        any = true;
+        if ip_dst(f) != Some(m.ciaddr) || udp.dst_port != 68 {
+            return fail(
+                &f.segment,
+                f.number,
+                format!("reply with ciaddr {} sent to {:?}:{}", m.ciaddr, ip_dst(f), udp.dst_port),
+            );
+        }
+    }
+    verdict(any)
+}
+
+/// ADDR-NAK-02 (RFC 2131 §4.3.2): a DHCPNAK sent through a relay has the broadcast bit set.
+fn nak_02(t: &Trace) -> Outcome {
+    let mut any = false;
+    for (f, m) in t
+        .bootp()
+        .filter(|(_, m)| m.message_type() == Some(MessageType::Nak) && !m.giaddr.is_unspecified())
+    {
+        any = true;
+        if !m.broadcast() {
+            return fail(&f.segment, f.number, "DHCPNAK to a relay without the broadcast bit");
+        }
+    }
+    verdict(any)
+}
+
+/// Replies a server sends to a relay: BOOTREPLY to port 67 with giaddr set.
+fn to_relay(t: &Trace) -> impl Iterator<Item = (&Frame, &Message)> {
+    t.bootp().filter(|(f, m)| {
+        m.op == Op::BootReply
+            && !m.giaddr.is_unspecified()
+            && f.decoded.udp.as_ref().is_some_and(|u| u.dst_port == 67)
+    })
+}
+
+/// ADDR-BFLAG-01 (RFC 1542 §5.4): a reply through a relay keeps the request's broadcast bit.
+fn bflag_01(t: &Trace) -> Outcome {
+    let mut any = false;
+    for (f, m) in to_relay(t).filter(|(_, m)| m.message_type() != Some(MessageType::Nak)) {
+        let Some((_, req)) = t
+            .bootp()
+            .filter(|(g, n)| {
+                n.op == Op::BootRequest
+                    && n.xid == m.xid
+                    && n.chaddr == m.chaddr
+                    && n.giaddr == m.giaddr
+                    && g.time <= f.time
+            })
+            .last()
+        else {
+            continue;
+        };
+        any = true;
+        if req.broadcast() != m.broadcast() {
+            return fail(
+                &f.segment,
+                f.number,
+                format!("reply B={} to a request with B={}", m.broadcast(), req.broadcast()),
+            );
+        }
+    }
+    verdict(any)
+}
+
+/// ADDR-RELAY-01 (RFC 1542 §4.1.2): a relay delivers on the client link by the same rules:
+/// B = 1 limited broadcast; B = 0 unicast to yiaddr/chaddr or the broadcast fallback; port 68.
+fn relay_01(t: &Trace) -> Outcome {
+    let mut any = false;
+    for (f, m) in t.bootp().filter(|(f, m)| {
+        m.op == Op::BootReply
+            && !m.giaddr.is_unspecified()
+            && f.decoded.udp.as_ref().is_some_and(|u| u.src_port == 67 && u.dst_port == 68)
+    }) {
+        any = true;
+        let ok = if m.broadcast() || m.message_type() == Some(MessageType::Nak) {
+            is_bcast_shape(f)
+        } else if !m.ciaddr.is_unspecified() {
+            ip_dst(f) == Some(m.ciaddr) || is_bcast_shape(f)
+        } else {
+            is_unicast_shape(f, m) || is_bcast_shape(f)
+        };
+        if !ok {
+            return fail(
+                &f.segment,
+                f.number,
+                format!(
+                    "relayed reply with B={} delivered to {:?} at {}",
+                    m.broadcast(),
+                    ip_dst(f),
+                    f.decoded.eth.as_ref().map(|e| t.names.mac(e.dst_addr.0)).unwrap_or_default()
+                ),
+            );
+        }
+    }
+    verdict(any)
+}
+
+/// ADDR-INFORM-01 (RFC 2131 §3.4, §4.3.5): the DHCPACK to a DHCPINFORM goes to the INFORM's
+/// ciaddr (to giaddr first when relayed).
+fn inform_01(t: &Trace) -> Outcome {
+    let mut any = false;
+    for (f, m) in t.bootp().filter(|(_, m)| m.message_type() == Some(MessageType::Ack)) {
+        let Some((_, inf)) = t
+            .bootp()
+            .filter(|(g, n)| {
+                n.message_type() == Some(MessageType::Inform)
+                    && n.xid == m.xid
+                    && n.chaddr == m.chaddr
+                    && g.time <= f.time
+            })
+            .last()
+        else {
+            continue;
+        };
+        any = true;
+        let to_relay = f.decoded.udp.as_ref().is_some_and(|u| u.dst_port == 67);
+        let want = if to_relay { m.giaddr } else { inf.ciaddr };
+        if ip_dst(f) != Some(want) {
+            return fail(
+                &f.segment,
+                f.number,
+                format!("DHCPACK to an INFORM sent to {:?}, not {want}", ip_dst(f)),
+            );
+        }
+    }
+    verdict(any)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::format::kit::*;
+    use super::*;
+    use bootlab_wire::bootp::code;
+    use bootlab_wire::tftp::{Mode, Packet, Request};
+
+    fn ack(xid: u32) -> Message {
+        let q = client_msg(MessageType::Request, xid, CLIENT);
+        server_msg(MessageType::Ack, &q, YIADDR)
+    }
+
+    const SUBNET_BCAST: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 255);
+
+    #[test]
+    fn giaddr_01_wants_replies_to_the_relay() {
+        let mut bad = relayed_dora(|_, _, _| {});
+        let mut m = ack(0x5678);
+        m.giaddr = RELAY_C_IP;
+        bad.bootp("servers", 900, (SERVER, SERVER_IP, 67), (CLIENT, REMOTE_YIADDR, 68), &m);
+        pass_fail(giaddr_01, &relayed_dora(|_, _, _| {}).done(), &bad.done());
+    }
+
+    #[test]
+    fn bcast_01_wants_limited_broadcast_for_b() {
+        let ok = dora(|_, m| m.flags = 0x8000);
+        let mut bad = dora(|_, _| {});
+        let mut m = ack(1);
+        m.flags = 0x8000;
+        bad.bootp("lan", 900, (SERVER, SERVER_IP, 67), (BCAST, SUBNET_BCAST, 68), &m);
+        pass_fail(bcast_01, &ok.done(), &bad.done());
+    }
+
+    #[test]
+    fn uni_01_and_arp_01_want_no_arp_for_yiaddr() {
+        let mut bad = dora(|_, _| {});
+        bad.arp("lan", 400, BCAST, arp::Repr::request(SERVER, SERVER_IP, YIADDR));
+        bad.bootp("lan", 500, (SERVER, SERVER_IP, 67), (CLIENT, YIADDR, 68), &ack(1));
+        pass_fail(uni_01, &dora(|_, _| {}).done(), &bad.done());
+        pass_fail(arp_01, &dora(|_, _| {}).done(), &bad.done());
+    }
+
+    #[test]
+    fn uni_02_accepts_the_broadcast_fallback_only() {
+        let mut ok = dora(|_, _| {});
+        ok.bootp("lan", 900, (SERVER, SERVER_IP, 67), (BCAST, ALL, 68), &ack(1));
+        let mut bad = dora(|_, _| {});
+        bad.bootp("lan", 900, (SERVER, SERVER_IP, 67), (BCAST, SUBNET_BCAST, 68), &ack(1));
+        pass_fail(uni_02, &ok.done(), &bad.done());
+    }
+
+    fn rrq() -> Packet {
+        Packet::Rrq(Request {
+            filename: "boot/rom.img".into(),
+            mode: Mode::Octet,
+            options: vec![],
+        })
+    }
+
+    #[test]
+    fn arp_02_wants_the_transfer_to_reach_yiaddr() {
+        let mut ok = bootp_exchange(|_, _| {});
+        ok.tftp("lan", 200, (CLIENT, YIADDR, 2000), (SERVER, SERVER_IP, 69), &rrq());
+        let data = Packet::Data { block: 1, data: vec![0; 10] };
+        ok.tftp("lan", 210, (SERVER, SERVER_IP, 3000), (CLIENT, YIADDR, 2000), &data);
+        let mut bad = bootp_exchange(|_, _| {});
+        bad.tftp("lan", 200, (CLIENT, YIADDR, 2000), (SERVER, SERVER_IP, 69), &rrq());
+        bad.arp("lan", 210, BCAST, arp::Repr::request(SERVER, SERVER_IP, YIADDR));
+        pass_fail(arp_02, &ok.done(), &bad.done());
+    }
+
+    #[test]
+    fn nak_01_wants_broadcast_naks() {
+        let ok = dora(|t, m| {
+            if t == MessageType::Ack {
+                m.options_mut().set_message_type(MessageType::Nak)
+            }
+        });
+        let mut bad = dora(|_, _| {});
+        let q = client_msg(MessageType::Request, 1, CLIENT);
+        let n = server_msg(MessageType::Nak, &q, ZERO);
+        bad.bootp("lan", 900, (SERVER, SERVER_IP, 67), (CLIENT, YIADDR, 68), &n);
+        pass_fail(nak_01, &ok.done(), &bad.done());
+    }
+
+    #[test]
+    fn srcmac_01_wants_the_mac_of_the_source_address() {
+        let mut bad = dora(|_, _| {});
+        bad.bootp("lan", 900, (RELAY_C, SERVER_IP, 67), (CLIENT, YIADDR, 68), &ack(1));
+        pass_fail(srcmac_01, &dora(|_, _| {}).done(), &bad.done());
+    }
+
+    #[test]
+    fn ciaddr_01_wants_unicast_to_ciaddr() {
+        let ok = dora(|t, m| {
+            if t == MessageType::Request {
+                m.ciaddr = YIADDR;
+                m.options_mut().remove(code::SERVER_IDENTIFIER);
+                m.options_mut().remove(code::REQUESTED_IP_ADDRESS);
+            }
+        });
+        let mut bad = dora(|_, _| {});
+        let mut m = ack(1);
+        m.ciaddr = YIADDR;
+        bad.bootp("lan", 900, (SERVER, SERVER_IP, 67), (BCAST, ALL, 68), &m);
+        pass_fail(ciaddr_01, &ok.done(), &bad.done());
+    }
+
+    #[test]
+    fn nak_02_wants_b_on_relayed_naks() {
+        let edit = |b: u16| {
+            move |leg: Leg, t: MessageType, m: &mut Message| {
+                if t == MessageType::Ack && matches!(leg, Leg::Server | Leg::Delivered) {
+                    m.options_mut().set_message_type(MessageType::Nak);
+                    m.flags = b;
+                }
+            }
+        };
+        pass_fail(nak_02, &relayed_dora(edit(0x8000)).done(), &relayed_dora(edit(0)).done());
+    }
+
+    #[test]
+    fn bflag_01_wants_the_request_b_bit() {
+        let bad = relayed_dora(|leg, _, m| {
+            if matches!(leg, Leg::Server | Leg::Delivered) {
+                m.flags = 0x8000
+            }
+        });
+        pass_fail(bflag_01, &relayed_dora(|_, _, _| {}).done(), &bad.done());
+    }
+
+    #[test]
+    fn relay_01_wants_the_delivery_table() {
+        let mut bad = relayed_dora(|_, _, _| {});
+        let mut m = ack(0x5678);
+        m.giaddr = RELAY_C_IP;
+        let sb = Ipv4Addr::new(198, 51, 100, 255);
+        bad.bootp("clients", 900, (RELAY_C, RELAY_C_IP, 67), (BCAST, sb, 68), &m);
+        pass_fail(relay_01, &relayed_dora(|_, _, _| {}).done(), &bad.done());
+    }
+
+    #[test]
+    fn inform_01_wants_the_ack_at_ciaddr() {
+        let mut ok = Kit::new();
+        let mut inf = Message::new_dhcp(MessageType::Inform, 5, CLIENT);
+        inf.ciaddr = YIADDR;
+        ok.bootp("lan", 0, (CLIENT, YIADDR, 68), (BCAST, ALL, 67), &inf);
+        let mut a = Message::new_reply(&inf);
+        a.ciaddr = YIADDR;
+        a.options_mut().set_message_type(MessageType::Ack);
+        let mut bad = Kit::new();
+        bad.trace = ok.trace.clone();
+        ok.bootp("lan", 10, (SERVER, SERVER_IP, 67), (CLIENT, YIADDR, 68), &a);
+        bad.bootp("lan", 10, (SERVER, SERVER_IP, 67), (CLIENT, Ipv4Addr::new(192, 0, 2, 9), 68), &a);
+        pass_fail(inform_01, &ok.done(), &bad.done());
     }
 }
