@@ -1,0 +1,432 @@
+//! The lab harness end to end, through the built `bootlab` binary (a user namespace cannot be
+//! entered from a threaded test process): a two-segment world with a router and a UDP exchange
+//! across it, both segments captured and the pcaps decoded; an impaired link; and a lab killed
+//! with SIGKILL mid-run that leaves no namespace, interface, mount or process behind. Each runs
+//! as the current user and, when that is root, again as an unprivileged user (uid 65534 via
+//! `setpriv`), which proves the rootless path.
+
+use std::collections::BTreeSet;
+use std::fs::File;
+use std::io::{BufRead, BufReader};
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use bootlab_wire::frame::{ChecksumStatus, Decoder};
+use bootlab_wire::ChecksumPolicy;
+use pcap_file::pcap::PcapReader;
+use pcap_file::TsResolution;
+
+const BIN: &str = env!("CARGO_BIN_EXE_bootlab");
+/// The unprivileged user the rootless runs take (nobody).
+const NOBODY: &str = "65534";
+
+fn is_root() -> bool {
+    nix::unistd::geteuid().is_root()
+}
+
+/// A fresh run directory anyone may write (the rootless lab writes there).
+fn run_dir(tag: &str) -> PathBuf {
+    let base = std::env::temp_dir().join("bootlab-lab-tests");
+    let _ = std::fs::create_dir_all(&base);
+    let _ = std::fs::set_permissions(&base, std::fs::Permissions::from_mode(0o1777));
+    let dir = base.join(format!("{tag}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    assert!(
+        std::fs::create_dir_all(&dir).is_ok(),
+        "create {}",
+        dir.display()
+    );
+    let _ = std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o777));
+    dir
+}
+
+/// `bootlab args...`, as the current user or (`rootless`, when we are root) as nobody.
+fn bootlab(rootless: bool, args: &[&str]) -> Command {
+    if rootless && is_root() {
+        let mut c = Command::new("setpriv");
+        c.args([
+            &format!("--reuid={NOBODY}"),
+            &format!("--regid={NOBODY}"),
+            "--clear-groups",
+            BIN,
+        ]);
+        c.args(args);
+        c
+    } else {
+        let mut c = Command::new(BIN);
+        c.args(args);
+        c
+    }
+}
+
+fn run(rootless: bool, args: &[&str]) -> Output {
+    let out = bootlab(rootless, args).stdin(Stdio::null()).output();
+    match out {
+        Ok(o) => o,
+        Err(e) => panic!("cannot start {BIN} (rootless {rootless}): {e}"),
+    }
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+/// Every frame of a pcap written by the lab, which must use nanosecond timestamps.
+fn pcap_frames(path: &Path) -> Vec<(Duration, Vec<u8>)> {
+    let file = match File::open(path) {
+        Ok(f) => f,
+        Err(e) => panic!("open {}: {e}", path.display()),
+    };
+    let mut reader = match PcapReader::new(file) {
+        Ok(r) => r,
+        Err(e) => panic!("read {}: {e}", path.display()),
+    };
+    assert_eq!(reader.header().ts_resolution, TsResolution::NanoSecond);
+    let mut frames = Vec::new();
+    while let Some(p) = reader.next_packet() {
+        match p {
+            Ok(p) => frames.push((p.timestamp, p.data.into_owned())),
+            Err(e) => panic!("{}: {e}", path.display()),
+        }
+    }
+    frames
+}
+
+/// The demo's datagrams seen in one pcap: (payload, ttl), after checking every UDP checksum is
+/// complete (transmit offload off) and timestamps never go back.
+fn demo_datagrams(path: &Path) -> Vec<(String, u8)> {
+    let mut decoder = Decoder::new(ChecksumPolicy::Verify);
+    let mut out = Vec::new();
+    let mut last = Duration::ZERO;
+    for (ts, data) in pcap_frames(path) {
+        assert!(ts >= last, "{}: timestamps go back", path.display());
+        last = ts;
+        let d = decoder.decode(&data);
+        let (Some(ip), Some(udp)) = (&d.ipv4, &d.udp) else {
+            continue;
+        };
+        assert_eq!(
+            udp.checksum_status,
+            ChecksumStatus::Good,
+            "{}: {d}",
+            path.display()
+        );
+        if udp.dst_port == 7000 {
+            let payload = &data[data.len() - udp.payload_len..];
+            out.push((text(payload), ip.ttl));
+        }
+    }
+    out
+}
+
+fn two_segments(rootless: bool) {
+    let dir = run_dir(if rootless { "two-rootless" } else { "two" });
+    let out = run(
+        rootless,
+        &[
+            "lab-demo",
+            "two-segments",
+            "--run-dir",
+            &dir.to_string_lossy(),
+        ],
+    );
+    let stdout = text(&out.stdout);
+    assert!(
+        out.status.success(),
+        "stdout:\n{stdout}\nstderr:\n{}",
+        text(&out.stderr)
+    );
+    assert!(
+        stdout.contains("udp seen on {\"far\", \"lan\"}"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("capture lan frames") && stdout.contains("drops 0"),
+        "{stdout}"
+    );
+
+    // The client crossed the router: TTL 64 on its own segment, 63 beyond.
+    let lan = demo_datagrams(&dir.join("lan.pcap"));
+    let far = demo_datagrams(&dir.join("far.pcap"));
+    let pings = |v: &[(String, u8)], ttl: u8| {
+        v.iter()
+            .filter(|(p, t)| p.starts_with("ping") && *t == ttl)
+            .map(|(p, _)| p.clone())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(pings(&lan, 64), ["ping 1", "ping 2", "ping 3"], "{lan:?}");
+    assert_eq!(pings(&far, 63), ["ping 1", "ping 2", "ping 3"], "{far:?}");
+
+    // Logs per host and role.
+    let ping_log = std::fs::read_to_string(dir.join("client/ping.stdout")).unwrap_or_default();
+    assert!(
+        ping_log.contains("reply 3 from 198.51.100.10:7000"),
+        "{ping_log}"
+    );
+    let echo_log = std::fs::read_to_string(dir.join("server/echo.stdout")).unwrap_or_default();
+    assert!(
+        echo_log.contains("listening on 198.51.100.10:7000"),
+        "{echo_log}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn two_segments_with_router() {
+    two_segments(false);
+}
+
+#[test]
+fn two_segments_with_router_rootless() {
+    two_segments(true);
+}
+
+fn impaired(rootless: bool) {
+    let dir = run_dir(if rootless {
+        "impair-rootless"
+    } else {
+        "impair"
+    });
+    let out = run(
+        rootless,
+        &[
+            "lab-demo",
+            "two-segments",
+            "--drop-first",
+            "--run-dir",
+            &dir.to_string_lossy(),
+        ],
+    );
+    let stdout = text(&out.stdout);
+    assert!(
+        out.status.success(),
+        "stdout:\n{stdout}\nstderr:\n{}",
+        text(&out.stderr)
+    );
+    // The wire dropped the first datagram before the bridge: the client retransmitted, and the
+    // segment saw "ping 1" once.
+    assert!(
+        stdout.contains("client: reply 1 from 198.51.100.10:7000 after 2 attempt(s)"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("client: reply 2 from 198.51.100.10:7000 after 1 attempt(s)"),
+        "{stdout}"
+    );
+    let lan = demo_datagrams(&dir.join("lan.pcap"));
+    assert_eq!(
+        lan.iter().filter(|(p, _)| p == "ping 1").count(),
+        1,
+        "{lan:?}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn impaired_link_drops_the_first_datagram() {
+    impaired(false);
+}
+
+#[test]
+fn impaired_link_drops_the_first_datagram_rootless() {
+    impaired(true);
+}
+
+/// The pids of `pid` and all its descendants.
+fn process_tree(pid: u32) -> BTreeSet<u32> {
+    let mut seen = BTreeSet::new();
+    let mut todo = vec![pid];
+    // Bounded by the number of processes.
+    while let Some(p) = todo.pop() {
+        if !seen.insert(p) {
+            continue;
+        }
+        let Ok(tasks) = std::fs::read_dir(format!("/proc/{p}/task")) else {
+            continue;
+        };
+        for t in tasks.flatten() {
+            let children = std::fs::read_to_string(t.path().join("children")).unwrap_or_default();
+            todo.extend(
+                children
+                    .split_whitespace()
+                    .filter_map(|c| c.parse::<u32>().ok()),
+            );
+        }
+    }
+    seen
+}
+
+/// Namespace inodes (`net:[4026532...]`) a process is in or holds open.
+fn namespaces_of(pid: u32) -> BTreeSet<String> {
+    let mut out = BTreeSet::new();
+    for dir in ["ns", "fd"] {
+        let Ok(entries) = std::fs::read_dir(format!("/proc/{pid}/{dir}")) else {
+            continue;
+        };
+        for e in entries.flatten() {
+            if let Ok(target) = std::fs::read_link(e.path()) {
+                let t = target.to_string_lossy().into_owned();
+                if ["net:[", "mnt:[", "pid:[", "user:[", "uts:["]
+                    .iter()
+                    .any(|k| t.starts_with(k))
+                {
+                    out.insert(t);
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Every namespace inode any process of the machine is in or holds.
+fn all_namespaces() -> BTreeSet<String> {
+    let mut out = BTreeSet::new();
+    if let Ok(procs) = std::fs::read_dir("/proc") {
+        for p in procs.flatten() {
+            if let Some(pid) = p.file_name().to_str().and_then(|s| s.parse::<u32>().ok()) {
+                out.extend(namespaces_of(pid));
+            }
+        }
+    }
+    out
+}
+
+fn interfaces() -> BTreeSet<String> {
+    std::fs::read_dir("/sys/class/net")
+        .map(|d| {
+            d.flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn mounts() -> BTreeSet<String> {
+    std::fs::read_to_string("/proc/self/mountinfo")
+        .unwrap_or_default()
+        .lines()
+        .map(str::to_owned)
+        .collect()
+}
+
+fn killed_leaves_nothing(rootless: bool) {
+    let dir = run_dir(if rootless { "kill9-rootless" } else { "kill9" });
+    let ifaces_before = interfaces();
+    let mounts_before = mounts();
+    let own_ns = namespaces_of(std::process::id());
+
+    let mut child = match bootlab(
+        rootless,
+        &[
+            "lab-demo",
+            "two-segments",
+            "--hold",
+            "--run-dir",
+            &dir.to_string_lossy(),
+        ],
+    )
+    .stdin(Stdio::null())
+    .stdout(Stdio::piped())
+    .stderr(Stdio::inherit())
+    .spawn()
+    {
+        Ok(c) => c,
+        Err(e) => panic!("spawn {BIN}: {e}"),
+    };
+    let Some(stdout) = child.stdout.take() else {
+        panic!("no stdout")
+    };
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut lines = Vec::new();
+    // Bounded by the deadline.
+    loop {
+        match rx.recv_timeout(Duration::from_millis(100)) {
+            Ok(l) if l.starts_with("HOLDING") => break,
+            Ok(l) => lines.push(l),
+            Err(mpsc::RecvTimeoutError::Timeout) if Instant::now() < deadline => {}
+            Err(e) => {
+                let _ = child.kill();
+                panic!("lab never held ({e:?}); output: {lines:?}");
+            }
+        }
+    }
+
+    // The whole lab: the original process, its PID-namespace init, the echo server.
+    let tree = process_tree(child.id());
+    assert!(
+        tree.len() >= 3,
+        "expected the lab, its init and a host process: {tree:?}"
+    );
+    let lab_ns: BTreeSet<String> = tree
+        .iter()
+        .flat_map(|p| namespaces_of(*p))
+        .filter(|n| !own_ns.contains(n))
+        .collect();
+    // Its own net, mnt, pid namespaces, the switch and three hosts' net, mnt and uts at least.
+    assert!(
+        lab_ns.iter().filter(|n| n.starts_with("net:")).count() >= 5,
+        "{lab_ns:?}"
+    );
+    assert!(
+        lab_ns.iter().filter(|n| n.starts_with("mnt:")).count() >= 4,
+        "{lab_ns:?}"
+    );
+    // The lab's interfaces are not the host's.
+    assert_eq!(interfaces(), ifaces_before);
+
+    // SIGKILL the original process only; the kernel must take down the rest.
+    let _ = child.kill();
+    let _ = child.wait();
+
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let alive = || {
+        tree.iter()
+            .copied()
+            .filter(|p| Path::new(&format!("/proc/{p}")).exists())
+            .collect::<Vec<_>>()
+    };
+    let leftover_ns = || {
+        let all = all_namespaces();
+        lab_ns
+            .iter()
+            .filter(|n| all.contains(*n))
+            .cloned()
+            .collect::<Vec<_>>()
+    };
+    // Bounded by the deadline.
+    while (!alive().is_empty() || !leftover_ns().is_empty()) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(alive(), Vec::<u32>::new(), "lab processes outlived SIGKILL");
+    assert_eq!(
+        leftover_ns(),
+        Vec::<String>::new(),
+        "lab namespaces outlived SIGKILL"
+    );
+    assert_eq!(interfaces(), ifaces_before, "interfaces changed");
+    let new_mounts: Vec<String> = mounts().difference(&mounts_before).cloned().collect();
+    assert_eq!(new_mounts, Vec::<String>::new(), "mounts left behind");
+    assert!(!Path::new("/run/netns").read_dir().is_ok_and(
+        |mut d| d.any(|e| e.is_ok_and(|e| e.file_name().to_string_lossy().contains("bootlab")))
+    ));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn sigkill_mid_run_leaves_nothing() {
+    killed_leaves_nothing(false);
+}
+
+#[test]
+fn sigkill_mid_run_leaves_nothing_rootless() {
+    killed_leaves_nothing(true);
+}
