@@ -389,7 +389,9 @@ async fn run_inner(sc: &Scenario, opts: &Options, dir: &Path, result: &mut Scena
     }
     .await;
 
-    // Stop every role, then the world; judge what was captured even after a failed step.
+    // Let frames already sent reach the capture (the impairment wire forwards in user space),
+    // then stop every role and the world; judge what was captured even after a failed step.
+    tokio::time::sleep(Duration::from_millis(100)).await;
     let mut events = Vec::new();
     let mut roles = HashMap::new();
     for (name, r) in &running {
