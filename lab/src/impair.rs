@@ -10,6 +10,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bootlab_sys::packet::{AsyncPacketSocket, PacketSocket};
+use bootlab_wire::frame::{Decoded, Decoder};
+use bootlab_wire::{tftp, ChecksumPolicy};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
@@ -198,32 +200,46 @@ pub enum Verdict {
     },
 }
 
-/// The pure decision core: rules, their match counters and the seeded generator.
+/// The pure decision core: rules, their match counters, the seeded generator and the frame
+/// decoder (`bootlab_wire::frame`, which follows TFTP conversations to their ephemeral ports).
 #[derive(Debug)]
 pub struct Impairer {
     rules: Vec<Rule>,
     matched: Vec<u32>,
     rng: ChaCha8Rng,
+    decoder: Decoder,
+    decode: bool,
 }
 
 impl Impairer {
     /// A core for `impairment` whose chances are drawn from `seed`.
     pub fn new(impairment: Impairment, seed: u64) -> Impairer {
         let matched = vec![0; impairment.rules.len()];
+        let decode = impairment.rules.iter().any(|r| {
+            matches!(
+                r.matches,
+                Match::Bootp { .. } | Match::Dhcp(_) | Match::Tftp { .. }
+            )
+        });
         Impairer {
             rules: impairment.rules,
             matched,
             rng: ChaCha8Rng::seed_from_u64(seed),
+            decoder: Decoder::new(ChecksumPolicy::Ignore),
+            decode,
         }
     }
 
     /// Decides the fate of `frame` travelling in `direction` (`ToHost` or `FromHost`).
     pub fn decide(&mut self, direction: Direction, frame: &[u8]) -> Verdict {
+        // Every frame goes through the decoder when a rule needs it, so that it sees the TFTP
+        // requests that open conversations.
+        let decoded = self.decode.then(|| self.decoder.decode(frame));
         for (i, rule) in self.rules.iter().enumerate() {
             if rule.direction != Direction::Both && rule.direction != direction {
                 continue;
             }
-            if !matches(&rule.matches, frame) {
+            if !matches(&rule.matches, frame, decoded.as_ref()) {
                 continue;
             }
             self.matched[i] = self.matched[i].saturating_add(1);
@@ -245,8 +261,8 @@ impl Impairer {
     }
 }
 
-/// The UDP payload and ports of an IPv4/UDP Ethernet frame (no VLAN tag), or `None`.
-fn udp(frame: &[u8]) -> Option<(u16, u16, &[u8])> {
+/// The ports of an IPv4/UDP Ethernet frame (no VLAN tag, first fragment), or `None`.
+fn udp_ports(frame: &[u8]) -> Option<(u16, u16)> {
     if frame.get(12..14)? != [0x08, 0x00] {
         return None;
     }
@@ -255,7 +271,6 @@ fn udp(frame: &[u8]) -> Option<(u16, u16, &[u8])> {
     if ip.get(9)? != &17 || ihl < 20 {
         return None;
     }
-    // Only first fragments carry the UDP header.
     let frag = u16::from_be_bytes([*ip.get(6)?, *ip.get(7)?]) & 0x1fff;
     if frag != 0 {
         return None;
@@ -263,60 +278,35 @@ fn udp(frame: &[u8]) -> Option<(u16, u16, &[u8])> {
     let u = ip.get(ihl..)?;
     let src = u16::from_be_bytes([*u.first()?, *u.get(1)?]);
     let dst = u16::from_be_bytes([*u.get(2)?, *u.get(3)?]);
-    Some((src, dst, u.get(8..)?))
+    Some((src, dst))
 }
 
-fn is_bootp(src: u16, dst: u16) -> bool {
-    matches!(src, 67 | 68) || matches!(dst, 67 | 68)
-}
-
-/// The DHCP message type (option 53) of a BOOTP payload, scanning the options field only.
-fn dhcp_type(bootp: &[u8]) -> Option<u8> {
-    if bootp.get(236..240)? != [99, 130, 83, 99] {
-        return None;
-    }
-    let mut opts = bootp.get(240..)?;
-    // Bounded by the options' length: each step consumes at least one byte.
-    while let Some((&code, rest)) = opts.split_first() {
-        match code {
-            0 => opts = rest,
-            255 => return None,
-            _ => {
-                let (&len, rest) = rest.split_first()?;
-                let body = rest.get(..usize::from(len))?;
-                if code == 53 {
-                    return body.first().copied();
-                }
-                opts = &rest[usize::from(len)..];
-            }
-        }
-    }
-    None
-}
-
-fn matches(m: &Match, frame: &[u8]) -> bool {
+fn matches(m: &Match, frame: &[u8], decoded: Option<&Decoded>) -> bool {
     let ethertype = frame.get(12..14).map(|t| u16::from_be_bytes([t[0], t[1]]));
     match m {
         Match::Any => true,
         Match::Arp => ethertype == Some(0x0806),
         Match::Rarp => ethertype == Some(0x8035),
-        Match::Udp { src_port, dst_port } => udp(frame).is_some_and(|(s, d, _)| {
+        Match::Udp { src_port, dst_port } => udp_ports(frame).is_some_and(|(s, d)| {
             src_port.is_none_or(|p| p == s) && dst_port.is_none_or(|p| p == d)
         }),
-        Match::Bootp { op } => udp(frame)
-            .is_some_and(|(s, d, p)| is_bootp(s, d) && op.is_none_or(|op| p.first() == Some(&op))),
-        Match::Dhcp(t) => {
-            udp(frame).is_some_and(|(s, d, p)| is_bootp(s, d) && dhcp_type(p) == Some(t.value()))
-        }
-        Match::Tftp { opcode, block } => udp(frame).is_some_and(|(s, d, p)| {
-            if is_bootp(s, d) || p.len() < 4 {
-                return false;
-            }
-            let op = u16::from_be_bytes([p[0], p[1]]);
-            let blk = u16::from_be_bytes([p[2], p[3]]);
-            (1..=6).contains(&op)
-                && opcode.is_none_or(|o| o.value() == op)
-                && block.is_none_or(|b| matches!(op, 3 | 4) && b == blk)
+        Match::Bootp { op } => decoded
+            .and_then(Decoded::bootp)
+            .is_some_and(|b| op.is_none_or(|op| u8::from(b.op) == op)),
+        Match::Dhcp(t) => decoded
+            .and_then(Decoded::bootp)
+            .and_then(|b| b.message_type())
+            .is_some_and(|mt| u8::from(mt) == t.value()),
+        Match::Tftp { opcode, block } => decoded.and_then(Decoded::tftp).is_some_and(|p| {
+            let (op, blk) = match p {
+                tftp::Packet::Rrq(_) => (TftpOpcode::Rrq, None),
+                tftp::Packet::Wrq(_) => (TftpOpcode::Wrq, None),
+                tftp::Packet::Data { block, .. } => (TftpOpcode::Data, Some(*block)),
+                tftp::Packet::Ack { block } => (TftpOpcode::Ack, Some(*block)),
+                tftp::Packet::Error { .. } => (TftpOpcode::Error, None),
+                tftp::Packet::Oack { .. } => (TftpOpcode::Oack, None),
+            };
+            opcode.is_none_or(|o| o == op) && block.is_none_or(|b| blk == Some(b))
         }),
     }
 }
@@ -461,6 +451,16 @@ mod tests {
 
     /// An Ethernet/IPv4/UDP frame with the given ports and payload (checksums left zero).
     fn udp_frame(src: u16, dst: u16, payload: &[u8]) -> Vec<u8> {
+        udp_frame_between([192, 0, 2, 1], [192, 0, 2, 2], src, dst, payload)
+    }
+
+    fn udp_frame_between(
+        src_ip: [u8; 4],
+        dst_ip: [u8; 4],
+        src: u16,
+        dst: u16,
+        payload: &[u8],
+    ) -> Vec<u8> {
         let mut f = vec![0xff; 6];
         f.extend([2, 0, 0, 0, 0, 1, 0x08, 0x00]);
         let total = (20 + 8 + payload.len()) as u16;
@@ -478,7 +478,8 @@ mod tests {
             0,
             0,
         ]);
-        f.extend([192, 0, 2, 1, 192, 0, 2, 2]);
+        f.extend(src_ip);
+        f.extend(dst_ip);
         f.extend(src.to_be_bytes());
         f.extend(dst.to_be_bytes());
         f.extend(((8 + payload.len()) as u16).to_be_bytes());
@@ -495,10 +496,22 @@ mod tests {
         udp_frame(67, 68, &p)
     }
 
+    /// A TFTP packet of the conversation opened by [`rrq`]: DATA from the server's port
+    /// 50000, anything else from the client's port 40000.
     fn tftp(op: u16, block: u16) -> Vec<u8> {
         let mut p = op.to_be_bytes().to_vec();
         p.extend(block.to_be_bytes());
-        udp_frame(40000, 50000, &p)
+        let (client, server) = ([192, 0, 2, 1], [192, 0, 2, 2]);
+        if op == 3 {
+            udp_frame_between(server, client, 50000, 40000, &p)
+        } else {
+            udp_frame_between(client, server, 40000, 50000, &p)
+        }
+    }
+
+    /// The read request that opens the TFTP conversation (RFC 1350 §4).
+    fn rrq() -> Vec<u8> {
+        udp_frame(40000, 69, b"\x00\x01boot.img\x00octet\x00")
     }
 
     fn parse(toml_text: &str) -> Impairment {
@@ -532,6 +545,7 @@ mod tests {
             r#"rules = [{ match = { tftp = { opcode = "ack", block = 5 } }, action = "duplicate" }]"#,
         );
         let mut core = Impairer::new(imp, 0);
+        assert_eq!(core.decide(Direction::FromHost, &rrq()), Verdict::Pass);
         assert_eq!(core.decide(Direction::FromHost, &tftp(4, 4)), Verdict::Pass);
         assert_eq!(core.decide(Direction::FromHost, &tftp(3, 5)), Verdict::Pass);
         assert_eq!(
@@ -551,6 +565,7 @@ mod tests {
             r#"rules = [{ match = { tftp = { opcode = "data" } }, action = { delay-ms = 200 } }]"#,
         );
         let mut core = Impairer::new(imp, 0);
+        assert_eq!(core.decide(Direction::FromHost, &rrq()), Verdict::Pass);
         for b in 1..5 {
             assert_eq!(
                 core.decide(Direction::ToHost, &tftp(3, b)),
