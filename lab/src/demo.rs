@@ -12,7 +12,7 @@ use clap::{Args as ClapArgs, Subcommand};
 use crate::impair::{Action, Direction, Impairment, Match, Rule, When};
 use crate::process::ProcessSpec;
 use crate::topology::Topology;
-use crate::world::{wait_for_frame, World};
+use crate::world::{wait_for_frame, Proto, World};
 
 /// Arguments of `bootlab lab-demo`.
 #[derive(Debug, ClapArgs)]
@@ -37,6 +37,9 @@ enum DemoCommand {
         /// Seed of the world.
         #[arg(long, default_value_t = 1)]
         seed: u64,
+        /// Build this many worlds at once in the one lab, each with its own exchange.
+        #[arg(long, default_value_t = 1)]
+        worlds: u32,
     },
     /// Build and tear down a 10-host, 3-segment, 1-router world `rounds` times.
     Bench {
@@ -90,7 +93,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             drop_first,
             hold,
             seed,
-        } => runtime()?.block_on(two_segments(run_dir, drop_first, hold, seed)),
+            worlds,
+        } => runtime()?.block_on(two_segments(run_dir, drop_first, hold, seed, worlds)),
         DemoCommand::Bench { rounds, run_dir } => runtime()?.block_on(bench(rounds, run_dir)),
     }
 }
@@ -188,11 +192,72 @@ async fn two_segments(
     drop_first: bool,
     hold: bool,
     seed: u64,
+    worlds: u32,
 ) -> anyhow::Result<()> {
     let topo = Topology::from_toml(TWO_SEGMENTS).context("demo topology")?;
+    if worlds > 1 {
+        // Several worlds side by side in one lab, as parallel scenarios are.
+        let runs = (0..worlds).map(|i| {
+            let topo = topo.clone();
+            let dir = run_dir.join(format!("w{i}"));
+            async move {
+                let world = World::build(&topo, &dir, seed + u64::from(i)).await?;
+                let seen = exchange(&world, drop_first, &format!("w{i} ")).await?;
+                world.shutdown().await?;
+                anyhow::Ok(seen)
+            }
+        });
+        for (i, seen) in futures::future::try_join_all(runs)
+            .await?
+            .into_iter()
+            .enumerate()
+        {
+            println!("world {i}: udp seen on {seen:?}");
+        }
+        return Ok(());
+    }
     let started = Instant::now();
     let world = World::build(&topo, &run_dir, seed).await?;
     println!("built in {:?}", started.elapsed());
+    let seen = exchange(&world, drop_first, "").await?;
+    println!("udp seen on {seen:?}");
+    private_files(&world).await?;
+    if hold {
+        println!("HOLDING pid {}", std::process::id());
+        // Bounded by the test, which kills us; a day at most otherwise.
+        tokio::time::sleep(Duration::from_secs(86_400)).await;
+    }
+    let report = world.shutdown().await?;
+    for s in &report.segments {
+        println!(
+            "capture {} frames {} drops {} pcap {}",
+            s.segment,
+            s.frames,
+            s.kernel_drops,
+            s.pcap.display()
+        );
+    }
+    Ok(())
+}
+
+fn spec(exe: &str, name: &str, args: &[&str]) -> ProcessSpec {
+    ProcessSpec {
+        argv: std::iter::once(exe.to_owned())
+            .chain(args.iter().map(|s| s.to_string()))
+            .collect(),
+        env: vec![],
+        cwd: None,
+        name: name.to_owned(),
+    }
+}
+
+/// The UDP exchange from `client` to `server` across the router; returns the segments on which
+/// a datagram to port 7000 was captured.
+async fn exchange(
+    world: &World,
+    drop_first: bool,
+    prefix: &str,
+) -> anyhow::Result<std::collections::BTreeSet<String>> {
     if drop_first {
         let rules = Impairment {
             rules: vec![Rule {
@@ -209,17 +274,10 @@ async fn two_segments(
     }
     let mut frames = world.frames();
     let exe = self_exe()?;
-    let spec = |name: &str, args: &[&str]| ProcessSpec {
-        argv: std::iter::once(exe.clone())
-            .chain(args.iter().map(|s| s.to_string()))
-            .collect(),
-        env: vec![],
-        cwd: None,
-        name: name.to_owned(),
-    };
     let server = world.spawn(
         "server",
         spec(
+            &exe,
             "echo",
             &["lab-demo", "udp-echo", "--bind", "198.51.100.10:7000"],
         ),
@@ -227,9 +285,13 @@ async fn two_segments(
     server
         .wait_for_text("listening", Duration::from_secs(5))
         .await?;
+    world
+        .wait_for_port("server", Proto::Udp, 7000, Duration::from_secs(5))
+        .await?;
     let client = world.spawn(
         "client",
         spec(
+            &exe,
             "ping",
             &["lab-demo", "udp-ping", "--to", "198.51.100.10:7000"],
         ),
@@ -242,7 +304,7 @@ async fn two_segments(
         );
     }
     for l in client.history() {
-        println!("client: {}", l.text);
+        println!("{prefix}client: {}", l.text);
     }
     // Both segments saw the exchange: a datagram to port 7000 on lan and on far.
     let mut seen = std::collections::BTreeSet::new();
@@ -257,21 +319,43 @@ async fn two_segments(
             None => bail!("a datagram to port 7000 was seen only on {seen:?}"),
         }
     }
-    println!("udp seen on {seen:?}");
-    if hold {
-        println!("HOLDING pid {}", std::process::id());
-        // Bounded by the test, which kills us; a day at most otherwise.
-        tokio::time::sleep(Duration::from_secs(86_400)).await;
-    }
-    let report = world.shutdown().await?;
-    for s in &report.segments {
-        println!(
-            "capture {} frames {} drops {} pcap {}",
-            s.segment,
-            s.frames,
-            s.kernel_drops,
-            s.pcap.display()
-        );
+    Ok(seen)
+}
+
+/// Shows each host's private view: host name, resolv.conf, hosts and a file in its own /run.
+async fn private_files(world: &World) -> anyhow::Result<()> {
+    let script =
+        "hostname; cat /etc/resolv.conf; grep -w server /etc/hosts; echo $0 > /run/mark; ls /run";
+    for host in ["client", "server"] {
+        if host == "server" {
+            // The client's mark must not be visible here.
+            if world
+                .host_path_exists("server", std::path::Path::new("/run/mark"))
+                .await?
+            {
+                bail!("server sees the client's /run");
+            }
+        }
+        let p = world.spawn(
+            host,
+            ProcessSpec {
+                argv: vec!["sh".into(), "-c".into(), script.into(), host.into()],
+                env: vec![],
+                cwd: None,
+                name: "private".into(),
+            },
+        )?;
+        p.wait_timeout(Duration::from_secs(5)).await?;
+        for l in p.history() {
+            println!("private {host}: {}", l.text);
+        }
+        world
+            .wait_for_file(
+                host,
+                std::path::Path::new("/run/mark"),
+                Duration::from_secs(1),
+            )
+            .await?;
     }
     Ok(())
 }

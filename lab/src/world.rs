@@ -84,6 +84,16 @@ pub enum WorldError {
     /// No such segment.
     #[error("no segment named {0:?}")]
     UnknownSegment(String),
+    /// A readiness wait ran out of time.
+    #[error("host {host:?}: no {what} within {timeout:?}")]
+    NotReady {
+        /// The host.
+        host: String,
+        /// What was awaited.
+        what: String,
+        /// The bound.
+        timeout: Duration,
+    },
     /// Some capture lost frames in the kernel: the trace is incomplete. The report is kept.
     #[error("{}", .report.check().err().map(|e| e.to_string()).unwrap_or_default())]
     CaptureLost {
@@ -626,6 +636,86 @@ impl World {
         Ok(netlink::in_netns(host, &h.ns.net.net, move || f().map_err(NetlinkError::from)).await?)
     }
 
+    /// Whether a socket is bound to `port` in `host` (readiness of a daemon that prints
+    /// nothing): reads the host's `/proc/thread-self/net/{udp,tcp}` from a thread inside it.
+    pub async fn port_bound(
+        &self,
+        host: &str,
+        proto: Proto,
+        port: u16,
+    ) -> Result<bool, WorldError> {
+        self.in_host(host, move || {
+            let file = match proto {
+                Proto::Udp => "/proc/thread-self/net/udp",
+                Proto::Tcp => "/proc/thread-self/net/tcp",
+            };
+            let table = std::fs::read_to_string(file)
+                .map_err(|e| bootlab_sys::Error::new("read", file, e))?;
+            Ok(table_has_port(&table, port))
+        })
+        .await
+    }
+
+    /// Waits up to `timeout` until a socket is bound to `port` in `host`.
+    pub async fn wait_for_port(
+        &self,
+        host: &str,
+        proto: Proto,
+        port: u16,
+        timeout: Duration,
+    ) -> Result<(), WorldError> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        // Bounded by the deadline.
+        while !self.port_bound(host, proto, port).await? {
+            if tokio::time::Instant::now() >= deadline {
+                return Err(WorldError::NotReady {
+                    host: host.to_owned(),
+                    what: format!("{proto:?} port {port} bound"),
+                    timeout,
+                });
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        Ok(())
+    }
+
+    /// Whether `path` exists as `host` sees it (its private `/run`, `/var/lib/dhcp`...).
+    pub async fn host_path_exists(&self, host: &str, path: &Path) -> Result<bool, WorldError> {
+        let (_, h) = self.host(host)?;
+        let mnt =
+            h.ns.mnt
+                .try_clone()
+                .map_err(|e| bootlab_sys::Error::new("dup", host, e))?;
+        let path = path.to_owned();
+        Ok(netlink::on_thread(host, move || {
+            ns::setns(&mnt, Kind::Mnt)?;
+            Ok(path.exists())
+        })
+        .await?)
+    }
+
+    /// Waits up to `timeout` until `path` exists in `host` (a pid or lease file).
+    pub async fn wait_for_file(
+        &self,
+        host: &str,
+        path: &Path,
+        timeout: Duration,
+    ) -> Result<(), WorldError> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        // Bounded by the deadline.
+        while !self.host_path_exists(host, path).await? {
+            if tokio::time::Instant::now() >= deadline {
+                return Err(WorldError::NotReady {
+                    host: host.to_owned(),
+                    what: format!("file {}", path.display()),
+                    timeout,
+                });
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        Ok(())
+    }
+
     /// Stops every process (SIGTERM, SIGKILL after [`STOP_GRACE`]) and every wire, flushes the
     /// captures and tears the network down. Fails with [`WorldError::CaptureLost`] (carrying the
     /// report) when a capture lost frames.
@@ -671,6 +761,30 @@ impl Drop for World {
     }
 }
 
+/// A transport protocol, for [`World::wait_for_port`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Proto {
+    /// UDP (RFC 768).
+    Udp,
+    /// TCP (RFC 9293).
+    Tcp,
+}
+
+/// Whether a `/proc/net/{udp,tcp}` table lists a local socket on `port` (TCP: listening).
+fn table_has_port(table: &str, port: u16) -> bool {
+    table.lines().skip(1).any(|l| {
+        let mut cols = l.split_whitespace();
+        let local = cols.nth(1).unwrap_or("");
+        let state = cols.nth(1).unwrap_or("");
+        let bound = local
+            .rsplit_once(':')
+            .and_then(|(_, p)| u16::from_str_radix(p, 16).ok())
+            == Some(port);
+        // UDP sockets show state 07 (unconnected); TCP listeners 0A.
+        bound && matches!(state, "07" | "0A")
+    })
+}
+
 /// The seed of one link's wire: the world's seed mixed with the segment and host names
 /// (FNV-1a), so each link draws its own reproducible sequence.
 fn wire_seed(seed: u64, segment: &str, host: &str) -> u64 {
@@ -712,6 +826,14 @@ pub fn static_address(topology: &Topology, host: &str, iface: usize) -> Option<I
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn proc_net_tables_are_read() {
+        let udp = "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode ref pointer drops\n\
+                   1: 0A643A0A:1B58 00000000:0000 07 00000000:00000000 00:00000000 00000000     0        0 12345 2 0000000000000000 0\n";
+        assert!(table_has_port(udp, 7000));
+        assert!(!table_has_port(udp, 67));
+    }
 
     #[test]
     fn wire_seeds_differ_per_link_and_repeat() {

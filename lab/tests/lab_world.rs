@@ -160,6 +160,22 @@ fn two_segments(rootless: bool) {
     assert_eq!(pings(&lan, 64), ["ping 1", "ping 2", "ping 3"], "{lan:?}");
     assert_eq!(pings(&far, 63), ["ping 1", "ping 2", "ping 3"], "{far:?}");
 
+    // Private files per host: its own host name, resolv.conf, hosts and /run.
+    for host in ["client", "server"] {
+        for want in [
+            format!("private {host}: {host}"),
+            format!("private {host}: # bootlab host {host}"),
+            format!("private {host}: 198.51.100.10\tserver"),
+            format!("private {host}: mark"),
+        ] {
+            assert!(stdout.contains(&want), "{want:?} missing in:\n{stdout}");
+        }
+    }
+    assert!(
+        !Path::new("/run/mark").exists(),
+        "a host's /run reached the machine's"
+    );
+
     // Logs per host and role.
     let ping_log = std::fs::read_to_string(dir.join("client/ping.stdout")).unwrap_or_default();
     assert!(
@@ -182,6 +198,54 @@ fn two_segments_with_router() {
 #[test]
 fn two_segments_with_router_rootless() {
     two_segments(true);
+}
+
+fn parallel(rootless: bool) {
+    let dir = run_dir(if rootless {
+        "parallel-rootless"
+    } else {
+        "parallel"
+    });
+    let out = run(
+        rootless,
+        &[
+            "lab-demo",
+            "two-segments",
+            "--worlds",
+            "3",
+            "--run-dir",
+            &dir.to_string_lossy(),
+        ],
+    );
+    let stdout = text(&out.stdout);
+    assert!(
+        out.status.success(),
+        "stdout:\n{stdout}\nstderr:\n{}",
+        text(&out.stderr)
+    );
+    for i in 0..3 {
+        assert!(
+            stdout.contains(&format!("world {i}: udp seen on {{\"far\", \"lan\"}}")),
+            "{stdout}"
+        );
+        let lan = demo_datagrams(&dir.join(format!("w{i}/lan.pcap")));
+        assert_eq!(
+            lan.iter().filter(|(p, _)| p.starts_with("ping")).count(),
+            3,
+            "world {i}: {lan:?}"
+        );
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn parallel_worlds_in_one_lab() {
+    parallel(false);
+}
+
+#[test]
+fn parallel_worlds_in_one_lab_rootless() {
+    parallel(true);
 }
 
 fn impaired(rootless: bool) {
@@ -281,13 +345,36 @@ fn namespaces_of(pid: u32) -> BTreeSet<String> {
     out
 }
 
-/// Every namespace inode any process of the machine is in or holds.
-fn all_namespaces() -> BTreeSet<String> {
+/// When a process started, in clock ticks since boot (`/proc/<pid>/stat` field 22).
+fn start_ticks(pid: u32) -> Option<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name may hold spaces: count fields after its closing parenthesis.
+    let rest = stat.rsplit_once(')')?.1;
+    rest.split_whitespace().nth(19)?.parse().ok()
+}
+
+/// Now, in the same clock ticks (USER_HZ is 100 on Linux).
+fn now_ticks() -> u64 {
+    let up = std::fs::read_to_string("/proc/uptime").unwrap_or_default();
+    let secs: f64 = up
+        .split_whitespace()
+        .next()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0.0);
+    (secs * 100.0) as u64 + 1
+}
+
+/// Every namespace inode held by a process that started before `ticks`. (Inode numbers of
+/// freed namespaces are reused at once by namespaces made later, e.g. by tests running beside
+/// this one; a process that started after the kill cannot hold one of the lab's.)
+fn namespaces_held_by_processes_older_than(ticks: u64) -> BTreeSet<String> {
     let mut out = BTreeSet::new();
     if let Ok(procs) = std::fs::read_dir("/proc") {
         for p in procs.flatten() {
             if let Some(pid) = p.file_name().to_str().and_then(|s| s.parse::<u32>().ok()) {
-                out.extend(namespaces_of(pid));
+                if start_ticks(pid).is_some_and(|t| t <= ticks) {
+                    out.extend(namespaces_of(pid));
+                }
             }
         }
     }
@@ -384,6 +471,7 @@ fn killed_leaves_nothing(rootless: bool) {
     assert_eq!(interfaces(), ifaces_before);
 
     // SIGKILL the original process only; the kernel must take down the rest.
+    let killed_at = now_ticks();
     let _ = child.kill();
     let _ = child.wait();
 
@@ -391,11 +479,11 @@ fn killed_leaves_nothing(rootless: bool) {
     let alive = || {
         tree.iter()
             .copied()
-            .filter(|p| Path::new(&format!("/proc/{p}")).exists())
+            .filter(|p| start_ticks(*p).is_some_and(|t| t <= killed_at))
             .collect::<Vec<_>>()
     };
     let leftover_ns = || {
-        let all = all_namespaces();
+        let all = namespaces_held_by_processes_older_than(killed_at);
         lab_ns
             .iter()
             .filter(|n| all.contains(*n))
