@@ -23,6 +23,16 @@ const BIN: &str = env!("CARGO_BIN_EXE_bootlab");
 /// The unprivileged user the rootless runs take (nobody).
 const NOBODY: &str = "65534";
 
+/// The tests of this file run one at a time: the SIGKILL test looks for the lab's namespace
+/// inodes after its death, and a lab of another test made meanwhile may reuse those numbers.
+static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    SERIAL
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 fn is_root() -> bool {
     nix::unistd::geteuid().is_root()
 }
@@ -43,6 +53,37 @@ fn run_dir(tag: &str) -> PathBuf {
     dir
 }
 
+/// Whether users other than the owner can reach and run `path` (every directory above it
+/// searchable by others, the file readable and executable by others).
+fn runnable_by_others(path: &Path) -> bool {
+    let mode = |p: &Path| {
+        std::fs::metadata(p)
+            .map(|m| m.permissions().mode())
+            .unwrap_or(0)
+    };
+    mode(path) & 0o005 == 0o005 && path.ancestors().skip(1).all(|d| mode(d) & 0o001 != 0)
+}
+
+/// The binary as nobody can run it: `BIN` itself, or a copy in the shared temporary directory
+/// when the build directory is private (e.g. a clone under `/root`).
+fn bin_for_nobody() -> &'static str {
+    static BIN_COPY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    BIN_COPY.get_or_init(|| {
+        if runnable_by_others(Path::new(BIN)) {
+            return BIN.to_owned();
+        }
+        let base = run_dir("bin");
+        let copy = base.join("bootlab");
+        if std::fs::hard_link(BIN, &copy).is_err() {
+            if let Err(e) = std::fs::copy(BIN, &copy) {
+                panic!("copy {BIN} for the rootless runs: {e}");
+            }
+        }
+        let _ = std::fs::set_permissions(&copy, std::fs::Permissions::from_mode(0o755));
+        copy.to_string_lossy().into_owned()
+    })
+}
+
 /// `bootlab args...`, as the current user or (`rootless`, when we are root) as nobody.
 fn bootlab(rootless: bool, args: &[&str]) -> Command {
     if rootless && is_root() {
@@ -51,7 +92,7 @@ fn bootlab(rootless: bool, args: &[&str]) -> Command {
             &format!("--reuid={NOBODY}"),
             &format!("--regid={NOBODY}"),
             "--clear-groups",
-            BIN,
+            bin_for_nobody(),
         ]);
         c.args(args);
         c
@@ -192,11 +233,13 @@ fn two_segments(rootless: bool) {
 
 #[test]
 fn two_segments_with_router() {
+    let _serial = serial();
     two_segments(false);
 }
 
 #[test]
 fn two_segments_with_router_rootless() {
+    let _serial = serial();
     two_segments(true);
 }
 
@@ -240,11 +283,13 @@ fn parallel(rootless: bool) {
 
 #[test]
 fn parallel_worlds_in_one_lab() {
+    let _serial = serial();
     parallel(false);
 }
 
 #[test]
 fn parallel_worlds_in_one_lab_rootless() {
+    let _serial = serial();
     parallel(true);
 }
 
@@ -291,11 +336,13 @@ fn impaired(rootless: bool) {
 
 #[test]
 fn impaired_link_drops_the_first_datagram() {
+    let _serial = serial();
     impaired(false);
 }
 
 #[test]
 fn impaired_link_drops_the_first_datagram_rootless() {
+    let _serial = serial();
     impaired(true);
 }
 
@@ -511,10 +558,12 @@ fn killed_leaves_nothing(rootless: bool) {
 
 #[test]
 fn sigkill_mid_run_leaves_nothing() {
+    let _serial = serial();
     killed_leaves_nothing(false);
 }
 
 #[test]
 fn sigkill_mid_run_leaves_nothing_rootless() {
+    let _serial = serial();
     killed_leaves_nothing(true);
 }
