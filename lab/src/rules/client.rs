@@ -682,7 +682,6 @@ fn acd_04(t: &Trace) -> Outcome {
             g.decoded.eth.as_ref().is_some_and(|e| e.src_addr.0 == key.0) && protocol_secs(t, f.time, g.time) > 2.0 + TOLERANCE
         });
         if let Some(g) = alive {
-            any = true;
             return fail(&g.segment, g.number, format!("one announcement of {} only, the client was still sending", key.1));
         }
     }
