@@ -117,7 +117,7 @@ pub struct Cell {
     /// Where the run's pcaps, logs and traces are.
     #[serde(default)]
     pub artifacts: Option<PathBuf>,
-    /// Whether a per-implementation golden file exists (`golden/<scenario>@<kind>=<profile>.trace`).
+    /// Whether a per-implementation golden file exists (`golden/<scenario>@<kind>=<profile>.snap`).
     pub golden: bool,
 }
 
@@ -152,9 +152,14 @@ fn project_dir(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(name)
 }
 
-/// The per-implementation golden file of a cell (not the fallback to ours).
+/// The per-implementation golden file of a cell (not the fallback to ours):
+/// `golden/<scenario>@<kind>=<profile>.snap` (see [`crate::golden::path_for`]).
 pub fn golden_file(golden_dir: &Path, scenario: &str, kind: &str, profile: &str) -> PathBuf {
-    golden_dir.join(format!("{scenario}@{kind}={profile}.trace"))
+    let imp = format!("{kind}={profile}");
+    golden_dir.join(format!(
+        "{}.snap",
+        crate::golden::snapshot_name(scenario, Some(&imp))
+    ))
 }
 
 /// Decides every cell: which profiles fill each kind, which scenarios have it, and what can be
@@ -268,7 +273,13 @@ pub fn for_peer(sc: &Scenario, kind: &str) -> Scenario {
 /// The first line worth showing for a failed run: the failure's first line, plus the first changed
 /// line of a golden diff.
 fn first_failure(r: &ScenarioResult) -> String {
-    let Some(f) = r.failures.first() else {
+    let pick = r
+        .failures
+        .iter()
+        .find(|f| f.starts_with("step"))
+        .or_else(|| r.failures.iter().find(|f| f.starts_with("rule")))
+        .or_else(|| r.failures.first());
+    let Some(f) = pick else {
         return String::new();
     };
     let mut lines = f.lines();
@@ -398,7 +409,7 @@ pub fn run(a: Args) -> anyhow::Result<()> {
                 {
                     let path = golden_file(&golden, &p.scenario.name, &p.kind, &p.profile);
                     if let Ok(text) = std::fs::read_to_string(r.artifacts.join("trace.txt")) {
-                        if std::fs::write(&path, text).is_ok() {
+                        if crate::golden::compare(&path, &text, true).is_ok() {
                             eprintln!("accepted {}", path.display());
                             r.verdict = Verdict::Pass;
                             r.failures.clear();
@@ -475,7 +486,9 @@ pub fn counts(cells: &[Cell]) -> BTreeMap<Status, usize> {
 fn rule_concerns(kind: &str, id: &str) -> bool {
     match kind {
         "dhcp-server" | "bootp-server" => {
-            id.starts_with("ADDR-") || id.starts_with("SRV-") || id == "FMT-BOOTP-01"
+            id.starts_with("ADDR-")
+                || id.starts_with("SRV-")
+                || matches!(id, "FMT-BOOTP-01" | "FMT-SIZE-01" | "FMT-COOKIE-03")
         }
         "relay" => id.starts_with("RELAY-") || id == "ADDR-RELAY-01",
         "dhcp-client" | "bootp-client" | "rom-client" => {
@@ -486,12 +499,23 @@ fn rule_concerns(kind: &str, id: &str) -> bool {
     }
 }
 
+/// One rule's tally for one implementation.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Tally {
+    /// Runs where it passed.
+    pub pass: usize,
+    /// Runs where it failed.
+    pub fail: usize,
+    /// The scenarios where it failed.
+    pub failing: Vec<String>,
+    /// The first violation (segment, frame, message).
+    pub first: Option<String>,
+}
+
 /// Per implementation (`kind=profile`) and rule: how many runs passed and failed it, over the
 /// cells that ran (pass or fail); rules that were n/a everywhere are left out.
-pub fn rule_table(
-    cells: &[Cell],
-) -> BTreeMap<String, BTreeMap<String, (usize, usize, Vec<String>)>> {
-    let mut t: BTreeMap<String, BTreeMap<String, (usize, usize, Vec<String>)>> = BTreeMap::new();
+pub fn rule_table(cells: &[Cell]) -> BTreeMap<String, BTreeMap<String, Tally>> {
+    let mut t: BTreeMap<String, BTreeMap<String, Tally>> = BTreeMap::new();
     for c in cells
         .iter()
         .filter(|c| matches!(c.status, Status::Pass | Status::Fail))
@@ -504,93 +528,151 @@ pub fn rule_table(
                 .entry(format!("{}={}", c.kind, c.profile))
                 .or_default()
                 .entry(id.clone())
-                .or_insert((0, 0, vec![]));
+                .or_default();
             if o == "pass" {
-                e.0 += 1;
-            } else if o.starts_with("fail") {
-                e.1 += 1;
-                e.2.push(c.scenario.clone());
+                e.pass += 1;
+            } else if let Some(detail) = o.strip_prefix("fail") {
+                e.fail += 1;
+                e.failing.push(c.scenario.clone());
+                if e.first.is_none() {
+                    let d = detail.trim().trim_start_matches('(').trim_end_matches(')');
+                    e.first = Some(format!("{}: {d}", c.scenario));
+                }
             }
         }
     }
     for rules in t.values_mut() {
-        rules.retain(|_, (p, f, _)| *p + *f > 0);
+        rules.retain(|_, x| x.pass + x.fail > 0);
     }
     t.retain(|_, rules| !rules.is_empty());
     t
 }
 
-/// Findings in words: for a few behaviours the issue asks about, which implementations show them.
+/// The first address a server offered in a run (`yiaddr` of its first reply), from the trace.
+fn first_offer(cell: &Cell) -> Option<String> {
+    let trace = std::fs::read_to_string(cell.artifacts.as_ref()?.join("trace.txt")).ok()?;
+    let line = trace.lines().find(|l| l.contains("BOOTREPLY"))?;
+    let y = line
+        .split_whitespace()
+        .find_map(|w| w.strip_prefix("yiaddr="))?;
+    Some(y.to_string())
+}
+
+/// Findings in words: for the behaviours the issue asks about, which implementations show them
+/// (from the rule results of the swapped role, and from the traces).
 pub fn findings(cells: &[Cell]) -> Vec<String> {
     let t = rule_table(cells);
+    let has = |kinds: &[&str]| cells.iter().any(|c| kinds.contains(&c.kind.as_str()));
     let mut out = Vec::new();
-    let with = |id: &str, failing: bool| -> Vec<String> {
-        t.iter()
+    let who = |id: &str, failing: bool, detail: bool| -> String {
+        let v: Vec<String> = t
+            .iter()
             .filter_map(|(imp, rules)| {
-                rules
-                    .get(id)
-                    .filter(|(p, f, _)| if failing { *f > 0 } else { *p > 0 && *f == 0 })
-                    .map(|_| imp.clone())
+                let x = rules.get(id)?;
+                let hit = if failing {
+                    x.fail > 0
+                } else {
+                    x.pass > 0 && x.fail == 0
+                };
+                hit.then(|| match (&x.first, detail && failing) {
+                    (Some(d), true) => format!("{imp} ({d})"),
+                    _ => imp.clone(),
+                })
             })
-            .collect()
-    };
-    let line = |what: &str, who: Vec<String>| {
-        if who.is_empty() {
-            format!("{what}: none seen")
+            .collect();
+        if v.is_empty() {
+            "none seen".into()
         } else {
-            format!("{what}: {}", who.join(", "))
+            v.join("; ")
         }
     };
-    out.push(line(
-        "Servers that unicast to an address-less client without ARPing first (ADDR-UNI-01 pass)",
-        with("ADDR-UNI-01", false),
-    ));
-    out.push(line(
-        "Servers that ARP for yiaddr before replying, or fail to unicast (ADDR-UNI-01 fail)",
-        with("ADDR-UNI-01", true),
-    ));
-    out.push(line(
-        "Servers that broadcast instead of unicasting (ADDR-UNI-02 pass)",
-        with("ADDR-UNI-02", false),
-    ));
-    out.push(line("Boot hosts that reach an ARP-less client for TFTP without an unanswered ARP (ADDR-ARP-02 pass)", with("ADDR-ARP-02", false)));
-    out.push(line(
-        "Boot hosts that ARP for an ARP-less client (ADDR-ARP-02 fail)",
-        with("ADDR-ARP-02", true),
-    ));
-    out.push(line(
-        "Servers whose BOOTP replies are not plain BOOTP (FMT-BOOTP-01 fail)",
-        with("FMT-BOOTP-01", true),
-    ));
-    out.push(line(
-        "Servers replying via the relay to giaddr (ADDR-GIADDR-01 pass)",
-        with("ADDR-GIADDR-01", false),
-    ));
-    out.push(line(
-        "Clients that keep secs constant across retransmissions (CLI-SECS-02 fail)",
-        with("CLI-SECS-02", true),
-    ));
-    out.push(line(
-        "Clients that probe (RFC 5227) before binding (CLI-ACD-01 pass)",
-        with("CLI-ACD-01", false),
-    ));
-    let never_probe: Vec<String> = t
-        .iter()
-        .filter(|(imp, rules)| imp.contains("client=") && !rules.contains_key("CLI-ACD-01"))
-        .map(|(imp, _)| imp.clone())
-        .collect();
-    out.push(line(
-        "Clients that never probe before binding (CLI-ACD-01 n/a in every run)",
-        never_probe,
-    ));
-    out.push(line(
-        "Relays that set giaddr to the receiving interface (RELAY-GI-01 pass)",
-        with("RELAY-GI-01", false),
-    ));
-    out.push(line(
-        "Relays that do not add exactly one hop (RELAY-HOPS-02 fail)",
-        with("RELAY-HOPS-02", true),
-    ));
+    if has(SERVER_KINDS) {
+        out.push(format!("Servers that unicast their reply to an address-less client without ARPing first (ADDR-UNI-01 pass in every run): {}", who("ADDR-UNI-01", false, false)));
+        out.push(format!(
+            "Servers that do not (ADDR-UNI-01 fail): {}",
+            who("ADDR-UNI-01", true, true)
+        ));
+        out.push(format!("Servers that leave no ARP entry for the client they just answered, so the boot host then ARPs for it (ADDR-ARP-01 fail, KB Q164394): {}", who("ADDR-ARP-01", true, false)));
+        out.push(format!(
+            "Boot hosts that reach an ARP-less client for TFTP (ADDR-ARP-02 pass in every run): {}",
+            who("ADDR-ARP-02", false, false)
+        ));
+        out.push(format!(
+            "Boot hosts whose TFTP phase never reaches an ARP-less client (ADDR-ARP-02 fail): {}",
+            who("ADDR-ARP-02", true, true)
+        ));
+        out.push(format!("Servers sending BOOTP/DHCP messages shorter than 300 octets (FMT-SIZE-01 fail, RFC 1542 §2.1): {}", who("FMT-SIZE-01", true, true)));
+        out.push(format!(
+            "Servers whose BOOTP replies are not plain BOOTP (FMT-BOOTP-01 fail): {}",
+            who("FMT-BOOTP-01", true, true)
+        ));
+        let offers: Vec<String> = cells
+            .iter()
+            .filter(|c| {
+                c.scenario == "dhcp-dora" && matches!(c.status, Status::Pass | Status::Fail)
+            })
+            .filter_map(|c| first_offer(c).map(|y| format!("{} {y}", c.profile)))
+            .collect();
+        if !offers.is_empty() {
+            out.push(format!("First address offered from the pool 192.0.2.100-110 in dhcp-dora (ours: 192.0.2.100, the lowest free): {}", offers.join(", ")));
+        }
+    }
+    if has(&["dhcp-client", "bootp-client", "rom-client"]) {
+        out.push(format!("Clients whose secs is not 0 in the first request or not counting (CLI-SECS-01 fail): {}", who("CLI-SECS-01", true, true)));
+        out.push(format!(
+            "Clients that keep secs constant across retransmissions (CLI-SECS-02 fail): {}",
+            who("CLI-SECS-02", true, true)
+        ));
+        out.push(format!(
+            "Clients that probe (RFC 5227) before binding (CLI-ACD-01 pass): {}",
+            who("CLI-ACD-01", false, false)
+        ));
+        let never: Vec<String> = t
+            .iter()
+            .filter(|(imp, rules)| imp.contains("client=") && !rules.contains_key("CLI-ACD-01"))
+            .map(|(imp, _)| imp.clone())
+            .collect();
+        out.push(format!(
+            "Clients that never probe before binding (CLI-ACD-01 n/a in every run): {}",
+            if never.is_empty() {
+                "none seen".into()
+            } else {
+                never.join(", ")
+            }
+        ));
+    }
+    if has(&["relay"]) {
+        out.push(format!(
+            "Relays that set giaddr to the receiving interface (RELAY-GI-01 pass in every run): {}",
+            who("RELAY-GI-01", false, false)
+        ));
+        out.push(format!(
+            "Relays that do not add exactly one hop (RELAY-HOPS-02 fail): {}",
+            who("RELAY-HOPS-02", true, true)
+        ));
+    }
+    if has(&["tftp-server", "tftp-client"]) {
+        let failing: Vec<String> = t
+            .iter()
+            .filter(|(imp, _)| imp.starts_with("tftp-"))
+            .flat_map(|(imp, rules)| {
+                rules
+                    .iter()
+                    .filter(|(_, x)| x.fail > 0)
+                    .map(move |(id, x)| {
+                        format!("{imp} {id} ({})", x.first.clone().unwrap_or_default())
+                    })
+            })
+            .collect();
+        out.push(format!(
+            "TFTP rules failed: {}",
+            if failing.is_empty() {
+                "none seen".into()
+            } else {
+                failing.join("; ")
+            }
+        ));
+    }
     out
 }
 
@@ -682,7 +764,7 @@ pub fn markdown(m: &Matrix) -> String {
         }
         o.push('\n');
     }
-    let _ = writeln!(o, "`pass*`: passes against its own golden file `golden/<scenario>@<kind>=<profile>.trace` (a reviewed, legitimate difference from ours).\n");
+    let _ = writeln!(o, "`pass*`: passes against its own golden file `golden/<scenario>@<kind>=<profile>.snap` (a reviewed, legitimate difference from ours).\n");
     if !notes.is_empty() {
         let _ = writeln!(o, "### Notes\n");
         for (i, n) in notes.iter().enumerate() {
@@ -707,8 +789,14 @@ pub fn markdown(m: &Matrix) -> String {
         );
         let _ = writeln!(o, "|---|---|---|---|---|");
         for (imp, rules) in &t {
-            for (id, (p, f, scs)) in rules {
-                let _ = writeln!(o, "| {imp} | {id} | {p} | {f} | {} |", scs.join(", "));
+            for (id, x) in rules {
+                let _ = writeln!(
+                    o,
+                    "| {imp} | {id} | {} | {} | {} |",
+                    x.pass,
+                    x.fail,
+                    x.failing.join(", ")
+                );
             }
         }
         o.push('\n');
@@ -870,11 +958,11 @@ mod tests {
         assert!(md.contains("| dhcp-dora | pass | fail [1] |"), "{md}");
         assert!(md.contains("1. dhcp-dora × udhcpd: why \\| it"), "{md}");
         assert!(
-            md.contains("ADDR-UNI-01 pass): dhcp-server=kea-dhcp4"),
+            md.contains("(ADDR-UNI-01 pass in every run): dhcp-server=kea-dhcp4"),
             "{md}"
         );
         assert!(
-            md.contains("(ADDR-UNI-01 fail): dhcp-server=udhcpd"),
+            md.contains("(ADDR-UNI-01 fail): dhcp-server=udhcpd (dhcp-dora: lan frame 3: ARP)"),
             "{md}"
         );
         assert!(html(&m).contains("class=\"fail\""));
