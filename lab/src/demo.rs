@@ -31,6 +31,10 @@ enum DemoCommand {
         /// Drop the client's first datagram on its link (the client retransmits).
         #[arg(long)]
         drop_first: bool,
+        /// Impair the client's link with these rules (TOML, as in a scenario:
+        /// `rules = [{ match = ..., action = ... }]`).
+        #[arg(long)]
+        impair: Option<String>,
         /// After the exchange, print `HOLDING` and wait to be killed (for the kill -9 test).
         #[arg(long)]
         hold: bool,
@@ -91,10 +95,28 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         DemoCommand::TwoSegments {
             run_dir,
             drop_first,
+            impair,
             hold,
             seed,
             worlds,
-        } => runtime()?.block_on(two_segments(run_dir, drop_first, hold, seed, worlds)),
+        } => {
+            let mut rules = match impair {
+                Some(t) => toml::from_str::<Impairment>(&t).context("--impair")?,
+                None => Impairment::default(),
+            };
+            if drop_first {
+                rules.rules.push(Rule {
+                    direction: Direction::FromHost,
+                    matches: Match::Udp {
+                        src_port: None,
+                        dst_port: Some(7000),
+                    },
+                    when: When::Nth(1),
+                    action: Action::Drop,
+                });
+            }
+            runtime()?.block_on(two_segments(run_dir, rules, hold, seed, worlds))
+        }
         DemoCommand::Bench { rounds, run_dir } => runtime()?.block_on(bench(rounds, run_dir)),
     }
 }
@@ -121,27 +143,40 @@ fn udp_echo(bind: SocketAddr) -> anyhow::Result<()> {
 
 fn udp_ping(to: SocketAddr, count: u32) -> anyhow::Result<()> {
     let sock = UdpSocket::bind("0.0.0.0:0").context("bind")?;
-    sock.set_read_timeout(Some(Duration::from_millis(300)))
-        .context("timeout")?;
     let mut buf = [0u8; 1500];
     for i in 1..=count {
         let msg = format!("ping {i}");
         let mut answered = false;
         for attempt in 1..=10 {
             sock.send_to(msg.as_bytes(), to).context("send")?;
-            match sock.recv_from(&mut buf) {
-                Ok((n, from)) if &buf[..n] == msg.as_bytes() => {
-                    println!("reply {i} from {from} after {attempt} attempt(s)");
-                    answered = true;
-                    break;
+            let deadline = Instant::now() + Duration::from_millis(300);
+            // Stale answers (a duplicated reply to an earlier ping) are skipped; bounded by the
+            // deadline.
+            while let Some(left) = deadline
+                .checked_duration_since(Instant::now())
+                .filter(|d| !d.is_zero())
+            {
+                sock.set_read_timeout(Some(left)).context("timeout")?;
+                match sock.recv_from(&mut buf) {
+                    Ok((n, from)) if &buf[..n] == msg.as_bytes() => {
+                        println!("reply {i} from {from} after {attempt} attempt(s)");
+                        answered = true;
+                        break;
+                    }
+                    Ok(_) => {}
+                    Err(e)
+                        if matches!(
+                            e.kind(),
+                            std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                        ) =>
+                    {
+                        break
+                    }
+                    Err(e) => return Err(e).context("recv"),
                 }
-                Ok(_) => {}
-                Err(e)
-                    if matches!(
-                        e.kind(),
-                        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
-                    ) => {}
-                Err(e) => return Err(e).context("recv"),
+            }
+            if answered {
+                break;
             }
         }
         if !answered {
@@ -189,7 +224,7 @@ fn self_exe() -> anyhow::Result<String> {
 
 async fn two_segments(
     run_dir: PathBuf,
-    drop_first: bool,
+    rules: Impairment,
     hold: bool,
     seed: u64,
     worlds: u32,
@@ -200,9 +235,10 @@ async fn two_segments(
         let runs = (0..worlds).map(|i| {
             let topo = topo.clone();
             let dir = run_dir.join(format!("w{i}"));
+            let rules = rules.clone();
             async move {
                 let world = World::build(&topo, &dir, seed + u64::from(i)).await?;
-                let seen = exchange(&world, drop_first, &format!("w{i} ")).await?;
+                let seen = exchange(&world, rules.clone(), &format!("w{i} ")).await?;
                 world.shutdown().await?;
                 anyhow::Ok(seen)
             }
@@ -219,7 +255,7 @@ async fn two_segments(
     let started = Instant::now();
     let world = World::build(&topo, &run_dir, seed).await?;
     println!("built in {:?}", started.elapsed());
-    let seen = exchange(&world, drop_first, "").await?;
+    let seen = exchange(&world, rules, "").await?;
     println!("udp seen on {seen:?}");
     private_files(&world).await?;
     if hold {
@@ -255,21 +291,10 @@ fn spec(exe: &str, name: &str, args: &[&str]) -> ProcessSpec {
 /// a datagram to port 7000 was captured.
 async fn exchange(
     world: &World,
-    drop_first: bool,
+    rules: Impairment,
     prefix: &str,
 ) -> anyhow::Result<std::collections::BTreeSet<String>> {
-    if drop_first {
-        let rules = Impairment {
-            rules: vec![Rule {
-                direction: Direction::FromHost,
-                matches: Match::Udp {
-                    src_port: None,
-                    dst_port: Some(7000),
-                },
-                when: When::Nth(1),
-                action: Action::Drop,
-            }],
-        };
+    if !rules.rules.is_empty() {
         world.set_impairment("lan", "client", rules).await?;
     }
     let mut frames = world.frames();

@@ -346,6 +346,131 @@ fn impaired_link_drops_the_first_datagram_rootless() {
     impaired(true);
 }
 
+/// Every UDP datagram of a pcap: (timestamp, source port, destination port, payload).
+fn udp_log(path: &Path) -> Vec<(Duration, u16, u16, String)> {
+    let mut decoder = Decoder::new(ChecksumPolicy::Verify);
+    pcap_frames(path)
+        .into_iter()
+        .filter_map(|(ts, data)| {
+            let d = decoder.decode(&data);
+            let udp = d.udp?;
+            let payload = text(&data[data.len() - udp.payload_len..]);
+            Some((ts, udp.src_port, udp.dst_port, payload))
+        })
+        .collect()
+}
+
+fn impaired_with(rules: &str) -> (String, PathBuf) {
+    let dir = run_dir("impair-rules");
+    let out = run(
+        false,
+        &[
+            "lab-demo",
+            "two-segments",
+            "--impair",
+            rules,
+            "--run-dir",
+            &dir.to_string_lossy(),
+        ],
+    );
+    let stdout = text(&out.stdout);
+    assert!(
+        out.status.success(),
+        "stdout:\n{stdout}\nstderr:\n{}",
+        text(&out.stderr)
+    );
+    (stdout, dir)
+}
+
+#[test]
+fn impaired_link_duplicates_the_first_datagram() {
+    let _serial = serial();
+    let (stdout, dir) = impaired_with(
+        r#"rules = [{ direction = "from-host", match = { udp = { dst_port = 7000 } }, when = { nth = 1 }, action = "duplicate" }]"#,
+    );
+    assert!(
+        stdout.contains("client: reply 1 from 198.51.100.10:7000 after 1 attempt(s)"),
+        "{stdout}"
+    );
+    for seg in ["lan", "far"] {
+        let log = udp_log(&dir.join(format!("{seg}.pcap")));
+        let count = |p: &str| {
+            log.iter()
+                .filter(|(_, _, d, m)| *d == 7000 && m == p)
+                .count()
+        };
+        assert_eq!(
+            (count("ping 1"), count("ping 2"), count("ping 3")),
+            (2, 1, 1),
+            "{seg}: {log:?}"
+        );
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn impaired_link_delays_the_first_reply() {
+    let _serial = serial();
+    let (stdout, dir) = impaired_with(
+        r#"rules = [{ direction = "to-host", match = { udp = { src_port = 7000 } }, when = { nth = 1 }, action = { delay-ms = 200 } }]"#,
+    );
+    assert!(
+        stdout.contains("client: reply 1 from 198.51.100.10:7000 after 1 attempt(s)"),
+        "{stdout}"
+    );
+    // The segment sees the reply at once; the client gets it (and sends ping 2) 200 ms later.
+    let log = udp_log(&dir.join("lan.pcap"));
+    let at = |src: u16, p: &str| {
+        log.iter()
+            .find(|(_, s, _, m)| *s == src && m == p)
+            .map(|(t, ..)| *t)
+    };
+    let (Some(reply1), Some(ping2)) = (
+        at(7000, "ping 1"),
+        log.iter()
+            .find(|(_, _, d, m)| *d == 7000 && m == "ping 2")
+            .map(|(t, ..)| *t),
+    ) else {
+        panic!("{log:?}")
+    };
+    let gap = ping2.saturating_sub(reply1);
+    assert!(
+        gap >= Duration::from_millis(200) && gap < Duration::from_millis(290),
+        "{gap:?}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn impaired_link_reorders_the_first_datagram_behind_the_next() {
+    let _serial = serial();
+    let (stdout, dir) = impaired_with(
+        r#"rules = [{ direction = "from-host", match = { udp = { dst_port = 7000 } }, when = { first = 1 }, action = "reorder" }]"#,
+    );
+    // The first datagram is held until the client's retransmission passes, then follows it.
+    assert!(
+        stdout.contains("client: reply 1 from 198.51.100.10:7000 after 2 attempt(s)"),
+        "{stdout}"
+    );
+    let log = udp_log(&dir.join("lan.pcap"));
+    let pings: Vec<_> = log
+        .iter()
+        .filter(|(_, _, d, _)| *d == 7000)
+        .map(|(t, _, _, m)| (*t, m.clone()))
+        .collect();
+    assert_eq!(
+        pings.iter().filter(|(_, m)| m == "ping 1").count(),
+        2,
+        "{pings:?}"
+    );
+    // Both copies reach the segment together, 300 ms after the client first sent.
+    assert!(
+        pings[1].0 - pings[0].0 < Duration::from_millis(50),
+        "{pings:?}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 /// The pids of `pid` and all its descendants.
 fn process_tree(pid: u32) -> BTreeSet<u32> {
     let mut seen = BTreeSet::new();
