@@ -229,7 +229,15 @@ async fn two_segments(
     seed: u64,
     worlds: u32,
 ) -> anyhow::Result<()> {
-    let topo = Topology::from_toml(TWO_SEGMENTS).context("demo topology")?;
+    let mut topo = Topology::from_toml(TWO_SEGMENTS).context("demo topology")?;
+    // The client knows the router's hardware address statically: it never ARPs for it.
+    if let Some(client) = topo.hosts.iter_mut().find(|h| h.name == "client") {
+        client.neighbours.push(crate::topology::Neighbour {
+            address: std::net::Ipv4Addr::new(192, 0, 2, 1),
+            mac: crate::topology::MacAddr::derived("router", 0),
+            interface: None,
+        });
+    }
     if worlds > 1 {
         // Several worlds side by side in one lab, as parallel scenarios are.
         let runs = (0..worlds).map(|i| {

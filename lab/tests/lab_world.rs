@@ -201,6 +201,26 @@ fn two_segments(rootless: bool) {
     assert_eq!(pings(&lan, 64), ["ping 1", "ping 2", "ping 3"], "{lan:?}");
     assert_eq!(pings(&far, 63), ["ping 1", "ping 2", "ping 3"], "{far:?}");
 
+    // The client's static neighbour entry for the router: it never asked for it by ARP, while
+    // the router did ask for the client (RFC 826 request, opcode 1).
+    let arp_requests: Vec<(String, [u8; 4])> = pcap_frames(&dir.join("lan.pcap"))
+        .into_iter()
+        .filter(|(_, f)| f.len() >= 42 && f[12..14] == [8, 6] && f[20..22] == [0, 1])
+        .map(|(_, f)| (format!("{:02x?}", &f[22..28]), [f[38], f[39], f[40], f[41]]))
+        .collect();
+    assert!(
+        !arp_requests
+            .iter()
+            .any(|(_, target)| *target == [192, 0, 2, 1]),
+        "{arp_requests:?}"
+    );
+    assert!(
+        arp_requests
+            .iter()
+            .any(|(_, target)| *target == [192, 0, 2, 10]),
+        "{arp_requests:?}"
+    );
+
     // Private files per host: its own host name, resolv.conf, hosts and /run.
     for host in ["client", "server"] {
         for want in [
