@@ -1,30 +1,109 @@
-//! Checks of the checklist's TFTP group (RFC 1350, RFC 1123 §4.2.3, RFC 2347-2349).
+//! Checks of the checklist's TFTP group (RFC 1350, RFC 1123 §4.2.3, RFC 2347-2349, RFC 7440).
 
+use super::format::{protocol_secs, verdict, TOLERANCE};
 use super::{fail, Check, Outcome};
 use crate::trace::{Frame, Trace};
-use bootlab_wire::tftp::{self, Packet};
+use bootlab_wire::tftp::{self, ErrorCode, Mode, Packet, Request, TftpOption};
+use std::collections::{HashMap, HashSet};
 use std::net::Ipv4Addr;
 use std::time::Duration;
 
 /// The checks written so far, by rule id.
-pub(super) const CHECKS: &[(&str, Check)] = &[("TFTP-TID-01", tid_01), ("TFTP-FLOW-01", flow_01), ("TFTP-LEN-01", len_01), ("TFTP-SAS-01", sas_01)];
+pub(super) const CHECKS: &[(&str, Check)] = &[
+    ("TFTP-TID-01", tid_01),
+    ("TFTP-FLOW-01", flow_01),
+    ("TFTP-LEN-01", len_01),
+    ("TFTP-SAS-01", sas_01),
+    ("TFTP-REQ-01", req_01),
+    ("TFTP-FLOW-02", flow_02),
+    ("TFTP-RTX-01", rtx_01),
+    ("TFTP-END-01", end_01),
+    ("TFTP-ERR-01", err_01),
+    ("TFTP-MODE-01", mode_01),
+    ("TFTP-BCAST-01", bcast_01),
+    ("TFTP-OPT-01", opt_01),
+    ("TFTP-OACK-01", oack_01),
+    ("TFTP-OACK-02", oack_02),
+    ("TFTP-OACK-03", oack_03),
+    ("TFTP-BLK-01", blk_01),
+    ("TFTP-TO-01", to_01),
+    ("TFTP-TSIZE-01", tsize_01),
+    ("TFTP-WIN-01", win_01),
+    ("TFTP-WIN-02", win_02),
+    ("TFTP-ROLL-01", roll_01),
+];
 
-/// The frames of each TFTP conversation keyed by the client's (address, port), in order.
-fn conversations(t: &Trace) -> Vec<((Ipv4Addr, u16), Vec<(&Frame, &Packet)>)> {
-    let mut convs: Vec<((Ipv4Addr, u16), Vec<(&Frame, &Packet)>)> = Vec::new();
+/// One TFTP conversation: the client's (address, port) and its packets in order, each with
+/// whether the client sent it.
+pub(super) struct Conversation<'a> {
+    /// The requesting side.
+    pub(super) client: (Ipv4Addr, u16),
+    /// Packets in capture order, `true` when the client sent it.
+    pub(super) packets: Vec<(&'a Frame, &'a Packet, bool)>,
+}
+
+impl<'a> Conversation<'a> {
+    /// The RRQ or WRQ that opened it.
+    pub(super) fn request(&self) -> Option<(&'a Frame, &'a Request, bool)> {
+        self.packets.iter().find_map(|(f, p, _)| match p {
+            Packet::Rrq(r) => Some((*f, r, true)),
+            Packet::Wrq(r) => Some((*f, r, false)),
+            _ => None,
+        })
+    }
+
+    /// The first OACK.
+    fn oack(&self) -> Option<(&'a Frame, &'a [TftpOption])> {
+        self.packets.iter().find_map(|(f, p, _)| match p {
+            Packet::Oack { options } => Some((*f, options.as_slice())),
+            _ => None,
+        })
+    }
+
+    /// A negotiated (OACK) numeric option.
+    fn negotiated(&self, name: &str) -> Option<u64> {
+        self.oack()
+            .and_then(|(_, o)| tftp::find_option(o, name))
+            .and_then(|v| v.parse().ok())
+    }
+
+    /// The DATA sender's side: the server for RRQ, the client for WRQ.
+    fn data_from_client(&self) -> bool {
+        matches!(self.request(), Some((_, _, false)))
+    }
+}
+
+/// The conversations of a trace, keyed by the requesting endpoint.
+pub(super) fn conversations(t: &Trace) -> Vec<Conversation<'_>> {
+    let mut convs: Vec<Conversation<'_>> = Vec::new();
     for (f, p) in t.tftp() {
         let (Some(ip), Some(udp)) = (&f.decoded.ipv4, &f.decoded.udp) else { continue };
-        let key = match p {
-            Packet::Rrq(_) | Packet::Wrq(_) | Packet::Ack { .. } => (ip.src, udp.src_port),
-            _ => (ip.dst, udp.dst_port),
+        let src = (ip.src, udp.src_port);
+        let dst = (ip.dst, udp.dst_port);
+        let is_request = matches!(p, Packet::Rrq(_) | Packet::Wrq(_));
+        let found = convs.iter().position(|c| c.client == src || c.client == dst);
+        let (i, from_client) = match (found, is_request) {
+            (Some(i), _) => (i, convs[i].client == src),
+            (None, true) => {
+                convs.push(Conversation { client: src, packets: Vec::new() });
+                (convs.len() - 1, true)
+            }
+            (None, false) => {
+                // Guess: DATA/OACK/ERROR go to the client, ACK comes from it.
+                let from_client = matches!(p, Packet::Ack { .. });
+                let client = if from_client { src } else { dst };
+                convs.push(Conversation { client, packets: Vec::new() });
+                (convs.len() - 1, from_client)
+            }
         };
-        let key = if matches!(p, Packet::Error { .. }) && udp.dst_port == tftp::SERVER_PORT { (ip.src, udp.src_port) } else { key };
-        match convs.iter_mut().find(|(k, _)| *k == key) {
-            Some((_, v)) => v.push((f, p)),
-            None => convs.push((key, vec![(f, p)])),
-        }
+        convs[i].packets.push((f, p, from_client));
     }
     convs
+}
+
+/// Unwraps a 16-bit block number next to the previous absolute one.
+fn unwrap(prev: i64, block: u16) -> i64 {
+    prev + i64::from(block.wrapping_sub(prev as u16) as i16)
 }
 
 /// TFTP-TID-01: the server answers from a port other than 69.
@@ -38,41 +117,42 @@ fn tid_01(t: &Trace) -> Outcome {
             }
         }
     }
-    if any { Outcome::Pass } else { Outcome::NotApplicable }
+    verdict(any)
 }
 
 /// TFTP-FLOW-01: DATA blocks start at 1 and go up by one (wrapping past 65535).
 fn flow_01(t: &Trace) -> Outcome {
     let mut any = false;
-    for (_, conv) in conversations(t) {
+    for c in conversations(t) {
         let mut expect: Option<u16> = None;
-        for (f, p) in conv {
+        for (f, p, _) in &c.packets {
             if let Packet::Data { block, .. } = p {
                 any = true;
                 let e = expect.unwrap_or(1);
-                if *block == e {
-                    expect = Some(e.wrapping_add(1));
+                if *block == e || (e == 0 && *block == 1 && expect.is_some()) {
+                    expect = Some(block.wrapping_add(1));
                 } else if Some(*block) != expect.map(|x| x.wrapping_sub(1)) && *block > e {
                     return fail(&f.segment, f.number, format!("DATA {block} where {e} was due"));
                 }
             }
         }
     }
-    if any { Outcome::Pass } else { Outcome::NotApplicable }
+    verdict(any)
 }
 
 /// TFTP-LEN-01: every DATA holds blksize octets except the last.
 fn len_01(t: &Trace) -> Outcome {
     let mut any = false;
-    for (_, conv) in conversations(t) {
-        let blksize = conv
+    for c in conversations(t) {
+        let blksize = c.negotiated("blksize").unwrap_or(512) as usize;
+        let datas: Vec<_> = c
+            .packets
             .iter()
-            .find_map(|(_, p)| match p {
-                Packet::Oack { options } => tftp::find_option(options, "blksize").and_then(|v| v.parse::<usize>().ok()),
+            .filter_map(|(f, p, _)| match p {
+                Packet::Data { block, data } => Some((f, *block, data.len())),
                 _ => None,
             })
-            .unwrap_or(512);
-        let datas: Vec<_> = conv.iter().filter_map(|(f, p)| if let Packet::Data { block, data } = p { Some((f, *block, data.len())) } else { None }).collect();
+            .collect();
         let Some(last) = datas.iter().map(|d| d.1).last() else { continue };
         any = true;
         for (f, block, len) in &datas {
@@ -81,40 +161,631 @@ fn len_01(t: &Trace) -> Outcome {
             }
         }
     }
-    if any { Outcome::Pass } else { Outcome::NotApplicable }
+    verdict(any)
 }
 
 /// TFTP-SAS-01 (RFC 1123 §4.2.3.1): a duplicate ACK never makes the sender resend the next block:
 /// a second copy of DATA n+1 following a duplicate ACK n at once (well before any timeout) fails.
 fn sas_01(t: &Trace) -> Outcome {
     let mut any = false;
-    for (_, conv) in conversations(t) {
-        let mut acks_seen: Vec<u16> = Vec::new();
-        let mut data_sent: Vec<(u16, Duration)> = Vec::new();
-        for (i, (f, p)) in conv.iter().enumerate() {
+    for c in conversations(t) {
+        let mut acks_seen: HashSet<i64> = HashSet::new();
+        let mut data_sent: HashMap<i64, Duration> = HashMap::new();
+        let (mut ack_abs, mut data_abs) = (0i64, 0i64);
+        for (i, (f, p, _)) in c.packets.iter().enumerate() {
             match p {
                 Packet::Ack { block } => {
-                    let dup = acks_seen.contains(block);
-                    acks_seen.push(*block);
-                    if !dup {
+                    ack_abs = unwrap(ack_abs, *block);
+                    if acks_seen.insert(ack_abs) {
                         continue;
                     }
                     any = true;
-                    if let Some((g, Packet::Data { block: b, .. })) = conv.get(i + 1) {
+                    if let Some((g, Packet::Data { block: b, .. }, _)) = c.packets.get(i + 1) {
                         // A reaction, not a timeout: the copy follows the duplicate ACK at once and
                         // the previous copy of the same block went out only just before.
                         let quick = g.time.saturating_sub(f.time) < Duration::from_millis(100);
-                        let prev = data_sent.iter().rev().find(|(x, _)| x == b).map(|(_, t)| *t);
+                        let prev = data_sent.get(&(ack_abs + 1)).copied();
                         let soon = prev.is_some_and(|t| g.time.saturating_sub(t) < Duration::from_millis(150));
                         if *b == block.wrapping_add(1) && quick && soon {
                             return fail(&g.segment, g.number, format!("DATA {b} resent right after a duplicate ACK {block} (Sorcerer's Apprentice)"));
                         }
                     }
                 }
-                Packet::Data { block, .. } => data_sent.push((*block, f.time)),
+                Packet::Data { block, .. } => {
+                    data_abs = unwrap(data_abs, *block);
+                    data_sent.insert(data_abs, f.time);
+                }
                 _ => {}
             }
         }
     }
-    if any { Outcome::Pass } else { Outcome::NotApplicable }
+    verdict(any)
+}
+
+/// TFTP-REQ-01 (RFC 1350 §4-5): requests go to port 69 with mode netascii, octet or mail.
+fn req_01(t: &Trace) -> Outcome {
+    let mut any = false;
+    for (f, p) in t.tftp() {
+        let (Packet::Rrq(r) | Packet::Wrq(r)) = p else { continue };
+        any = true;
+        if f.decoded.udp.as_ref().is_some_and(|u| u.dst_port != tftp::SERVER_PORT) {
+            return fail(&f.segment, f.number, "request not sent to port 69");
+        }
+        if let Mode::Other(m) = &r.mode {
+            return fail(&f.segment, f.number, format!("request with mode {m:?}"));
+        }
+    }
+    verdict(any)
+}
+
+/// Checks that no DATA goes beyond the last acknowledged block plus the window (1 without
+/// windowsize), for conversations with (`windowed`) or without a negotiated windowsize.
+fn window_check(t: &Trace, windowed: bool) -> Outcome {
+    let mut any = false;
+    for c in conversations(t) {
+        let w = c.negotiated("windowsize");
+        if w.is_some() != windowed {
+            continue;
+        }
+        let w = w.unwrap_or(1) as i64;
+        let data_side = c.data_from_client();
+        let mut acked: i64 = 0;
+        let mut last_data: i64 = 0;
+        for (f, p, from_client) in &c.packets {
+            match p {
+                Packet::Ack { block } if *from_client != data_side => {
+                    let a = unwrap(acked, *block);
+                    acked = acked.max(a);
+                }
+                Packet::Data { block, .. } if *from_client == data_side => {
+                    any = true;
+                    let n = unwrap(last_data, *block);
+                    last_data = n;
+                    if n > acked + w {
+                        return fail(&f.segment, f.number, format!("DATA {block} sent before ACK {} (window {w})", (n - w) as u16));
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+    verdict(any)
+}
+
+/// TFTP-FLOW-02 (RFC 1350 §2, §5): without windowsize, DATA n+1 only after ACK n.
+fn flow_02(t: &Trace) -> Outcome {
+    window_check(t, false)
+}
+
+/// TFTP-WIN-02 (RFC 7440 §4): at most windowsize blocks beyond the last acknowledged one.
+fn win_02(t: &Trace) -> Outcome {
+    window_check(t, true)
+}
+
+/// TFTP-RTX-01 (RFC 1350 §2, RFC 1123 §4.2.3.2): a resent DATA is identical to the first copy,
+/// and repeated timeouts do not get shorter.
+fn rtx_01(t: &Trace) -> Outcome {
+    let mut any = false;
+    for c in conversations(t) {
+        let mut copies: HashMap<i64, (&[u8], Vec<Duration>)> = HashMap::new();
+        let mut abs = 0i64;
+        for (f, p, _) in &c.packets {
+            let Packet::Data { block, data } = p else { continue };
+            abs = unwrap(abs, *block);
+            match copies.get_mut(&abs) {
+                Some((first, times)) => {
+                    any = true;
+                    if *first != data.as_slice() {
+                        return fail(&f.segment, f.number, format!("DATA {block} resent with other content"));
+                    }
+                    times.push(f.time);
+                    if let [.., a, b, c2] = times.as_slice() {
+                        let (g1, g2) = (protocol_secs(t, *a, *b), protocol_secs(t, *b, *c2));
+                        if g2 + TOLERANCE < g1 {
+                            return fail(&f.segment, f.number, format!("retransmission gap shrank from {g1:.1} s to {g2:.1} s"));
+                        }
+                    }
+                }
+                None => {
+                    copies.insert(abs, (data.as_slice(), vec![f.time]));
+                }
+            }
+        }
+    }
+    verdict(any)
+}
+
+/// TFTP-END-01 (RFC 1350 §6): the receiver acknowledges the last (short) block.
+fn end_01(t: &Trace) -> Outcome {
+    let mut any = false;
+    for c in conversations(t) {
+        let blksize = c.negotiated("blksize").unwrap_or(512) as usize;
+        let data_side = c.data_from_client();
+        let last = c.packets.iter().find(|(_, p, s)| *s == data_side && matches!(p, Packet::Data { data, .. } if data.len() < blksize));
+        let Some((f, Packet::Data { block, .. }, _)) = last else { continue };
+        any = true;
+        let acked = c.packets.iter().any(|(g, p, s)| *s != data_side && g.time >= f.time && matches!(p, Packet::Ack { block: b } if b == block));
+        if !acked {
+            return fail(&f.segment, f.number, format!("last DATA {block} never acknowledged"));
+        }
+    }
+    verdict(any)
+}
+
+/// TFTP-ERR-01 (RFC 1350 §5, §7): ERROR codes are 0-8; an ERROR ends the transfer: its sender
+/// sends nothing more on that conversation.
+fn err_01(t: &Trace) -> Outcome {
+    let mut any = false;
+    for c in conversations(t) {
+        let Some(i) = c.packets.iter().position(|(_, p, _)| matches!(p, Packet::Error { .. })) else { continue };
+        any = true;
+        let (f, p, side) = c.packets[i];
+        if let Packet::Error { code, .. } = p {
+            if code.value() > 8 {
+                return fail(&f.segment, f.number, format!("ERROR code {}", code.value()));
+            }
+        }
+        if let Some((g, _, _)) = c.packets[i + 1..].iter().find(|(_, _, s)| *s == side) {
+            return fail(&g.segment, g.number, format!("packet after its sender's ERROR (frame {})", f.number));
+        }
+    }
+    verdict(any)
+}
+
+/// TFTP-MODE-01 (RFC 1350 §1, RFC 1123 §4.2.2.1): mail mode is refused with an ERROR.
+fn mode_01(t: &Trace) -> Outcome {
+    let mut any = false;
+    for c in conversations(t) {
+        let Some((f, r, _)) = c.request() else { continue };
+        if r.mode != Mode::Mail {
+            continue;
+        }
+        any = true;
+        if c.packets.iter().any(|(_, p, s)| !*s && !matches!(p, Packet::Error { .. })) {
+            return fail(&f.segment, f.number, "mail-mode request served");
+        }
+    }
+    verdict(any)
+}
+
+/// TFTP-BCAST-01 (RFC 1123 §4.2.3.5): a request sent to a broadcast address gets no reply.
+fn bcast_01(t: &Trace) -> Outcome {
+    let mut any = false;
+    for c in conversations(t) {
+        let Some((f, _, _)) = c.request() else { continue };
+        let bcast = f.decoded.ipv4.as_ref().is_some_and(|i| i.dst.is_broadcast())
+            || f.decoded.eth.as_ref().is_some_and(|e| e.dst_addr.0 == [0xff; 6]);
+        if !bcast {
+            continue;
+        }
+        any = true;
+        if let Some((g, _, _)) = c.packets.iter().find(|(_, _, s)| !*s) {
+            return fail(&g.segment, g.number, format!("reply to a broadcast request (frame {})", f.number));
+        }
+    }
+    verdict(any)
+}
+
+/// TFTP-OPT-01 (RFC 2347): each option at most once (names case-insensitive); the request is at
+/// most 512 octets.
+fn opt_01(t: &Trace) -> Outcome {
+    let mut any = false;
+    for (f, p) in t.tftp() {
+        let (Packet::Rrq(r) | Packet::Wrq(r)) = p else { continue };
+        any = true;
+        let len = f.decoded.udp.as_ref().map(|u| u.payload_len).unwrap_or(0);
+        if len > tftp::MAX_REQUEST_LEN {
+            return fail(&f.segment, f.number, format!("request of {len} octets, more than 512"));
+        }
+        for (i, o) in r.options.iter().enumerate() {
+            if r.options[..i].iter().any(|x| x.name.eq_ignore_ascii_case(&o.name)) {
+                return fail(&f.segment, f.number, format!("option {} requested twice", o.name));
+            }
+        }
+    }
+    verdict(any)
+}
+
+/// The request's option value by name.
+fn requested<'a>(c: &Conversation<'a>, name: &str) -> Option<&'a str> {
+    c.request().and_then(|(_, r, _)| {
+        r.options
+            .iter()
+            .find(|o| o.name.eq_ignore_ascii_case(name))
+            .map(|o| o.value.as_str())
+    })
+}
+
+/// TFTP-OACK-01 (RFC 2347): an OACK names only options the client asked for.
+fn oack_01(t: &Trace) -> Outcome {
+    let mut any = false;
+    for c in conversations(t) {
+        let Some((f, opts)) = c.oack() else { continue };
+        any = true;
+        if let Some(o) = opts.iter().find(|o| requested(&c, &o.name).is_none()) {
+            return fail(&f.segment, f.number, format!("OACK names {} the client never asked for", o.name));
+        }
+    }
+    verdict(any)
+}
+
+/// TFTP-OACK-02 (RFC 2347): after an OACK to RRQ the client sends ACK 0 and DATA 1 follows;
+/// after an OACK to WRQ the client starts with DATA 1.
+fn oack_02(t: &Trace) -> Outcome {
+    let mut any = false;
+    for c in conversations(t) {
+        let (Some((f, _)), Some((_, _, rrq))) = (c.oack(), c.request()) else { continue };
+        let after: Vec<_> = c.packets.iter().filter(|(g, _, _)| g.time > f.time).collect();
+        let Some((g, p, _)) = after.iter().find(|(_, _, s)| *s) else { continue };
+        any = true;
+        let ok = match (rrq, p) {
+            (true, Packet::Ack { block: 0 }) | (false, Packet::Data { block: 1, .. }) => true,
+            (_, Packet::Error { .. }) => true,
+            _ => false,
+        };
+        if !ok {
+            return fail(&g.segment, g.number, "client's first packet after the OACK is not ACK 0 (RRQ) / DATA 1 (WRQ)");
+        }
+        if rrq {
+            if let Some((h, q, _)) = after.iter().find(|(_, p, s)| !*s && matches!(p, Packet::Data { .. })) {
+                if !matches!(q, Packet::Data { block: 1, .. }) {
+                    return fail(&h.segment, h.number, "first DATA after ACK 0 is not block 1");
+                }
+            }
+        }
+    }
+    verdict(any)
+}
+
+/// TFTP-OACK-03 (RFC 2347): a client finding an option it never asked for in the OACK answers
+/// ERROR 8 and stops.
+fn oack_03(t: &Trace) -> Outcome {
+    let mut any = false;
+    for c in conversations(t) {
+        let Some((f, opts)) = c.oack() else { continue };
+        if opts.iter().all(|o| requested(&c, &o.name).is_some()) {
+            continue;
+        }
+        any = true;
+        let next = c.packets.iter().find(|(g, _, s)| *s && g.time > f.time);
+        if !matches!(next, Some((_, Packet::Error { code: ErrorCode::OptionNegotiation, .. }, _))) {
+            return fail(&f.segment, f.number, "OACK with an unrequested option not refused with ERROR 8");
+        }
+    }
+    verdict(any)
+}
+
+/// Checks an OACK option against the request: within `range` and no more than requested (or
+/// equal when `exact`).
+fn oack_value(t: &Trace, name: &str, range: std::ops::RangeInclusive<u64>, exact: bool) -> Outcome {
+    let mut any = false;
+    for c in conversations(t) {
+        let Some((f, opts)) = c.oack() else { continue };
+        let Some(v) = tftp::find_option(opts, name) else { continue };
+        any = true;
+        let Ok(v) = v.parse::<u64>() else {
+            return fail(&f.segment, f.number, format!("OACK {name} {v:?} is not a number"));
+        };
+        let asked = requested(&c, name).and_then(|a| a.parse::<u64>().ok());
+        if !range.contains(&v) {
+            return fail(&f.segment, f.number, format!("OACK {name} {v} outside {range:?}"));
+        }
+        match asked {
+            Some(a) if exact && v != a => return fail(&f.segment, f.number, format!("OACK {name} {v}, requested {a}")),
+            Some(a) if v > a => return fail(&f.segment, f.number, format!("OACK {name} {v} above the requested {a}")),
+            _ => {}
+        }
+    }
+    verdict(any)
+}
+
+/// TFTP-BLK-01 (RFC 2348): blksize 8-65464, at most the requested value.
+fn blk_01(t: &Trace) -> Outcome {
+    oack_value(t, "blksize", 8..=65464, false)
+}
+
+/// TFTP-TO-01 (RFC 2349): timeout 1-255, echoed exactly.
+fn to_01(t: &Trace) -> Outcome {
+    oack_value(t, "timeout", 1..=255, true)
+}
+
+/// TFTP-WIN-01 (RFC 7440 §3): windowsize 1-65535, at most the requested value.
+fn win_01(t: &Trace) -> Outcome {
+    oack_value(t, "windowsize", 1..=65535, false)
+}
+
+/// TFTP-TSIZE-01 (RFC 2349): the OACK's tsize to an RRQ equals the octets then sent; to a WRQ it
+/// echoes the client's value.
+fn tsize_01(t: &Trace) -> Outcome {
+    let mut any = false;
+    for c in conversations(t) {
+        let (Some((f, opts)), Some((_, _, rrq))) = (c.oack(), c.request()) else { continue };
+        let Some(v) = tftp::find_option(opts, "tsize").and_then(|v| v.parse::<u64>().ok()) else { continue };
+        if !rrq {
+            any = true;
+            if requested(&c, "tsize").and_then(|a| a.parse::<u64>().ok()) != Some(v) {
+                return fail(&f.segment, f.number, "OACK tsize to a WRQ differs from the client's");
+            }
+            continue;
+        }
+        let blksize = c.negotiated("blksize").unwrap_or(512) as usize;
+        let mut seen: HashSet<i64> = HashSet::new();
+        let mut total = 0u64;
+        let mut abs = 0i64;
+        let mut complete = false;
+        for (_, p, s) in &c.packets {
+            if let (Packet::Data { block, data }, false) = (p, s) {
+                abs = unwrap(abs, *block);
+                if seen.insert(abs) {
+                    total += data.len() as u64;
+                }
+                complete |= data.len() < blksize;
+            }
+        }
+        if !complete {
+            continue;
+        }
+        any = true;
+        if total != v {
+            return fail(&f.segment, f.number, format!("OACK tsize {v}, {total} octets sent"));
+        }
+    }
+    verdict(any)
+}
+
+/// TFTP-ROLL-01 (de facto): past block 65535 the block number wraps to 0 (or 1).
+fn roll_01(t: &Trace) -> Outcome {
+    let mut any = false;
+    for c in conversations(t) {
+        let mut after_max = false;
+        for (f, p, _) in &c.packets {
+            let Packet::Data { block, .. } = p else { continue };
+            if after_max && *block != u16::MAX {
+                any = true;
+                if *block > 1 {
+                    return fail(&f.segment, f.number, format!("block {block} after 65535, expected 0 or 1"));
+                }
+                after_max = false;
+            }
+            if *block == u16::MAX {
+                after_max = true;
+            }
+        }
+    }
+    verdict(any)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::format::kit::*;
+    use super::*;
+
+    const C: End = (CLIENT, YIADDR, 2000);
+    const S69: End = (SERVER, SERVER_IP, 69);
+    const S: End = (SERVER, SERVER_IP, 3000);
+
+    fn rrq(opts: &[(&str, &str)]) -> Packet {
+        Packet::Rrq(Request {
+            filename: "boot/kernel".into(),
+            mode: Mode::Octet,
+            options: opts.iter().map(|(n, v)| TftpOption::new(*n, v)).collect(),
+        })
+    }
+
+    /// A read of `len` octets in blocks of `blk`: RRQ with `ask`, an OACK with `grant` when it is
+    /// not empty, then lock-step DATA/ACK 10 ms apart.
+    fn read(len: usize, blk: usize, ask: &[(&str, &str)], grant: &[(&str, &str)]) -> Kit {
+        let mut k = Kit::new();
+        let mut ms = 0;
+        k.tftp("lan", ms, C, S69, &rrq(ask));
+        if !grant.is_empty() {
+            ms += 10;
+            let options = grant.iter().map(|(n, v)| TftpOption::new(*n, v)).collect();
+            k.tftp("lan", ms, S, C, &Packet::Oack { options });
+            ms += 10;
+            k.tftp("lan", ms, C, S, &Packet::Ack { block: 0 });
+        }
+        let mut sent = 0;
+        let mut block: u16 = 1;
+        loop {
+            let n = blk.min(len - sent);
+            ms += 10;
+            k.tftp("lan", ms, S, C, &Packet::Data { block, data: vec![block as u8; n] });
+            ms += 10;
+            k.tftp("lan", ms, C, S, &Packet::Ack { block });
+            sent += n;
+            block = block.wrapping_add(1);
+            if n < blk {
+                break;
+            }
+        }
+        k
+    }
+
+    fn data(block: u16, n: usize) -> Packet {
+        Packet::Data { block, data: vec![block as u8; n] }
+    }
+
+    #[test]
+    fn tid_01_answers_from_a_new_port() {
+        let mut bad = Kit::new();
+        bad.tftp("lan", 0, C, S69, &rrq(&[]));
+        bad.tftp("lan", 10, S69, C, &data(1, 10));
+        pass_fail(tid_01, &read(1000, 512, &[], &[]).done(), &bad.done());
+    }
+
+    #[test]
+    fn flow_01_counts_from_1() {
+        let mut bad = Kit::new();
+        bad.tftp("lan", 0, C, S69, &rrq(&[]));
+        bad.tftp("lan", 10, S, C, &data(2, 10));
+        pass_fail(flow_01, &read(1000, 512, &[], &[]).done(), &bad.done());
+    }
+
+    #[test]
+    fn len_01_full_blocks_but_the_last() {
+        let mut bad = Kit::new();
+        bad.tftp("lan", 0, C, S69, &rrq(&[]));
+        bad.tftp("lan", 10, S, C, &data(1, 500));
+        bad.tftp("lan", 20, C, S, &Packet::Ack { block: 1 });
+        bad.tftp("lan", 30, S, C, &data(2, 10));
+        pass_fail(len_01, &read(1024, 512, &[], &[]).done(), &bad.done());
+    }
+
+    #[test]
+    fn sas_01_no_resend_on_duplicate_ack() {
+        let mk = |react: bool| {
+            let mut k = Kit::new();
+            k.tftp("lan", 0, C, S69, &rrq(&[]));
+            k.tftp("lan", 10, S, C, &data(1, 512));
+            k.tftp("lan", 20, C, S, &Packet::Ack { block: 1 });
+            k.tftp("lan", 30, S, C, &data(2, 512));
+            k.tftp("lan", 40, C, S, &Packet::Ack { block: 1 });
+            if react {
+                k.tftp("lan", 45, S, C, &data(2, 512));
+            }
+            k.tftp("lan", 60, C, S, &Packet::Ack { block: 2 });
+            k.tftp("lan", 70, S, C, &data(3, 5));
+            k.done()
+        };
+        pass_fail(sas_01, &mk(false), &mk(true));
+    }
+
+    #[test]
+    fn req_01_and_mode_01() {
+        let mut bad = Kit::new();
+        let r = Packet::Rrq(Request { filename: "x".into(), mode: Mode::Other("binary".into()), options: vec![] });
+        bad.tftp("lan", 0, C, S69, &r);
+        pass_fail(req_01, &read(10, 512, &[], &[]).done(), &bad.done());
+        let mail = Packet::Rrq(Request { filename: "x".into(), mode: Mode::Mail, options: vec![] });
+        let mut good = Kit::new();
+        good.tftp("lan", 0, C, S69, &mail);
+        good.tftp("lan", 10, S, C, &Packet::Error { code: ErrorCode::IllegalOperation, message: "no mail".into() });
+        let mut bad = Kit::new();
+        bad.tftp("lan", 0, C, S69, &mail);
+        bad.tftp("lan", 10, S, C, &data(1, 3));
+        pass_fail(mode_01, &good.done(), &bad.done());
+    }
+
+    #[test]
+    fn flow_02_and_win_02_respect_the_window() {
+        let mut bad = Kit::new();
+        bad.tftp("lan", 0, C, S69, &rrq(&[]));
+        bad.tftp("lan", 10, S, C, &data(1, 512));
+        bad.tftp("lan", 11, S, C, &data(2, 512));
+        pass_fail(flow_02, &read(2000, 512, &[], &[]).done(), &bad.done());
+        let mk = |n: u16| {
+            let mut k = read(0, 512, &[("windowsize", "2")], &[("windowsize", "2")]);
+            k.trace.frames.truncate(3); // RRQ, OACK, ACK 0
+            for b in 1..=n {
+                k.tftp("lan", 100 + u64::from(b), S, C, &data(b, 512));
+            }
+            k.done()
+        };
+        pass_fail(win_02, &mk(2), &mk(3));
+    }
+
+    #[test]
+    fn rtx_01_resends_the_same_block() {
+        let mk = |same: bool| {
+            let mut k = Kit::new();
+            k.tftp("lan", 0, C, S69, &rrq(&[]));
+            k.tftp("lan", 10, S, C, &data(1, 5));
+            let again = if same { data(1, 5) } else { data(1, 4) };
+            k.tftp("lan", 1010, S, C, &again);
+            k.done()
+        };
+        pass_fail(rtx_01, &mk(true), &mk(false));
+    }
+
+    #[test]
+    fn end_01_acks_the_last_block() {
+        let good = read(600, 512, &[], &[]);
+        let mut bad = Kit::new();
+        bad.trace = good.trace.clone();
+        bad.trace.frames.pop();
+        pass_fail(end_01, &good.done(), &bad.done());
+    }
+
+    #[test]
+    fn err_01_error_ends_the_transfer() {
+        let mk = |more: bool| {
+            let mut k = Kit::new();
+            k.tftp("lan", 0, C, S69, &rrq(&[]));
+            k.tftp("lan", 10, S, C, &Packet::Error { code: ErrorCode::FileNotFound, message: "no".into() });
+            if more {
+                k.tftp("lan", 20, S, C, &data(1, 3));
+            }
+            k.done()
+        };
+        pass_fail(err_01, &mk(false), &mk(true));
+    }
+
+    #[test]
+    fn bcast_01_ignores_broadcast_requests() {
+        let mk = |answer: bool| {
+            let mut k = Kit::new();
+            k.tftp("lan", 0, C, (BCAST, ALL, 69), &rrq(&[]));
+            if answer {
+                k.tftp("lan", 10, S, C, &data(1, 3));
+            }
+            k.done()
+        };
+        pass_fail(bcast_01, &mk(false), &mk(true));
+    }
+
+    #[test]
+    fn opt_01_options_once() {
+        let bad = read(10, 512, &[("blksize", "1024"), ("BLKSIZE", "512")], &[]);
+        pass_fail(opt_01, &read(10, 512, &[("blksize", "1024")], &[]).done(), &bad.done());
+    }
+
+    #[test]
+    fn oack_01_and_03_only_requested_options() {
+        let good = read(10, 512, &[("blksize", "1024")], &[("blksize", "1024")]);
+        let bad = read(10, 512, &[("blksize", "1024")], &[("blksize", "1024"), ("tsize", "10")]);
+        pass_fail(oack_01, &good.done(), &bad.done());
+        let mut refused = Kit::new();
+        refused.tftp("lan", 0, C, S69, &rrq(&[("blksize", "1024")]));
+        let extra = vec![TftpOption::new("blksize", 1024), TftpOption::new("tsize", 10)];
+        refused.tftp("lan", 10, S, C, &Packet::Oack { options: extra });
+        let e8 = Packet::Error { code: ErrorCode::OptionNegotiation, message: "tsize?".into() };
+        refused.tftp("lan", 20, C, S, &e8);
+        pass_fail(oack_03, &refused.done(), &bad.done());
+    }
+
+    #[test]
+    fn oack_02_ack_0_then_data_1() {
+        let good = read(10, 512, &[("tsize", "0")], &[("tsize", "10")]);
+        let mut bad = Kit::new();
+        bad.tftp("lan", 0, C, S69, &rrq(&[("tsize", "0")]));
+        bad.tftp("lan", 10, S, C, &Packet::Oack { options: vec![TftpOption::new("tsize", 10)] });
+        bad.tftp("lan", 20, C, S, &Packet::Ack { block: 1 });
+        pass_fail(oack_02, &good.done(), &bad.done());
+    }
+
+    #[test]
+    fn blk_to_win_tsize_values() {
+        let good = read(3000, 1024, &[("blksize", "1024")], &[("blksize", "1024")]).done();
+        pass_fail(blk_01, &good, &read(3000, 2048, &[("blksize", "1024")], &[("blksize", "2048")]).done());
+        let good = read(10, 512, &[("timeout", "5")], &[("timeout", "5")]).done();
+        pass_fail(to_01, &good, &read(10, 512, &[("timeout", "5")], &[("timeout", "4")]).done());
+        let good = read(10, 512, &[("windowsize", "4")], &[("windowsize", "4")]).done();
+        pass_fail(win_01, &good, &read(10, 512, &[("windowsize", "4")], &[("windowsize", "8")]).done());
+        let good = read(1000, 512, &[("tsize", "0")], &[("tsize", "1000")]).done();
+        pass_fail(tsize_01, &good, &read(1000, 512, &[("tsize", "0")], &[("tsize", "999")]).done());
+    }
+
+    #[test]
+    fn roll_01_wraps_to_0_or_1() {
+        let mk = |next: u16| {
+            let mut k = Kit::new();
+            k.tftp("lan", 0, C, S69, &rrq(&[]));
+            k.tftp("lan", 10, S, C, &data(65535, 512));
+            k.tftp("lan", 20, C, S, &Packet::Ack { block: 65535 });
+            k.tftp("lan", 30, S, C, &data(next, 5));
+            k.done()
+        };
+        pass_fail(roll_01, &mk(0), &mk(2));
+    }
 }
