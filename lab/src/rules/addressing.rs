@@ -336,7 +336,12 @@ fn ciaddr_01(t: &Trace) -> Outcome {
             return fail(
                 &f.segment,
                 f.number,
-                format!("reply with ciaddr {} sent to {:?}:{}", m.ciaddr, ip_dst(f), udp.dst_port),
+                format!(
+                    "reply with ciaddr {} sent to {:?}:{}",
+                    m.ciaddr,
+                    ip_dst(f),
+                    udp.dst_port
+                ),
             );
         }
     }
@@ -352,7 +357,11 @@ fn nak_02(t: &Trace) -> Outcome {
     {
         any = true;
         if !m.broadcast() {
-            return fail(&f.segment, f.number, "DHCPNAK to a relay without the broadcast bit");
+            return fail(
+                &f.segment,
+                f.number,
+                "DHCPNAK to a relay without the broadcast bit",
+            );
         }
     }
     verdict(any)
@@ -389,7 +398,11 @@ fn bflag_01(t: &Trace) -> Outcome {
             return fail(
                 &f.segment,
                 f.number,
-                format!("reply B={} to a request with B={}", m.broadcast(), req.broadcast()),
+                format!(
+                    "reply B={} to a request with B={}",
+                    m.broadcast(),
+                    req.broadcast()
+                ),
             );
         }
     }
@@ -403,7 +416,10 @@ fn relay_01(t: &Trace) -> Outcome {
     for (f, m) in t.bootp().filter(|(f, m)| {
         m.op == Op::BootReply
             && !m.giaddr.is_unspecified()
-            && f.decoded.udp.as_ref().is_some_and(|u| u.src_port == 67 && u.dst_port == 68)
+            && f.decoded
+                .udp
+                .as_ref()
+                .is_some_and(|u| u.src_port == 67 && u.dst_port == 68)
     }) {
         any = true;
         let ok = if m.broadcast() || m.message_type() == Some(MessageType::Nak) {
@@ -421,7 +437,11 @@ fn relay_01(t: &Trace) -> Outcome {
                     "relayed reply with B={} delivered to {:?} at {}",
                     m.broadcast(),
                     ip_dst(f),
-                    f.decoded.eth.as_ref().map(|e| t.names.mac(e.dst_addr.0)).unwrap_or_default()
+                    f.decoded
+                        .eth
+                        .as_ref()
+                        .map(|e| t.names.mac(e.dst_addr.0))
+                        .unwrap_or_default()
                 ),
             );
         }
@@ -433,7 +453,10 @@ fn relay_01(t: &Trace) -> Outcome {
 /// ciaddr (to giaddr first when relayed).
 fn inform_01(t: &Trace) -> Outcome {
     let mut any = false;
-    for (f, m) in t.bootp().filter(|(_, m)| m.message_type() == Some(MessageType::Ack)) {
+    for (f, m) in t
+        .bootp()
+        .filter(|(_, m)| m.message_type() == Some(MessageType::Ack))
+    {
         let Some((_, inf)) = t
             .bootp()
             .filter(|(g, n)| {
@@ -479,7 +502,13 @@ mod tests {
         let mut bad = relayed_dora(|_, _, _| {});
         let mut m = ack(0x5678);
         m.giaddr = RELAY_C_IP;
-        bad.bootp("servers", 900, (SERVER, SERVER_IP, 67), (CLIENT, REMOTE_YIADDR, 68), &m);
+        bad.bootp(
+            "servers",
+            900,
+            (SERVER, SERVER_IP, 67),
+            (CLIENT, REMOTE_YIADDR, 68),
+            &m,
+        );
         pass_fail(giaddr_01, &relayed_dora(|_, _, _| {}).done(), &bad.done());
     }
 
@@ -489,15 +518,32 @@ mod tests {
         let mut bad = dora(|_, _| {});
         let mut m = ack(1);
         m.flags = 0x8000;
-        bad.bootp("lan", 900, (SERVER, SERVER_IP, 67), (BCAST, SUBNET_BCAST, 68), &m);
+        bad.bootp(
+            "lan",
+            900,
+            (SERVER, SERVER_IP, 67),
+            (BCAST, SUBNET_BCAST, 68),
+            &m,
+        );
         pass_fail(bcast_01, &ok.done(), &bad.done());
     }
 
     #[test]
     fn uni_01_and_arp_01_want_no_arp_for_yiaddr() {
         let mut bad = dora(|_, _| {});
-        bad.arp("lan", 400, BCAST, arp::Repr::request(SERVER, SERVER_IP, YIADDR));
-        bad.bootp("lan", 500, (SERVER, SERVER_IP, 67), (CLIENT, YIADDR, 68), &ack(1));
+        bad.arp(
+            "lan",
+            400,
+            BCAST,
+            arp::Repr::request(SERVER, SERVER_IP, YIADDR),
+        );
+        bad.bootp(
+            "lan",
+            500,
+            (SERVER, SERVER_IP, 67),
+            (CLIENT, YIADDR, 68),
+            &ack(1),
+        );
         pass_fail(uni_01, &dora(|_, _| {}).done(), &bad.done());
         pass_fail(arp_01, &dora(|_, _| {}).done(), &bad.done());
     }
@@ -505,9 +551,21 @@ mod tests {
     #[test]
     fn uni_02_accepts_the_broadcast_fallback_only() {
         let mut ok = dora(|_, _| {});
-        ok.bootp("lan", 900, (SERVER, SERVER_IP, 67), (BCAST, ALL, 68), &ack(1));
+        ok.bootp(
+            "lan",
+            900,
+            (SERVER, SERVER_IP, 67),
+            (BCAST, ALL, 68),
+            &ack(1),
+        );
         let mut bad = dora(|_, _| {});
-        bad.bootp("lan", 900, (SERVER, SERVER_IP, 67), (BCAST, SUBNET_BCAST, 68), &ack(1));
+        bad.bootp(
+            "lan",
+            900,
+            (SERVER, SERVER_IP, 67),
+            (BCAST, SUBNET_BCAST, 68),
+            &ack(1),
+        );
         pass_fail(uni_02, &ok.done(), &bad.done());
     }
 
@@ -522,12 +580,38 @@ mod tests {
     #[test]
     fn arp_02_wants_the_transfer_to_reach_yiaddr() {
         let mut ok = bootp_exchange(|_, _| {});
-        ok.tftp("lan", 200, (CLIENT, YIADDR, 2000), (SERVER, SERVER_IP, 69), &rrq());
-        let data = Packet::Data { block: 1, data: vec![0; 10] };
-        ok.tftp("lan", 210, (SERVER, SERVER_IP, 3000), (CLIENT, YIADDR, 2000), &data);
+        ok.tftp(
+            "lan",
+            200,
+            (CLIENT, YIADDR, 2000),
+            (SERVER, SERVER_IP, 69),
+            &rrq(),
+        );
+        let data = Packet::Data {
+            block: 1,
+            data: vec![0; 10],
+        };
+        ok.tftp(
+            "lan",
+            210,
+            (SERVER, SERVER_IP, 3000),
+            (CLIENT, YIADDR, 2000),
+            &data,
+        );
         let mut bad = bootp_exchange(|_, _| {});
-        bad.tftp("lan", 200, (CLIENT, YIADDR, 2000), (SERVER, SERVER_IP, 69), &rrq());
-        bad.arp("lan", 210, BCAST, arp::Repr::request(SERVER, SERVER_IP, YIADDR));
+        bad.tftp(
+            "lan",
+            200,
+            (CLIENT, YIADDR, 2000),
+            (SERVER, SERVER_IP, 69),
+            &rrq(),
+        );
+        bad.arp(
+            "lan",
+            210,
+            BCAST,
+            arp::Repr::request(SERVER, SERVER_IP, YIADDR),
+        );
         pass_fail(arp_02, &ok.done(), &bad.done());
     }
 
@@ -541,14 +625,26 @@ mod tests {
         let mut bad = dora(|_, _| {});
         let q = client_msg(MessageType::Request, 1, CLIENT);
         let n = server_msg(MessageType::Nak, &q, ZERO);
-        bad.bootp("lan", 900, (SERVER, SERVER_IP, 67), (CLIENT, YIADDR, 68), &n);
+        bad.bootp(
+            "lan",
+            900,
+            (SERVER, SERVER_IP, 67),
+            (CLIENT, YIADDR, 68),
+            &n,
+        );
         pass_fail(nak_01, &ok.done(), &bad.done());
     }
 
     #[test]
     fn srcmac_01_wants_the_mac_of_the_source_address() {
         let mut bad = dora(|_, _| {});
-        bad.bootp("lan", 900, (RELAY_C, SERVER_IP, 67), (CLIENT, YIADDR, 68), &ack(1));
+        bad.bootp(
+            "lan",
+            900,
+            (RELAY_C, SERVER_IP, 67),
+            (CLIENT, YIADDR, 68),
+            &ack(1),
+        );
         pass_fail(srcmac_01, &dora(|_, _| {}).done(), &bad.done());
     }
 
@@ -578,7 +674,11 @@ mod tests {
                 }
             }
         };
-        pass_fail(nak_02, &relayed_dora(edit(0x8000)).done(), &relayed_dora(edit(0)).done());
+        pass_fail(
+            nak_02,
+            &relayed_dora(edit(0x8000)).done(),
+            &relayed_dora(edit(0)).done(),
+        );
     }
 
     #[test]
@@ -597,7 +697,13 @@ mod tests {
         let mut m = ack(0x5678);
         m.giaddr = RELAY_C_IP;
         let sb = Ipv4Addr::new(198, 51, 100, 255);
-        bad.bootp("clients", 900, (RELAY_C, RELAY_C_IP, 67), (BCAST, sb, 68), &m);
+        bad.bootp(
+            "clients",
+            900,
+            (RELAY_C, RELAY_C_IP, 67),
+            (BCAST, sb, 68),
+            &m,
+        );
         pass_fail(relay_01, &relayed_dora(|_, _, _| {}).done(), &bad.done());
     }
 
@@ -613,7 +719,13 @@ mod tests {
         let mut bad = Kit::new();
         bad.trace = ok.trace.clone();
         ok.bootp("lan", 10, (SERVER, SERVER_IP, 67), (CLIENT, YIADDR, 68), &a);
-        bad.bootp("lan", 10, (SERVER, SERVER_IP, 67), (CLIENT, Ipv4Addr::new(192, 0, 2, 9), 68), &a);
+        bad.bootp(
+            "lan",
+            10,
+            (SERVER, SERVER_IP, 67),
+            (CLIENT, Ipv4Addr::new(192, 0, 2, 9), 68),
+            &a,
+        );
         pass_fail(inform_01, &ok.done(), &bad.done());
     }
 }

@@ -43,19 +43,44 @@ pub(super) const CHECKS: &[(&str, Check)] = &[
 
 /// CLI-ACD-01: a client's ARP check of an offered address uses sender IP 0.0.0.0.
 fn acd_01(t: &Trace) -> Outcome {
-    let offered: Vec<(Ipv4Addr, [u8; 6])> = t.bootp().filter(|(_, m)| matches!(m.message_type(), Some(MessageType::Offer | MessageType::Ack))).map(|(_, m)| (m.yiaddr, m.chaddr_mac())).collect();
+    let offered: Vec<(Ipv4Addr, [u8; 6])> = t
+        .bootp()
+        .filter(|(_, m)| {
+            matches!(
+                m.message_type(),
+                Some(MessageType::Offer | MessageType::Ack)
+            )
+        })
+        .map(|(_, m)| (m.yiaddr, m.chaddr_mac()))
+        .collect();
     let mut any = false;
     for (f, a) in t.arp() {
         if !matches!(a.kind(), arp::Kind::Request | arp::Kind::Probe) {
             continue;
         }
-        let Some(_) = offered.iter().find(|(ip, mac)| *ip == a.target_protocol_addr && *mac == a.source_hardware_addr.0) else { continue };
+        let Some(_) = offered
+            .iter()
+            .find(|(ip, mac)| *ip == a.target_protocol_addr && *mac == a.source_hardware_addr.0)
+        else {
+            continue;
+        };
         any = true;
         if !a.source_protocol_addr.is_unspecified() {
-            return fail(&f.segment, f.number, format!("ARP check of {} sent with sender IP {}, not 0.0.0.0", a.target_protocol_addr, a.source_protocol_addr));
+            return fail(
+                &f.segment,
+                f.number,
+                format!(
+                    "ARP check of {} sent with sender IP {}, not 0.0.0.0",
+                    a.target_protocol_addr, a.source_protocol_addr
+                ),
+            );
         }
     }
-    if any { Outcome::Pass } else { Outcome::NotApplicable }
+    if any {
+        Outcome::Pass
+    } else {
+        Outcome::NotApplicable
+    }
 }
 
 /// CLI-DECL-01: a client that saw its offered address in use (an ARP reply from another MAC to
@@ -65,61 +90,128 @@ fn decl_01(t: &Trace) -> Outcome {
     for (f, a) in t.arp().filter(|(_, a)| a.kind() == arp::Kind::Reply) {
         // A reply to a probe: the target protocol address is 0.0.0.0 or the client's MAC is the target.
         let probed = t.arp().any(|(g, p)| {
-            g.segment == f.segment && g.number < f.number && p.kind() == arp::Kind::Probe && p.target_protocol_addr == a.source_protocol_addr && p.source_hardware_addr != a.source_hardware_addr
+            g.segment == f.segment
+                && g.number < f.number
+                && p.kind() == arp::Kind::Probe
+                && p.target_protocol_addr == a.source_protocol_addr
+                && p.source_hardware_addr != a.source_hardware_addr
         });
         if !probed {
             continue;
         }
         any = true;
-        let declined = t.bootp().any(|(_, m)| m.message_type() == Some(MessageType::Decline) && m.options().and_then(|o| o.ip(code::REQUESTED_IP_ADDRESS)) == Some(a.source_protocol_addr));
+        let declined = t.bootp().any(|(_, m)| {
+            m.message_type() == Some(MessageType::Decline)
+                && m.options().and_then(|o| o.ip(code::REQUESTED_IP_ADDRESS))
+                    == Some(a.source_protocol_addr)
+        });
         if !declined {
-            return fail(&f.segment, f.number, format!("{} answered the probe for its address, but no DHCPDECLINE for it followed", t.names.mac(a.source_hardware_addr.0)));
+            return fail(
+                &f.segment,
+                f.number,
+                format!(
+                    "{} answered the probe for its address, but no DHCPDECLINE for it followed",
+                    t.names.mac(a.source_hardware_addr.0)
+                ),
+            );
         }
     }
-    if any { Outcome::Pass } else { Outcome::NotApplicable }
+    if any {
+        Outcome::Pass
+    } else {
+        Outcome::NotApplicable
+    }
 }
 
 /// CLI-DECL-02: DECLINE is broadcast, ciaddr 0, secs 0, with requested IP and server identifier.
 fn decl_02(t: &Trace) -> Outcome {
     let mut any = false;
-    for (f, m) in t.bootp().filter(|(_, m)| m.message_type() == Some(MessageType::Decline)) {
+    for (f, m) in t
+        .bootp()
+        .filter(|(_, m)| m.message_type() == Some(MessageType::Decline))
+    {
         any = true;
         let o = m.options();
         let problems = [
-            (f.decoded.ipv4.as_ref().map(|i| i.dst) != Some(Ipv4Addr::BROADCAST), "not broadcast"),
+            (
+                f.decoded.ipv4.as_ref().map(|i| i.dst) != Some(Ipv4Addr::BROADCAST),
+                "not broadcast",
+            ),
             (!m.ciaddr.is_unspecified(), "ciaddr not 0"),
             (m.secs != 0, "secs not 0"),
-            (o.and_then(|o| o.ip(code::REQUESTED_IP_ADDRESS)).is_none(), "no requested IP (50)"),
-            (o.and_then(|o| o.ip(code::SERVER_IDENTIFIER)).is_none(), "no server identifier (54)"),
-            (o.is_some_and(|o| o.contains(code::PARAMETER_REQUEST_LIST) || o.contains(code::IP_ADDRESS_LEASE_TIME)), "carries 55 or 51"),
+            (
+                o.and_then(|o| o.ip(code::REQUESTED_IP_ADDRESS)).is_none(),
+                "no requested IP (50)",
+            ),
+            (
+                o.and_then(|o| o.ip(code::SERVER_IDENTIFIER)).is_none(),
+                "no server identifier (54)",
+            ),
+            (
+                o.is_some_and(|o| {
+                    o.contains(code::PARAMETER_REQUEST_LIST)
+                        || o.contains(code::IP_ADDRESS_LEASE_TIME)
+                }),
+                "carries 55 or 51",
+            ),
         ];
         if let Some((_, why)) = problems.iter().find(|(bad, _)| *bad) {
             return fail(&f.segment, f.number, format!("DHCPDECLINE {why}"));
         }
     }
-    if any { Outcome::Pass } else { Outcome::NotApplicable }
+    if any {
+        Outcome::Pass
+    } else {
+        Outcome::NotApplicable
+    }
 }
 
 /// CLI-DECL-03: at least 10 s (protocol time) between a DECLINE and the client's next DISCOVER.
 fn decl_03(t: &Trace) -> Outcome {
     let mut any = false;
-    for (f, m) in t.bootp().filter(|(_, m)| m.message_type() == Some(MessageType::Decline)) {
-        let next = t.bootp().find(|(g, n)| g.segment == f.segment && g.number > f.number && n.chaddr == m.chaddr && n.message_type() == Some(MessageType::Discover));
+    for (f, m) in t
+        .bootp()
+        .filter(|(_, m)| m.message_type() == Some(MessageType::Decline))
+    {
+        let next = t.bootp().find(|(g, n)| {
+            g.segment == f.segment
+                && g.number > f.number
+                && n.chaddr == m.chaddr
+                && n.message_type() == Some(MessageType::Discover)
+        });
         let Some((g, _)) = next else { continue };
         any = true;
         let gap = g.time.saturating_sub(f.time).mul_f64(t.time_scale);
         // 0.5 s tolerance for scheduling (checklist §"How to read this").
         if gap + Duration::from_millis(500) < Duration::from_secs(10) {
-            return fail(&g.segment, g.number, format!("DISCOVER {:.1} s (protocol time) after the DECLINE, less than 10 s", gap.as_secs_f64()));
+            return fail(
+                &g.segment,
+                g.number,
+                format!(
+                    "DISCOVER {:.1} s (protocol time) after the DECLINE, less than 10 s",
+                    gap.as_secs_f64()
+                ),
+            );
         }
     }
-    if any { Outcome::Pass } else { Outcome::NotApplicable }
+    if any {
+        Outcome::Pass
+    } else {
+        Outcome::NotApplicable
+    }
 }
 
 /// Client requests of one transaction, in order (`op` 1 from port 68).
-fn client_requests(t: &Trace) -> Vec<(u32, Vec<(&crate::trace::Frame, &bootlab_wire::bootp::Message)>)> {
+fn client_requests(
+    t: &Trace,
+) -> Vec<(
+    u32,
+    Vec<(&crate::trace::Frame, &bootlab_wire::bootp::Message)>,
+)> {
     let mut by_xid: Vec<(u32, Vec<_>)> = Vec::new();
-    for (f, m) in t.bootp().filter(|(f, m)| m.op == Op::BootRequest && f.decoded.udp.as_ref().is_some_and(|u| u.src_port == 68)) {
+    for (f, m) in t.bootp().filter(|(f, m)| {
+        m.op == Op::BootRequest && f.decoded.udp.as_ref().is_some_and(|u| u.src_port == 68)
+    }) {
         match by_xid.iter_mut().find(|(x, _)| *x == m.xid) {
             Some((_, v)) => v.push((f, m)),
             None => by_xid.push((m.xid, vec![(f, m)])),
@@ -138,17 +230,28 @@ fn secs_01(t: &Trace) -> Outcome {
         }
         any = true;
         if m.secs > 1 {
-            return fail(&f.segment, f.number, format!("first request of a transaction carries secs {}", m.secs));
+            return fail(
+                &f.segment,
+                f.number,
+                format!("first request of a transaction carries secs {}", m.secs),
+            );
         }
     }
-    if any { Outcome::Pass } else { Outcome::NotApplicable }
+    if any {
+        Outcome::Pass
+    } else {
+        Outcome::NotApplicable
+    }
 }
 
 /// CLI-SECS-02: secs grows across retransmissions and is never a constant.
 fn secs_02(t: &Trace) -> Outcome {
     let mut any = false;
     for (_, reqs) in client_requests(t) {
-        let disc: Vec<_> = reqs.iter().filter(|(_, m)| matches!(m.message_type(), None | Some(MessageType::Discover))).collect();
+        let disc: Vec<_> = reqs
+            .iter()
+            .filter(|(_, m)| matches!(m.message_type(), None | Some(MessageType::Discover)))
+            .collect();
         if disc.len() < 2 {
             continue;
         }
@@ -157,26 +260,59 @@ fn secs_02(t: &Trace) -> Outcome {
             let (a, b) = (w[0], w[1]);
             let elapsed = b.0.time.saturating_sub(a.0.time).mul_f64(t.time_scale);
             if elapsed >= Duration::from_millis(1500) && b.1.secs <= a.1.secs {
-                return fail(&b.0.segment, b.0.number, format!("retransmission {:.1} s later still carries secs {} (was {})", elapsed.as_secs_f64(), b.1.secs, a.1.secs));
+                return fail(
+                    &b.0.segment,
+                    b.0.number,
+                    format!(
+                        "retransmission {:.1} s later still carries secs {} (was {})",
+                        elapsed.as_secs_f64(),
+                        b.1.secs,
+                        a.1.secs
+                    ),
+                );
             }
         }
     }
-    if any { Outcome::Pass } else { Outcome::NotApplicable }
+    if any {
+        Outcome::Pass
+    } else {
+        Outcome::NotApplicable
+    }
 }
 
 /// CLI-SECS-04: the SELECTING REQUEST repeats the DISCOVER's secs.
 fn secs_04(t: &Trace) -> Outcome {
     let mut any = false;
     for (_, reqs) in client_requests(t) {
-        let last_disc = reqs.iter().rev().find(|(_, m)| m.message_type() == Some(MessageType::Discover));
-        let sel = reqs.iter().find(|(_, m)| m.message_type() == Some(MessageType::Request) && m.options().is_some_and(|o| o.contains(code::SERVER_IDENTIFIER)));
-        let (Some(d), Some(r)) = (last_disc, sel) else { continue };
+        let last_disc = reqs
+            .iter()
+            .rev()
+            .find(|(_, m)| m.message_type() == Some(MessageType::Discover));
+        let sel = reqs.iter().find(|(_, m)| {
+            m.message_type() == Some(MessageType::Request)
+                && m.options()
+                    .is_some_and(|o| o.contains(code::SERVER_IDENTIFIER))
+        });
+        let (Some(d), Some(r)) = (last_disc, sel) else {
+            continue;
+        };
         any = true;
         if d.1.secs != r.1.secs {
-            return fail(&r.0.segment, r.0.number, format!("SELECTING REQUEST secs {} differs from the DISCOVER's {}", r.1.secs, d.1.secs));
+            return fail(
+                &r.0.segment,
+                r.0.number,
+                format!(
+                    "SELECTING REQUEST secs {} differs from the DISCOVER's {}",
+                    r.1.secs, d.1.secs
+                ),
+            );
         }
     }
-    if any { Outcome::Pass } else { Outcome::NotApplicable }
+    if any {
+        Outcome::Pass
+    } else {
+        Outcome::NotApplicable
+    }
 }
 
 /// Client messages: BOOTREQUEST from port 68.
@@ -201,7 +337,11 @@ fn hdr_01(t: &Trace) -> Outcome {
             (!m.giaddr.is_unspecified(), "giaddr"),
         ];
         if let Some((_, field)) = bad.iter().find(|(b, _)| *b) {
-            return fail(&f.segment, f.number, format!("client message with {field} not zero"));
+            return fail(
+                &f.segment,
+                f.number,
+                format!("client message with {field} not zero"),
+            );
         }
     }
     verdict(any)
@@ -223,7 +363,12 @@ fn src_01(t: &Trace) -> Outcome {
             return fail(
                 &f.segment,
                 f.number,
-                format!("{} from {:?} to {:?}, expected 0.0.0.0 to broadcast", m.message_type().map(|x| x.to_string()).unwrap_or_default(), ip_src(f), ip_dst(f)),
+                format!(
+                    "{} from {:?} to {:?}, expected 0.0.0.0 to broadcast",
+                    m.message_type().map(|x| x.to_string()).unwrap_or_default(),
+                    ip_src(f),
+                    ip_dst(f)
+                ),
             );
         }
     }
@@ -234,7 +379,8 @@ fn src_01(t: &Trace) -> Outcome {
 fn selecting(m: &Message) -> bool {
     is_type(m, MessageType::Request)
         && m.ciaddr.is_unspecified()
-        && m.options().is_some_and(|o| o.contains(code::SERVER_IDENTIFIER))
+        && m.options()
+            .is_some_and(|o| o.contains(code::SERVER_IDENTIFIER))
 }
 
 /// The OFFERs a SELECTING REQUEST could answer: same chaddr and server identifier.
@@ -260,7 +406,11 @@ fn xid_01(t: &Trace) -> Outcome {
         any = true;
         match owners.iter().find(|(x, _)| *x == m.xid) {
             Some((_, c)) if *c != m.chaddr => {
-                return fail(&f.segment, f.number, format!("xid {:#x} already used by another client", m.xid))
+                return fail(
+                    &f.segment,
+                    f.number,
+                    format!("xid {:#x} already used by another client", m.xid),
+                )
             }
             Some(_) => {}
             None => owners.push((m.xid, m.chaddr)),
@@ -268,7 +418,11 @@ fn xid_01(t: &Trace) -> Outcome {
         if selecting(m) {
             let offers = offers_for(t, f, m);
             if !offers.is_empty() && !offers.iter().any(|o| o.xid == m.xid) {
-                return fail(&f.segment, f.number, "SELECTING REQUEST with an xid no OFFER of that server carried");
+                return fail(
+                    &f.segment,
+                    f.number,
+                    "SELECTING REQUEST with an xid no OFFER of that server carried",
+                );
             }
         }
     }
@@ -294,7 +448,11 @@ fn secs_03(t: &Trace) -> Outcome {
             return fail(
                 &f.segment,
                 f.number,
-                format!("secs {} after {elapsed:.1} s (byte-swapped would read {})", m.secs, m.secs.swap_bytes()),
+                format!(
+                    "secs {} after {elapsed:.1} s (byte-swapped would read {})",
+                    m.secs,
+                    m.secs.swap_bytes()
+                ),
             );
         }
     }
@@ -311,12 +469,14 @@ fn retransmission_runs(t: &Trace, pred: impl Fn(&Message) -> bool) -> Vec<Vec<(&
         let cont = pos.and_then(|p| {
             let r = &runs[open[p]];
             let last = r.last().map(|x| x.1);
-            last.filter(|l| l.xid == m.xid && l.message_type() == m.message_type()).map(|_| open[p])
+            last.filter(|l| l.xid == m.xid && l.message_type() == m.message_type())
+                .map(|_| open[p])
         });
         // Another message of the client in between ends a run.
         let interrupted = pos.is_some_and(|p| {
             let last = runs[open[p]].last().map(|x| x.0.time).unwrap_or_default();
-            client_msgs(t).any(|(g, n)| n.chaddr == m.chaddr && g.time > last && g.time < f.time && !pred(n))
+            client_msgs(t)
+                .any(|(g, n)| n.chaddr == m.chaddr && g.time > last && g.time < f.time && !pred(n))
         });
         match (cont, interrupted, pos) {
             (Some(i), false, _) => runs[i].push((f, m)),
@@ -337,14 +497,24 @@ fn retransmission_runs(t: &Trace, pred: impl Fn(&Message) -> bool) -> Vec<Vec<(&
 /// CLI-RTX-01 (RFC 2131 §4.1): DHCP retransmission gaps are 4, 8, 16, 32, then 64 s, each
 /// within ±1 s (plus the checklist's tolerance).
 fn rtx_01(t: &Trace) -> Outcome {
-    rtx_gaps(t, |m| {
-        matches!(m.message_type(), Some(MessageType::Discover))
-            || (is_type(m, MessageType::Request) && m.ciaddr.is_unspecified())
-    }, 64.0, "DHCP")
+    rtx_gaps(
+        t,
+        |m| {
+            matches!(m.message_type(), Some(MessageType::Discover))
+                || (is_type(m, MessageType::Request) && m.ciaddr.is_unspecified())
+        },
+        64.0,
+        "DHCP",
+    )
 }
 
 /// Checks the gaps of every retransmission run against 4, 8, 16, ... capped at `cap`.
-pub(super) fn rtx_gaps(t: &Trace, pred: impl Fn(&Message) -> bool, cap: f64, what: &str) -> Outcome {
+pub(super) fn rtx_gaps(
+    t: &Trace,
+    pred: impl Fn(&Message) -> bool,
+    cap: f64,
+    what: &str,
+) -> Outcome {
     let mut any = false;
     for run in retransmission_runs(t, pred) {
         for (i, w) in run.windows(2).enumerate() {
@@ -355,7 +525,10 @@ pub(super) fn rtx_gaps(t: &Trace, pred: impl Fn(&Message) -> bool, cap: f64, wha
                 return fail(
                     &w[1].0.segment,
                     w[1].0.number,
-                    format!("{what} retransmission {} after {gap:.1} s, expected {want} ± 1 s", i + 1),
+                    format!(
+                        "{what} retransmission {} after {gap:.1} s, expected {want} ± 1 s",
+                        i + 1
+                    ),
                 );
             }
         }
@@ -370,14 +543,28 @@ fn sel_01(t: &Trace) -> Outcome {
     for (f, m) in client_msgs(t).filter(|(_, m)| selecting(m)) {
         any = true;
         let req = m.options().and_then(|o| o.requested_ip_address());
-        let offered: Vec<Ipv4Addr> = offers_for(t, f, m).iter().filter(|o| o.xid == m.xid).map(|o| o.yiaddr).collect();
+        let offered: Vec<Ipv4Addr> = offers_for(t, f, m)
+            .iter()
+            .filter(|o| o.xid == m.xid)
+            .map(|o| o.yiaddr)
+            .collect();
         if !is_broadcast(f) {
             return fail(&f.segment, f.number, "SELECTING REQUEST not broadcast");
         }
         match req {
-            None => return fail(&f.segment, f.number, "SELECTING REQUEST without requested IP (50)"),
+            None => {
+                return fail(
+                    &f.segment,
+                    f.number,
+                    "SELECTING REQUEST without requested IP (50)",
+                )
+            }
             Some(a) if !offered.is_empty() && !offered.contains(&a) => {
-                return fail(&f.segment, f.number, format!("SELECTING REQUEST asks for {a}, the OFFER gave {offered:?}"))
+                return fail(
+                    &f.segment,
+                    f.number,
+                    format!("SELECTING REQUEST asks for {a}, the OFFER gave {offered:?}"),
+                )
             }
             _ => {}
         }
@@ -391,15 +578,26 @@ fn prl_01(t: &Trace) -> Outcome {
     let mut any = false;
     for (f, m) in client_msgs(t).filter(|(_, m)| is_type(m, MessageType::Request)) {
         let Some((_, d)) = client_msgs(t)
-            .filter(|(g, n)| is_type(n, MessageType::Discover) && n.xid == m.xid && n.chaddr == m.chaddr && g.time <= f.time)
+            .filter(|(g, n)| {
+                is_type(n, MessageType::Discover)
+                    && n.xid == m.xid
+                    && n.chaddr == m.chaddr
+                    && g.time <= f.time
+            })
             .last()
         else {
             continue;
         };
-        let Some(list) = d.options().and_then(|o| o.parameter_request_list()) else { continue };
+        let Some(list) = d.options().and_then(|o| o.parameter_request_list()) else {
+            continue;
+        };
         any = true;
         if m.options().and_then(|o| o.parameter_request_list()) != Some(list) {
-            return fail(&f.segment, f.number, "REQUEST does not repeat the DISCOVER's parameter request list");
+            return fail(
+                &f.segment,
+                f.number,
+                "REQUEST does not repeat the DISCOVER's parameter request list",
+            );
         }
     }
     verdict(any)
@@ -416,7 +614,11 @@ fn cid_01(t: &Trace) -> Outcome {
             (Some((_, want)), got) => {
                 any = true;
                 if got.as_ref() != Some(want) {
-                    return fail(&f.segment, f.number, format!("client identifier {got:02x?}, earlier {want:02x?}"));
+                    return fail(
+                        &f.segment,
+                        f.number,
+                        format!("client identifier {got:02x?}, earlier {want:02x?}"),
+                    );
                 }
             }
             (None, Some(c)) => {
@@ -443,7 +645,11 @@ fn max_01(t: &Trace) -> Outcome {
         } else if is_type(m, MessageType::Discover) || is_type(m, MessageType::Request) {
             any = true;
             if !v.is_some_and(|v| v >= 576) {
-                return fail(&f.segment, f.number, format!("option 57 {v:?}: absent or below 576"));
+                return fail(
+                    &f.segment,
+                    f.number,
+                    format!("option 57 {v:?}: absent or below 576"),
+                );
             }
         }
     }
@@ -455,14 +661,22 @@ fn max_01(t: &Trace) -> Outcome {
 fn reboot_01(t: &Trace) -> Outcome {
     let mut any = false;
     for (f, m) in client_msgs(t).filter(|(_, m)| {
-        is_type(m, MessageType::Request) && m.ciaddr.is_unspecified() && !m.options().is_some_and(|o| o.contains(code::SERVER_IDENTIFIER))
+        is_type(m, MessageType::Request)
+            && m.ciaddr.is_unspecified()
+            && !m
+                .options()
+                .is_some_and(|o| o.contains(code::SERVER_IDENTIFIER))
     }) {
         any = true;
         if !is_broadcast(f) {
             return fail(&f.segment, f.number, "INIT-REBOOT REQUEST not broadcast");
         }
         if m.options().and_then(|o| o.requested_ip_address()).is_none() {
-            return fail(&f.segment, f.number, "INIT-REBOOT REQUEST without requested IP (50)");
+            return fail(
+                &f.segment,
+                f.number,
+                "INIT-REBOOT REQUEST without requested IP (50)",
+            );
         }
     }
     verdict(any)
@@ -470,7 +684,9 @@ fn reboot_01(t: &Trace) -> Outcome {
 
 /// Replies that reached a client: BOOTREPLY to port 68.
 fn to_client(t: &Trace) -> impl Iterator<Item = (&Frame, &Message)> {
-    t.bootp().filter(|(f, m)| m.op == Op::BootReply && f.decoded.udp.as_ref().is_some_and(|u| u.dst_port == 68))
+    t.bootp().filter(|(f, m)| {
+        m.op == Op::BootReply && f.decoded.udp.as_ref().is_some_and(|u| u.dst_port == 68)
+    })
 }
 
 /// CLI-NAK-01 (RFC 2131 §3.1 (5), §3.2 (3)): after a DHCPNAK the client restarts with a DISCOVER
@@ -478,21 +694,41 @@ fn to_client(t: &Trace) -> impl Iterator<Item = (&Frame, &Message)> {
 fn nak_01(t: &Trace) -> Outcome {
     let mut any = false;
     for (f, m) in to_client(t).filter(|(_, m)| is_type(m, MessageType::Nak)) {
-        let Some((_, req)) = client_msgs(t).filter(|(g, n)| n.xid == m.xid && n.chaddr == m.chaddr && g.time <= f.time).last() else {
+        let Some((_, req)) = client_msgs(t)
+            .filter(|(g, n)| n.xid == m.xid && n.chaddr == m.chaddr && g.time <= f.time)
+            .last()
+        else {
             continue;
         };
         any = true;
-        let addr = if req.ciaddr.is_unspecified() { req.options().and_then(|o| o.requested_ip_address()) } else { Some(req.ciaddr) };
-        let next = client_msgs(t).find(|(g, n)| n.chaddr == m.chaddr && g.time > f.time && n.xid != m.xid);
+        let addr = if req.ciaddr.is_unspecified() {
+            req.options().and_then(|o| o.requested_ip_address())
+        } else {
+            Some(req.ciaddr)
+        };
+        let next =
+            client_msgs(t).find(|(g, n)| n.chaddr == m.chaddr && g.time > f.time && n.xid != m.xid);
         if let Some((g, n)) = next {
             if !is_type(n, MessageType::Discover) {
-                return fail(&g.segment, g.number, "after a DHCPNAK the client's next message is not a DISCOVER");
+                return fail(
+                    &g.segment,
+                    g.number,
+                    "after a DHCPNAK the client's next message is not a DISCOVER",
+                );
             }
         }
         let mac = m.chaddr_mac();
         if let Some(a) = addr {
-            if let Some(g) = t.frames.iter().find(|g| g.time > f.time && ip_src(g) == Some(a) && g.decoded.eth.as_ref().is_some_and(|e| e.src_addr.0 == mac)) {
-                return fail(&g.segment, g.number, format!("client still uses {a} after a DHCPNAK"));
+            if let Some(g) = t.frames.iter().find(|g| {
+                g.time > f.time
+                    && ip_src(g) == Some(a)
+                    && g.decoded.eth.as_ref().is_some_and(|e| e.src_addr.0 == mac)
+            }) {
+                return fail(
+                    &g.segment,
+                    g.number,
+                    format!("client still uses {a} after a DHCPNAK"),
+                );
             }
         }
     }
@@ -500,13 +736,26 @@ fn nak_01(t: &Trace) -> Outcome {
 }
 
 /// The ACK that bound `addr` to `chaddr` last before `at`, with its time.
-fn binding_ack<'a>(t: &'a Trace, chaddr: [u8; 16], addr: Ipv4Addr, at: Duration) -> Option<(&'a Frame, &'a Message)> {
-    to_client(t).filter(|(g, n)| is_type(n, MessageType::Ack) && n.chaddr == chaddr && n.yiaddr == addr && g.time < at).last()
+fn binding_ack<'a>(
+    t: &'a Trace,
+    chaddr: [u8; 16],
+    addr: Ipv4Addr,
+    at: Duration,
+) -> Option<(&'a Frame, &'a Message)> {
+    to_client(t)
+        .filter(|(g, n)| {
+            is_type(n, MessageType::Ack) && n.chaddr == chaddr && n.yiaddr == addr && g.time < at
+        })
+        .last()
 }
 
 /// RENEWING (unicast) or REBINDING (broadcast) REQUESTs: ciaddr set.
 fn extending(t: &Trace, bcast: bool) -> impl Iterator<Item = (&Frame, &Message)> {
-    client_msgs(t).filter(move |(f, m)| is_type(m, MessageType::Request) && !m.ciaddr.is_unspecified() && (ip_dst(f) == Some(Ipv4Addr::BROADCAST)) == bcast)
+    client_msgs(t).filter(move |(f, m)| {
+        is_type(m, MessageType::Request)
+            && !m.ciaddr.is_unspecified()
+            && (ip_dst(f) == Some(Ipv4Addr::BROADCAST)) == bcast
+    })
 }
 
 /// Checks a RENEWING/REBINDING REQUEST's fields and start time against the bound lease.
@@ -517,26 +766,61 @@ fn extend_check(t: &Trace, bcast: bool, what: &str, ratio: f64, timer: u8) -> Ou
         any = true;
         let o = m.options();
         if ip_src(f) != Some(m.ciaddr) {
-            return fail(&f.segment, f.number, format!("{what} REQUEST from {:?}, ciaddr {}", ip_src(f), m.ciaddr));
+            return fail(
+                &f.segment,
+                f.number,
+                format!("{what} REQUEST from {:?}, ciaddr {}", ip_src(f), m.ciaddr),
+            );
         }
-        if o.is_some_and(|o| o.contains(code::SERVER_IDENTIFIER) || o.contains(code::REQUESTED_IP_ADDRESS)) {
-            return fail(&f.segment, f.number, format!("{what} REQUEST carries option 54 or 50"));
+        if o.is_some_and(|o| {
+            o.contains(code::SERVER_IDENTIFIER) || o.contains(code::REQUESTED_IP_ADDRESS)
+        }) {
+            return fail(
+                &f.segment,
+                f.number,
+                format!("{what} REQUEST carries option 54 or 50"),
+            );
         }
-        let Some((g, ack)) = binding_ack(t, m.chaddr, m.ciaddr, f.time) else { continue };
+        let Some((g, ack)) = binding_ack(t, m.chaddr, m.ciaddr, f.time) else {
+            continue;
+        };
         let sid = ack.options().and_then(|o| o.server_identifier());
         if !bcast && sid.is_some() && ip_dst(f) != sid {
-            return fail(&f.segment, f.number, format!("RENEWING REQUEST to {:?}, the server identifier is {sid:?}", ip_dst(f)));
+            return fail(
+                &f.segment,
+                f.number,
+                format!(
+                    "RENEWING REQUEST to {:?}, the server identifier is {sid:?}",
+                    ip_dst(f)
+                ),
+            );
         }
         if seen_periods.contains(&g.time) {
             continue; // only the first of the period is timed
         }
         seen_periods.push(g.time);
-        let Some(lease) = ack.options().and_then(|o| o.lease_time()).filter(|l| *l != u32::MAX) else { continue };
-        let due = ack.options().and_then(|o| o.u32(timer)).map(f64::from).unwrap_or(f64::from(lease) * ratio);
+        let Some(lease) = ack
+            .options()
+            .and_then(|o| o.lease_time())
+            .filter(|l| *l != u32::MAX)
+        else {
+            continue;
+        };
+        let due = ack
+            .options()
+            .and_then(|o| o.u32(timer))
+            .map(f64::from)
+            .unwrap_or(f64::from(lease) * ratio);
         let at = protocol_secs(t, g.time, f.time);
         // RFC 2131 §4.4.5 lets the client fuzz its timers: allow 10 % early.
         if at + TOLERANCE < due * 0.9 || at > f64::from(lease) + TOLERANCE {
-            return fail(&f.segment, f.number, format!("{what} starts {at:.1} s after the ACK, timer is {due:.0} s, lease {lease} s"));
+            return fail(
+                &f.segment,
+                f.number,
+                format!(
+                    "{what} starts {at:.1} s after the ACK, timer is {due:.0} s, lease {lease} s"
+                ),
+            );
         }
     }
     verdict(any)
@@ -565,14 +849,19 @@ fn timer_02(t: &Trace) -> Outcome {
             if ma.chaddr != mb.chaddr {
                 continue;
             }
-            let answered = to_client(t).any(|(g, n)| n.chaddr == ma.chaddr && g.time > a.time && g.time < b.time);
+            let answered = to_client(t)
+                .any(|(g, n)| n.chaddr == ma.chaddr && g.time > a.time && g.time < b.time);
             if answered {
                 continue;
             }
             any = true;
             let gap = protocol_secs(t, a.time, b.time);
             if gap + TOLERANCE < 60.0 {
-                return fail(&b.segment, b.number, format!("REQUEST repeated after {gap:.1} s, less than 60 s"));
+                return fail(
+                    &b.segment,
+                    b.number,
+                    format!("REQUEST repeated after {gap:.1} s, less than 60 s"),
+                );
             }
         }
     }
@@ -580,9 +869,16 @@ fn timer_02(t: &Trace) -> Outcome {
 }
 
 /// ARP packets sent by `mac` about `addr` of a kind.
-fn arps_by<'a>(t: &'a Trace, mac: [u8; 6], addr: Ipv4Addr, kind: arp::Kind) -> impl Iterator<Item = &'a Frame> + 'a {
+fn arps_by<'a>(
+    t: &'a Trace,
+    mac: [u8; 6],
+    addr: Ipv4Addr,
+    kind: arp::Kind,
+) -> impl Iterator<Item = &'a Frame> + 'a {
     t.arp()
-        .filter(move |(_, a)| a.source_hardware_addr.0 == mac && a.target_protocol_addr == addr && a.kind() == kind)
+        .filter(move |(_, a)| {
+            a.source_hardware_addr.0 == mac && a.target_protocol_addr == addr && a.kind() == kind
+        })
         .map(|(f, _)| f)
 }
 
@@ -594,25 +890,48 @@ fn acd_02(t: &Trace) -> Outcome {
         let mac = a.source_hardware_addr.0;
         let addr = a.source_protocol_addr;
         // Only the first announcement after a run of probes.
-        let probes: Vec<&Frame> = arps_by(t, mac, addr, arp::Kind::Probe).filter(|g| g.time < f.time).collect();
-        let last_ann = arps_by(t, mac, addr, arp::Kind::Announcement).filter(|g| g.time < f.time).last().map(|g| g.time);
-        let probes: Vec<&Frame> = probes.into_iter().filter(|g| last_ann.is_none_or(|l| g.time > l)).collect();
+        let probes: Vec<&Frame> = arps_by(t, mac, addr, arp::Kind::Probe)
+            .filter(|g| g.time < f.time)
+            .collect();
+        let last_ann = arps_by(t, mac, addr, arp::Kind::Announcement)
+            .filter(|g| g.time < f.time)
+            .last()
+            .map(|g| g.time);
+        let probes: Vec<&Frame> = probes
+            .into_iter()
+            .filter(|g| last_ann.is_none_or(|l| g.time > l))
+            .collect();
         if probes.is_empty() {
             continue;
         }
         any = true;
         if probes.len() != 3 {
-            return fail(&f.segment, f.number, format!("{} probe(s) before announcing {addr}, expected 3", probes.len()));
+            return fail(
+                &f.segment,
+                f.number,
+                format!(
+                    "{} probe(s) before announcing {addr}, expected 3",
+                    probes.len()
+                ),
+            );
         }
         for w in probes.windows(2) {
             let gap = protocol_secs(t, w[0].time, w[1].time);
             if gap + TOLERANCE < 1.0 || gap > 2.0 + TOLERANCE {
-                return fail(&w[1].segment, w[1].number, format!("probes {gap:.2} s apart, expected 1-2 s"));
+                return fail(
+                    &w[1].segment,
+                    w[1].number,
+                    format!("probes {gap:.2} s apart, expected 1-2 s"),
+                );
             }
         }
         let wait = protocol_secs(t, probes[2].time, f.time);
         if wait + TOLERANCE < 2.0 {
-            return fail(&f.segment, f.number, format!("announced {wait:.2} s after the last probe, less than ANNOUNCE_WAIT 2 s"));
+            return fail(
+                &f.segment,
+                f.number,
+                format!("announced {wait:.2} s after the last probe, less than ANNOUNCE_WAIT 2 s"),
+            );
         }
     }
     verdict(any)
@@ -629,18 +948,25 @@ fn acd_03(t: &Trace) -> Outcome {
             g.segment == p.segment
                 && g.time >= p.time
                 && a.source_hardware_addr.0 != mac
-                && (a.source_protocol_addr == addr || (a.kind() == arp::Kind::Probe && a.target_protocol_addr == addr))
+                && (a.source_protocol_addr == addr
+                    || (a.kind() == arp::Kind::Probe && a.target_protocol_addr == addr))
         });
         let Some((c, _)) = conflict else { continue };
         // Only conflicts before this client announced the address count.
-        let announced_before = arps_by(t, mac, addr, arp::Kind::Announcement).any(|g| g.time < c.time && g.time > p.time);
+        let announced_before = arps_by(t, mac, addr, arp::Kind::Announcement)
+            .any(|g| g.time < c.time && g.time > p.time);
         if announced_before {
             continue;
         }
         any = true;
         // Until the address is assigned to this client again.
         let until = to_client(t)
-            .filter(|(g, n)| g.time > c.time && n.chaddr_mac() == mac && n.yiaddr == addr && is_type(n, MessageType::Ack))
+            .filter(|(g, n)| {
+                g.time > c.time
+                    && n.chaddr_mac() == mac
+                    && n.yiaddr == addr
+                    && is_type(n, MessageType::Ack)
+            })
             .map(|(g, _)| g.time)
             .next()
             .unwrap_or(Duration::MAX);
@@ -649,10 +975,16 @@ fn acd_03(t: &Trace) -> Outcome {
                 && g.time < until
                 && g.decoded.eth.as_ref().is_some_and(|e| e.src_addr.0 == mac)
                 && (ip_src(g) == Some(addr)
-                    || g.decoded.arp.as_ref().is_some_and(|a| a.kind() == arp::Kind::Announcement && a.source_protocol_addr == addr))
+                    || g.decoded.arp.as_ref().is_some_and(|a| {
+                        a.kind() == arp::Kind::Announcement && a.source_protocol_addr == addr
+                    }))
         });
         if let Some(g) = used {
-            return fail(&g.segment, g.number, format!("{addr} used after a conflict (frame {})", c.number));
+            return fail(
+                &g.segment,
+                g.number,
+                format!("{addr} used after a conflict (frame {})", c.number),
+            );
         }
     }
     verdict(any)
@@ -669,20 +1001,37 @@ fn acd_04(t: &Trace) -> Outcome {
             continue;
         }
         done.push(key);
-        let anns: Vec<&Frame> = arps_by(t, key.0, key.1, arp::Kind::Announcement).filter(|g| g.time >= f.time).collect();
+        let anns: Vec<&Frame> = arps_by(t, key.0, key.1, arp::Kind::Announcement)
+            .filter(|g| g.time >= f.time)
+            .collect();
         if let Some(second) = anns.get(1) {
             any = true;
             let gap = protocol_secs(t, f.time, second.time);
             if (gap - 2.0).abs() > TOLERANCE {
-                return fail(&second.segment, second.number, format!("announcements {gap:.2} s apart, expected 2 s"));
+                return fail(
+                    &second.segment,
+                    second.number,
+                    format!("announcements {gap:.2} s apart, expected 2 s"),
+                );
             }
             continue;
         }
         let alive = t.frames.iter().find(|g| {
-            g.decoded.eth.as_ref().is_some_and(|e| e.src_addr.0 == key.0) && protocol_secs(t, f.time, g.time) > 2.0 + TOLERANCE
+            g.decoded
+                .eth
+                .as_ref()
+                .is_some_and(|e| e.src_addr.0 == key.0)
+                && protocol_secs(t, f.time, g.time) > 2.0 + TOLERANCE
         });
         if let Some(g) = alive {
-            return fail(&g.segment, g.number, format!("one announcement of {} only, the client was still sending", key.1));
+            return fail(
+                &g.segment,
+                g.number,
+                format!(
+                    "one announcement of {} only, the client was still sending",
+                    key.1
+                ),
+            );
         }
     }
     verdict(any)
@@ -703,7 +1052,11 @@ fn acd_05(t: &Trace) -> Outcome {
             }
             continue;
         }
-        let new_attempt = is_type(m, MessageType::Discover) && prev_xid.iter().find(|(c, _)| *c == m.chaddr).is_none_or(|(_, x)| *x != m.xid);
+        let new_attempt = is_type(m, MessageType::Discover)
+            && prev_xid
+                .iter()
+                .find(|(c, _)| *c == m.chaddr)
+                .is_none_or(|(_, x)| *x != m.xid);
         match prev_xid.iter_mut().find(|(c, _)| *c == m.chaddr) {
             Some((_, x)) => *x = m.xid,
             None => prev_xid.push((m.chaddr, m.xid)),
@@ -711,13 +1064,23 @@ fn acd_05(t: &Trace) -> Outcome {
         if !new_attempt {
             continue;
         }
-        let n = declines.iter().find(|(c, _)| *c == m.chaddr).map(|(_, n)| *n).unwrap_or(0);
+        let n = declines
+            .iter()
+            .find(|(c, _)| *c == m.chaddr)
+            .map(|(_, n)| *n)
+            .unwrap_or(0);
         if n >= 10 {
             if let Some((_, t0)) = last_start.iter().find(|(c, _)| *c == m.chaddr) {
                 any = true;
                 let gap = protocol_secs(t, *t0, f.time);
                 if gap + TOLERANCE < 60.0 {
-                    return fail(&f.segment, f.number, format!("new attempt {gap:.1} s after the previous one, after {n} conflicts"));
+                    return fail(
+                        &f.segment,
+                        f.number,
+                        format!(
+                            "new attempt {gap:.1} s after the previous one, after {n} conflicts"
+                        ),
+                    );
                 }
             }
         }
@@ -736,7 +1099,11 @@ fn arp_01(t: &Trace) -> Outcome {
     for (f, a) in t.arp().filter(|(_, a)| a.kind() == arp::Kind::Request) {
         let addr = a.target_protocol_addr;
         let given = to_client(t)
-            .filter(|(g, n)| g.time < f.time && n.yiaddr == addr && (is_type(n, MessageType::Ack) || n.message_type().is_none()))
+            .filter(|(g, n)| {
+                g.time < f.time
+                    && n.yiaddr == addr
+                    && (is_type(n, MessageType::Ack) || n.message_type().is_none())
+            })
             .last();
         let Some((_, r)) = given else { continue };
         let mac = r.chaddr_mac();
@@ -752,9 +1119,21 @@ fn arp_01(t: &Trace) -> Outcome {
             continue;
         }
         any = true;
-        let answered = t.arp().any(|(g, b)| g.time > f.time && b.kind() == arp::Kind::Reply && b.source_hardware_addr.0 == mac && b.source_protocol_addr == addr);
+        let answered = t.arp().any(|(g, b)| {
+            g.time > f.time
+                && b.kind() == arp::Kind::Reply
+                && b.source_hardware_addr.0 == mac
+                && b.source_protocol_addr == addr
+        });
         if !answered {
-            return fail(&f.segment, f.number, format!("{} never answered this ARP request for its address {addr}", t.names.mac(mac)));
+            return fail(
+                &f.segment,
+                f.number,
+                format!(
+                    "{} never answered this ARP request for its address {addr}",
+                    t.names.mac(mac)
+                ),
+            );
         }
     }
     verdict(any)
@@ -764,12 +1143,23 @@ fn arp_01(t: &Trace) -> Outcome {
 /// it does not go on retransmitting its DISCOVER without a REQUEST.
 fn bflag_01(t: &Trace) -> Outcome {
     let mut any = false;
-    for (f, m) in to_client(t).filter(|(f, m)| is_type(m, MessageType::Offer) && !m.broadcast() && ip_dst(f) == Some(m.yiaddr)) {
+    for (f, m) in to_client(t).filter(|(f, m)| {
+        is_type(m, MessageType::Offer) && !m.broadcast() && ip_dst(f) == Some(m.yiaddr)
+    }) {
         any = true;
-        let requested = client_msgs(t).any(|(g, n)| g.time > f.time && n.xid == m.xid && is_type(n, MessageType::Request));
-        let again = client_msgs(t).find(|(g, n)| g.time > f.time && n.xid == m.xid && is_type(n, MessageType::Discover));
+        let requested = client_msgs(t)
+            .any(|(g, n)| g.time > f.time && n.xid == m.xid && is_type(n, MessageType::Request));
+        let again = client_msgs(t)
+            .find(|(g, n)| g.time > f.time && n.xid == m.xid && is_type(n, MessageType::Discover));
         if let (false, Some((g, _))) = (requested, again) {
-            return fail(&g.segment, g.number, format!("DISCOVER retransmitted after the unicast OFFER (frame {}) arrived", f.number));
+            return fail(
+                &g.segment,
+                g.number,
+                format!(
+                    "DISCOVER retransmitted after the unicast OFFER (frame {}) arrived",
+                    f.number
+                ),
+            );
         }
     }
     verdict(any)
@@ -785,10 +1175,16 @@ fn release_01(t: &Trace) -> Outcome {
         let sid = o.and_then(|o| o.server_identifier());
         let bad = [
             (ip_dst(f) == Some(Ipv4Addr::BROADCAST), "broadcast"),
-            (sid.is_some() && ip_dst(f) != sid, "not sent to the server identifier"),
+            (
+                sid.is_some() && ip_dst(f) != sid,
+                "not sent to the server identifier",
+            ),
             (m.ciaddr.is_unspecified(), "ciaddr 0"),
             (sid.is_none(), "no server identifier"),
-            (o.is_some_and(|o| o.contains(code::REQUESTED_IP_ADDRESS)), "carries requested IP (50)"),
+            (
+                o.is_some_and(|o| o.contains(code::REQUESTED_IP_ADDRESS)),
+                "carries requested IP (50)",
+            ),
             (m.secs != 0, "secs not 0"),
         ];
         if let Some((_, why)) = bad.iter().find(|(b, _)| *b) {
@@ -834,7 +1230,12 @@ mod tests {
             k.arp("lan", 1000 + p, BCAST, arp::Repr::probe(CLIENT, YIADDR));
         }
         for a in anns {
-            k.arp("lan", 1000 + a, BCAST, arp::Repr::announcement(CLIENT, YIADDR));
+            k.arp(
+                "lan",
+                1000 + a,
+                BCAST,
+                arp::Repr::announcement(CLIENT, YIADDR),
+            );
         }
         k.done()
     }
@@ -842,7 +1243,12 @@ mod tests {
     #[test]
     fn acd_01_wants_sender_ip_zero() {
         let mut bad = dora(|_, _| {});
-        bad.arp("lan", 500, BCAST, arp::Repr::request(CLIENT, Ipv4Addr::new(192, 0, 2, 50), YIADDR));
+        bad.arp(
+            "lan",
+            500,
+            BCAST,
+            arp::Repr::request(CLIENT, Ipv4Addr::new(192, 0, 2, 50), YIADDR),
+        );
         pass_fail(acd_01, &acd(&[0], &[]), &bad.done());
     }
 
@@ -851,7 +1257,12 @@ mod tests {
         let mk = |decline: bool, gap: u64, secs: u16| {
             let mut k = dora(|_, _| {});
             k.arp("lan", 400, BCAST, arp::Repr::probe(CLIENT, YIADDR));
-            k.arp("lan", 410, CLIENT, arp::Repr::reply(SQUATTER, YIADDR, CLIENT, ZERO));
+            k.arp(
+                "lan",
+                410,
+                CLIENT,
+                arp::Repr::reply(SQUATTER, YIADDR, CLIENT, ZERO),
+            );
             if decline {
                 let mut d = Message::new_dhcp(MessageType::Decline, 0x1234, CLIENT);
                 d.secs = secs;
@@ -868,11 +1279,16 @@ mod tests {
         pass_fail(decl_03, &mk(true, 10_000, 0), &mk(true, 2_000, 0));
         pass_fail(max_01, &mk(true, 10_000, 0), &{
             let mut t = mk(true, 10_000, 0);
-            t.frames.retain(|f| !f.decoded.bootp().is_some_and(|m| m.message_type() == Some(MessageType::Decline)));
+            t.frames.retain(|f| {
+                !f.decoded
+                    .bootp()
+                    .is_some_and(|m| m.message_type() == Some(MessageType::Decline))
+            });
             let mut k = Kit::new();
             k.trace = t;
             let mut d = Message::new_dhcp(MessageType::Decline, 0x1234, CLIENT);
-            d.options_mut().set_u16(code::MAXIMUM_DHCP_MESSAGE_SIZE, 1500);
+            d.options_mut()
+                .set_u16(code::MAXIMUM_DHCP_MESSAGE_SIZE, 1500);
             k.bootp("lan", 600, (CLIENT, ZERO, 68), (BCAST, ALL, 67), &d);
             k.done()
         });
@@ -882,15 +1298,27 @@ mod tests {
     fn secs_01_02_03_04() {
         let good = discovers(&[(0, 0), (4000, 4), (12_000, 12)]).done();
         pass_fail(secs_01, &good, &discovers(&[(0, 5)]).done());
-        pass_fail(secs_02, &good, &discovers(&[(0, 0), (4000, 0), (12_000, 0)]).done());
-        pass_fail(secs_03, &good, &discovers(&[(0, 0), (4000, 4u16.swap_bytes())]).done());
+        pass_fail(
+            secs_02,
+            &good,
+            &discovers(&[(0, 0), (4000, 0), (12_000, 0)]).done(),
+        );
+        pass_fail(
+            secs_03,
+            &good,
+            &discovers(&[(0, 0), (4000, 4u16.swap_bytes())]).done(),
+        );
         pass_fail(secs_04, &ok(), &edit(MessageType::Request, |m| m.secs = 3));
     }
 
     #[test]
     fn rtx_01_wants_exponential_backoff() {
         let good = discovers(&[(0, 0), (4200, 4), (12_000, 12), (27_500, 27)]).done();
-        pass_fail(rtx_01, &good, &discovers(&[(0, 0), (4000, 4), (8000, 8)]).done());
+        pass_fail(
+            rtx_01,
+            &good,
+            &discovers(&[(0, 0), (4000, 4), (8000, 8)]).done(),
+        );
     }
 
     #[test]
@@ -918,27 +1346,36 @@ mod tests {
 
     #[test]
     fn sel_01_wants_the_offered_address() {
-        let bad = edit(MessageType::Request, |m| m.options_mut().set_ip(code::REQUESTED_IP_ADDRESS, Ipv4Addr::new(192, 0, 2, 5)));
+        let bad = edit(MessageType::Request, |m| {
+            m.options_mut()
+                .set_ip(code::REQUESTED_IP_ADDRESS, Ipv4Addr::new(192, 0, 2, 5))
+        });
         pass_fail(sel_01, &ok(), &bad);
     }
 
     #[test]
     fn prl_01_repeats_the_list() {
-        pass_fail(prl_01, &ok(), &edit(MessageType::Request, |m| {
-            m.options_mut().remove(code::PARAMETER_REQUEST_LIST);
-        }));
+        pass_fail(
+            prl_01,
+            &ok(),
+            &edit(MessageType::Request, |m| {
+                m.options_mut().remove(code::PARAMETER_REQUEST_LIST);
+            }),
+        );
     }
 
     #[test]
     fn cid_01_keeps_the_identifier() {
         let good = dora(|t, m| {
             if matches!(t, MessageType::Discover | MessageType::Request) {
-                m.options_mut().push(code::CLIENT_IDENTIFIER, vec![1, 2, 0, 0, 0, 0, 1]);
+                m.options_mut()
+                    .push(code::CLIENT_IDENTIFIER, vec![1, 2, 0, 0, 0, 0, 1]);
             }
         });
         let bad = dora(|t, m| {
             if t == MessageType::Discover {
-                m.options_mut().push(code::CLIENT_IDENTIFIER, vec![1, 2, 0, 0, 0, 0, 1]);
+                m.options_mut()
+                    .push(code::CLIENT_IDENTIFIER, vec![1, 2, 0, 0, 0, 0, 1]);
             }
         });
         pass_fail(cid_01, &good.done(), &bad.done());
@@ -974,14 +1411,21 @@ mod tests {
             k.bootp("lan", 500, (CLIENT, ZERO, 68), (BCAST, ALL, 67), &n);
             k.done()
         };
-        pass_fail(nak_01, &mk(MessageType::Discover), &mk(MessageType::Request));
+        pass_fail(
+            nak_01,
+            &mk(MessageType::Discover),
+            &mk(MessageType::Request),
+        );
     }
 
     /// DORA (T1 300 s, T2 525 s, lease 600 s), then a RENEWING REQUEST at `renew_s` and a
     /// REBINDING one at `rebind_s` (seconds after the ACK); `edit` changes the REQUESTs.
     fn lease_life(renew_s: u64, rebind_s: u64, e: impl Fn(&mut Message)) -> Trace {
         let mut k = dora(|_, _| {});
-        for (s, dst) in [(renew_s, (SERVER, SERVER_IP, 67)), (rebind_s, (BCAST, ALL, 67))] {
+        for (s, dst) in [
+            (renew_s, (SERVER, SERVER_IP, 67)),
+            (rebind_s, (BCAST, ALL, 67)),
+        ] {
             let mut r = client_msg(MessageType::Request, 0x888, CLIENT);
             r.ciaddr = YIADDR;
             e(&mut r);
@@ -995,7 +1439,9 @@ mod tests {
         let good = lease_life(300, 525, |_| {});
         pass_fail(renew_01, &good, &lease_life(100, 525, |_| {}));
         pass_fail(rebind_01, &good, &lease_life(300, 200, |_| {}));
-        let with54 = lease_life(300, 525, |m| m.options_mut().set_ip(code::SERVER_IDENTIFIER, SERVER_IP));
+        let with54 = lease_life(300, 525, |m| {
+            m.options_mut().set_ip(code::SERVER_IDENTIFIER, SERVER_IP)
+        });
         assert!(matches!(renew_01(&with54), Outcome::Fail(_)));
     }
 
@@ -1005,14 +1451,26 @@ mod tests {
         for s in [300, 370] {
             let mut r = client_msg(MessageType::Request, 0x888, CLIENT);
             r.ciaddr = YIADDR;
-            k.bootp("lan", s * 1000, (CLIENT, YIADDR, 68), (SERVER, SERVER_IP, 67), &r);
+            k.bootp(
+                "lan",
+                s * 1000,
+                (CLIENT, YIADDR, 68),
+                (SERVER, SERVER_IP, 67),
+                &r,
+            );
         }
         let good = k.done();
         let mut k = dora(|_, _| {});
         for s in [300, 310] {
             let mut r = client_msg(MessageType::Request, 0x888, CLIENT);
             r.ciaddr = YIADDR;
-            k.bootp("lan", s * 1000, (CLIENT, YIADDR, 68), (SERVER, SERVER_IP, 67), &r);
+            k.bootp(
+                "lan",
+                s * 1000,
+                (CLIENT, YIADDR, 68),
+                (SERVER, SERVER_IP, 67),
+                &r,
+            );
         }
         pass_fail(timer_02, &good, &k.done());
     }
@@ -1021,14 +1479,22 @@ mod tests {
     fn acd_02_probes_three_times_then_waits() {
         let good = acd(&[0, 1500, 3000], &[5000, 7000]);
         pass_fail(acd_02, &good, &acd(&[0, 1500], &[3500]));
-        assert!(matches!(acd_02(&acd(&[0, 1500, 3000], &[3500])), Outcome::Fail(_)));
+        assert!(matches!(
+            acd_02(&acd(&[0, 1500, 3000], &[3500])),
+            Outcome::Fail(_)
+        ));
     }
 
     #[test]
     fn acd_03_gives_up_the_address_on_conflict() {
         let mut good = dora(|_, _| {});
         good.arp("lan", 400, BCAST, arp::Repr::probe(CLIENT, YIADDR));
-        good.arp("lan", 410, CLIENT, arp::Repr::reply(SQUATTER, YIADDR, CLIENT, ZERO));
+        good.arp(
+            "lan",
+            410,
+            CLIENT,
+            arp::Repr::reply(SQUATTER, YIADDR, CLIENT, ZERO),
+        );
         let mut bad = Kit::new();
         bad.trace = good.trace.clone();
         bad.arp("lan", 3000, BCAST, arp::Repr::announcement(CLIENT, YIADDR));
@@ -1037,7 +1503,11 @@ mod tests {
 
     #[test]
     fn acd_04_announces_twice_2_s_apart() {
-        pass_fail(acd_04, &acd(&[0, 1500, 3000], &[5000, 7000]), &acd(&[0, 1500, 3000], &[5000, 5500]));
+        pass_fail(
+            acd_04,
+            &acd(&[0, 1500, 3000], &[5000, 7000]),
+            &acd(&[0, 1500, 3000], &[5000, 5500]),
+        );
     }
 
     #[test]
@@ -1061,10 +1531,20 @@ mod tests {
     #[test]
     fn arp_01_answers_for_its_address() {
         let mut good = dora(|_, _| {});
-        good.arp("lan", 500, BCAST, arp::Repr::request(SERVER, SERVER_IP, YIADDR));
+        good.arp(
+            "lan",
+            500,
+            BCAST,
+            arp::Repr::request(SERVER, SERVER_IP, YIADDR),
+        );
         let mut bad = Kit::new();
         bad.trace = good.trace.clone();
-        good.arp("lan", 501, SERVER, arp::Repr::reply(CLIENT, YIADDR, SERVER, SERVER_IP));
+        good.arp(
+            "lan",
+            501,
+            SERVER,
+            arp::Repr::reply(CLIENT, YIADDR, SERVER, SERVER_IP),
+        );
         pass_fail(arp_01, &good.done(), &bad.done());
     }
 
@@ -1074,7 +1554,13 @@ mod tests {
         let d = client_msg(MessageType::Discover, 0x1234, CLIENT);
         bad.bootp("lan", 0, (CLIENT, ZERO, 68), (BCAST, ALL, 67), &d);
         let o = server_msg(MessageType::Offer, &d, YIADDR);
-        bad.bootp("lan", 100, (SERVER, SERVER_IP, 67), (CLIENT, YIADDR, 68), &o);
+        bad.bootp(
+            "lan",
+            100,
+            (SERVER, SERVER_IP, 67),
+            (CLIENT, YIADDR, 68),
+            &o,
+        );
         bad.bootp("lan", 4000, (CLIENT, ZERO, 68), (BCAST, ALL, 67), &d);
         pass_fail(bflag_01, &ok(), &bad.done());
     }
@@ -1089,6 +1575,10 @@ mod tests {
             k.bootp("lan", 900, (CLIENT, YIADDR, 68), dst, &r);
             k.done()
         };
-        pass_fail(release_01, &mk((SERVER, SERVER_IP, 67)), &mk((BCAST, ALL, 67)));
+        pass_fail(
+            release_01,
+            &mk((SERVER, SERVER_IP, 67)),
+            &mk((BCAST, ALL, 67)),
+        );
     }
 }

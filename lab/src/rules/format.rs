@@ -2,7 +2,9 @@
 
 use super::{fail, Check, Outcome};
 use crate::trace::{Frame, Trace};
-use bootlab_wire::bootp::{code, Area, Message, MessageType, Op, Vendor, MAGIC_COOKIE, MIN_MESSAGE_LEN};
+use bootlab_wire::bootp::{
+    code, Area, Message, MessageType, Op, Vendor, MAGIC_COOKIE, MIN_MESSAGE_LEN,
+};
 use bootlab_wire::Deviation;
 use std::net::Ipv4Addr;
 use std::time::Duration;
@@ -250,7 +252,10 @@ fn size_03(t: &Trace) -> Outcome {
         let asked = t
             .bootp()
             .filter(|(g, n)| {
-                n.op == Op::BootRequest && n.xid == m.xid && n.chaddr == m.chaddr && g.time <= f.time
+                n.op == Op::BootRequest
+                    && n.xid == m.xid
+                    && n.chaddr == m.chaddr
+                    && g.time <= f.time
             })
             .filter_map(|(_, n)| n.options().and_then(|o| o.maximum_message_size()))
             .last()
@@ -323,7 +328,10 @@ fn cookie_03(t: &Trace) -> Outcome {
         let Some((_, req)) = t
             .bootp()
             .filter(|(g, n)| {
-                n.op == Op::BootRequest && n.xid == m.xid && n.chaddr == m.chaddr && g.time <= f.time
+                n.op == Op::BootRequest
+                    && n.xid == m.xid
+                    && n.chaddr == m.chaddr
+                    && g.time <= f.time
             })
             .last()
         else {
@@ -404,7 +412,10 @@ fn ovl_01(t: &Trace) -> Outcome {
             return fail(
                 &f.segment,
                 f.number,
-                format!("option 52 {:?} in {area:?}: expected one octet 1-3 in the options field", o.data),
+                format!(
+                    "option 52 {:?} in {area:?}: expected one octet 1-3 in the options field",
+                    o.data
+                ),
             );
         }
         if let Some(d) = f
@@ -426,7 +437,9 @@ fn ovl_02(t: &Trace) -> Outcome {
     for (f, m) in t.bootp() {
         if m.message_type() == Some(MessageType::Nak) {
             any = true;
-            if m.options().is_some_and(|o| o.contains(code::OPTION_OVERLOAD)) {
+            if m.options()
+                .is_some_and(|o| o.contains(code::OPTION_OVERLOAD))
+            {
                 return fail(&f.segment, f.number, "DHCPNAK uses option overload (52)");
             }
         }
@@ -491,7 +504,11 @@ fn multi_01(t: &Trace) -> Outcome {
                 return fail(
                     &f.segment,
                     f.number,
-                    format!("option {} appears {} times ({total} octets in all)", o.code, same.len()),
+                    format!(
+                        "option {} appears {} times ({total} octets in all)",
+                        o.code,
+                        same.len()
+                    ),
                 );
             }
         }
@@ -569,7 +586,10 @@ pub(super) fn ip_src(f: &Frame) -> Option<Ipv4Addr> {
 /// Whether a frame goes to 255.255.255.255 on the link broadcast address.
 pub(super) fn is_broadcast(f: &Frame) -> bool {
     ip_dst(f) == Some(Ipv4Addr::BROADCAST)
-        && f.decoded.eth.as_ref().is_some_and(|e| e.dst_addr.0 == [0xff; 6])
+        && f.decoded
+            .eth
+            .as_ref()
+            .is_some_and(|e| e.dst_addr.0 == [0xff; 6])
 }
 
 /// Hand-built traces for the group files' tests.
@@ -658,7 +678,13 @@ pub(super) mod kit {
                 return self;
             };
             let decoded = dec.decode(bytes);
-            let number = self.trace.frames.iter().filter(|f| f.segment == seg).count() + 1;
+            let number = self
+                .trace
+                .frames
+                .iter()
+                .filter(|f| f.segment == seg)
+                .count()
+                + 1;
             self.trace.frames.push(Frame {
                 segment: seg.to_string(),
                 number,
@@ -669,24 +695,51 @@ pub(super) mod kit {
         }
 
         /// Adds a UDP datagram.
-        pub(crate) fn udp(&mut self, seg: &str, ms: u64, src: End, dst: End, payload: &[u8]) -> &mut Kit {
+        pub(crate) fn udp(
+            &mut self,
+            seg: &str,
+            ms: u64,
+            src: End,
+            dst: End,
+            payload: &[u8],
+        ) -> &mut Kit {
             let bytes = build_udp(src.0, dst.0, src.1, dst.1, src.2, dst.2, payload);
             self.raw(seg, ms, &bytes)
         }
 
         /// Adds a BOOTP/DHCP message.
-        pub(crate) fn bootp(&mut self, seg: &str, ms: u64, src: End, dst: End, m: &Message) -> &mut Kit {
+        pub(crate) fn bootp(
+            &mut self,
+            seg: &str,
+            ms: u64,
+            src: End,
+            dst: End,
+            m: &Message,
+        ) -> &mut Kit {
             self.udp(seg, ms, src, dst, &m.emit())
         }
 
         /// Adds an ARP packet.
-        pub(crate) fn arp(&mut self, seg: &str, ms: u64, dst_mac: [u8; 6], a: arp::Repr) -> &mut Kit {
+        pub(crate) fn arp(
+            &mut self,
+            seg: &str,
+            ms: u64,
+            dst_mac: [u8; 6],
+            a: arp::Repr,
+        ) -> &mut Kit {
             let bytes = build_arp(a.source_hardware_addr, dst_mac, &a);
             self.raw(seg, ms, &bytes)
         }
 
         /// Adds a TFTP packet.
-        pub(crate) fn tftp(&mut self, seg: &str, ms: u64, src: End, dst: End, p: &tftp::Packet) -> &mut Kit {
+        pub(crate) fn tftp(
+            &mut self,
+            seg: &str,
+            ms: u64,
+            src: End,
+            dst: End,
+            p: &tftp::Packet,
+        ) -> &mut Kit {
             self.udp(seg, ms, src, dst, &p.emit())
         }
 
@@ -790,7 +843,8 @@ pub(super) mod kit {
         ] {
             let mut c = client_msg(ask, xid, CLIENT);
             if ask == MessageType::Request {
-                c.options_mut().set_ip(code::REQUESTED_IP_ADDRESS, REMOTE_YIADDR);
+                c.options_mut()
+                    .set_ip(code::REQUESTED_IP_ADDRESS, REMOTE_YIADDR);
                 c.options_mut().set_ip(code::SERVER_IDENTIFIER, SERVER_IP);
             }
             edit(Leg::Client, ask, &mut c);
@@ -799,10 +853,22 @@ pub(super) mod kit {
             r.hops += 1;
             r.giaddr = RELAY_C_IP;
             edit(Leg::Relayed, ask, &mut r);
-            k.bootp("servers", ms + 10, (RELAY_S, RELAY_S_IP, 67), (SERVER, SERVER_IP, 67), &r);
+            k.bootp(
+                "servers",
+                ms + 10,
+                (RELAY_S, RELAY_S_IP, 67),
+                (SERVER, SERVER_IP, 67),
+                &r,
+            );
             let mut s = server_msg(answer, &r, REMOTE_YIADDR);
             edit(Leg::Server, answer, &mut s);
-            k.bootp("servers", ms + 20, (SERVER, SERVER_IP, 67), (RELAY_S, RELAY_C_IP, 67), &s);
+            k.bootp(
+                "servers",
+                ms + 20,
+                (SERVER, SERVER_IP, 67),
+                (RELAY_S, RELAY_C_IP, 67),
+                &s,
+            );
             let mut d = s.clone();
             edit(Leg::Delivered, answer, &mut d);
             let dst = reply_dst(&d);
@@ -850,7 +916,10 @@ mod tests {
         let ok = dora(|_, _| {});
         let mut bad = dora(|_, _| {});
         let m = client_msg(MessageType::Discover, 7, CLIENT);
-        let short = m.emit_with(&Faults { truncate: Some(299), ..Faults::default() });
+        let short = m.emit_with(&Faults {
+            truncate: Some(299),
+            ..Faults::default()
+        });
         bad.udp("lan", 400, (CLIENT, ZERO, 68), (BCAST, ALL, 67), &short);
         pass_fail(size_01, &ok.done(), &bad.done());
     }
@@ -917,7 +986,8 @@ mod tests {
     fn size_03_limits_replies_and_option_57() {
         let bad = dora(|t, m| {
             if t == MessageType::Discover {
-                m.options_mut().set_u16(code::MAXIMUM_DHCP_MESSAGE_SIZE, 500)
+                m.options_mut()
+                    .set_u16(code::MAXIMUM_DHCP_MESSAGE_SIZE, 500)
             }
         });
         pass_fail(size_03, &dora(|_, _| {}).done(), &bad.done());
@@ -958,7 +1028,8 @@ mod tests {
                 m.vend = Vendor::Raw(vec![0; 64])
             } else {
                 m.vend = Vendor::Options(Default::default());
-                m.options_mut().set_ip(code::SUBNET_MASK, Ipv4Addr::new(255, 255, 255, 0));
+                m.options_mut()
+                    .set_ip(code::SUBNET_MASK, Ipv4Addr::new(255, 255, 255, 0));
             }
         });
         pass_fail(cookie_03, &bootp_exchange(|_, _| {}).done(), &bad.done());
@@ -975,11 +1046,26 @@ mod tests {
             no_padding: true,
             ..Faults::default()
         };
-        bad.udp("lan", 500, (CLIENT, ZERO, 68), (BCAST, ALL, 67), &m.emit_with(&f));
+        bad.udp(
+            "lan",
+            500,
+            (CLIENT, ZERO, 68),
+            (BCAST, ALL, 67),
+            &m.emit_with(&f),
+        );
         pass_fail(tlv_01, &dora(|_, _| {}).done(), &bad.done());
         let mut bad = dora(|_, _| {});
-        let f = Faults { after_end: vec![1, 2], ..Faults::default() };
-        bad.udp("lan", 500, (CLIENT, ZERO, 68), (BCAST, ALL, 67), &m.emit_with(&f));
+        let f = Faults {
+            after_end: vec![1, 2],
+            ..Faults::default()
+        };
+        bad.udp(
+            "lan",
+            500,
+            (CLIENT, ZERO, 68),
+            (BCAST, ALL, 67),
+            &m.emit_with(&f),
+        );
         pass_fail(end_01, &dora(|_, _| {}).done(), &bad.done());
     }
 
@@ -1035,7 +1121,8 @@ mod tests {
         });
         let bad = dora(|t, m| {
             if t == MessageType::Ack {
-                m.options_mut().push(code::DOMAIN_NAME, b"example\0".to_vec())
+                m.options_mut()
+                    .push(code::DOMAIN_NAME, b"example\0".to_vec())
             }
         });
         pass_fail(nvt_01, &ok.done(), &bad.done());
@@ -1051,8 +1138,14 @@ mod tests {
         let bad = dora(|t, m| {
             if t == MessageType::Ack {
                 let o = m.options_mut();
-                o.0.push(bootlab_wire::bootp::DhcpOption { code: 3, data: vec![192, 0, 2, 1] });
-                o.0.push(bootlab_wire::bootp::DhcpOption { code: 3, data: vec![192, 0, 2, 2] });
+                o.0.push(bootlab_wire::bootp::DhcpOption {
+                    code: 3,
+                    data: vec![192, 0, 2, 1],
+                });
+                o.0.push(bootlab_wire::bootp::DhcpOption {
+                    code: 3,
+                    data: vec![192, 0, 2, 2],
+                });
             }
         });
         pass_fail(multi_01, &ok.done(), &bad.done());

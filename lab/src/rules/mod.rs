@@ -10,7 +10,9 @@
 mod addressing;
 mod client;
 mod format;
+mod pxe;
 mod relay;
+mod security;
 mod server;
 mod tftp;
 
@@ -88,6 +90,8 @@ fn registered() -> impl Iterator<Item = (&'static str, Check)> {
         .chain(client::CHECKS)
         .chain(server::CHECKS)
         .chain(tftp::CHECKS)
+        .chain(pxe::CHECKS)
+        .chain(security::CHECKS)
         .copied()
 }
 

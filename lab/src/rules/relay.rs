@@ -36,7 +36,7 @@ fn pairs(t: &Trace) -> Vec<(&Frame, &Message, &Frame, &Message)> {
 }
 
 /// The addresses of the host that owns `ip`, by the lab's names.
-fn host_addresses(t: &Trace, ip: Ipv4Addr) -> Vec<Ipv4Addr> {
+pub(super) fn host_addresses(t: &Trace, ip: Ipv4Addr) -> Vec<Ipv4Addr> {
     let Some(host) = t.names.ips.get(&ip) else {
         return vec![ip];
     };
@@ -74,7 +74,10 @@ fn hops_02(t: &Trace) -> Outcome {
             return fail(
                 &f.segment,
                 f.number,
-                format!("relayed request has hops {}, the received copy had {}", m.hops, p.hops),
+                format!(
+                    "relayed request has hops {}, the received copy had {}",
+                    m.hops, p.hops
+                ),
             );
         }
     }
@@ -87,20 +90,28 @@ fn gi_01(t: &Trace) -> Outcome {
     let mut any = false;
     for (f, m) in t.bootp().filter(|(f, m)| relayed(f, m) && m.hops == 1) {
         let Some(src_ip) = ip_src(f) else { continue };
-        let Some(relay_host) = t.names.ips.get(&src_ip) else { continue };
+        let Some(relay_host) = t.names.ips.get(&src_ip) else {
+            continue;
+        };
         any = true;
         if t.names.ips.get(&m.giaddr) != Some(relay_host) {
             return fail(
                 &f.segment,
                 f.number,
-                format!("giaddr {} is not an address of the relay {relay_host}", m.giaddr),
+                format!(
+                    "giaddr {} is not an address of the relay {relay_host}",
+                    m.giaddr
+                ),
             );
         }
         if m.giaddr == src_ip && t.names.ips.iter().filter(|(_, h)| *h == relay_host).count() > 1 {
             return fail(
                 &f.segment,
                 f.number,
-                format!("giaddr {} is the relay's server-side address, not the client-side one", m.giaddr),
+                format!(
+                    "giaddr {} is the relay's server-side address, not the client-side one",
+                    m.giaddr
+                ),
             );
         }
     }
@@ -143,7 +154,11 @@ fn in_01(t: &Trace) -> Outcome {
                 && g.time >= f.time
         });
         if !forwarded {
-            return fail(&f.segment, f.number, "client broadcast from 0.0.0.0 not relayed");
+            return fail(
+                &f.segment,
+                f.number,
+                "client broadcast from 0.0.0.0 not relayed",
+            );
         }
     }
     verdict(any)
@@ -158,7 +173,10 @@ fn hops_01(t: &Trace) -> Outcome {
             return fail(
                 &f.segment,
                 f.number,
-                format!("relayed copy with hops {}: a request with hops > 16 was forwarded", m.hops),
+                format!(
+                    "relayed copy with hops {}: a request with hops > 16 was forwarded",
+                    m.hops
+                ),
             );
         }
     }
@@ -168,7 +186,10 @@ fn hops_01(t: &Trace) -> Outcome {
 /// RELAY-GI-02 (RFC 1542 §4.1.1, RFC 3046 §2.1.1): a non-zero giaddr is never changed.
 fn gi_02(t: &Trace) -> Outcome {
     let mut any = false;
-    for (f, m, _, n) in pairs(t).into_iter().filter(|p| !p.3.giaddr.is_unspecified()) {
+    for (f, m, _, n) in pairs(t)
+        .into_iter()
+        .filter(|p| !p.3.giaddr.is_unspecified())
+    {
         any = true;
         if m.giaddr != n.giaddr {
             return fail(
@@ -192,7 +213,11 @@ fn gi_03(t: &Trace) -> Outcome {
         any = true;
         let g = m.giaddr;
         if g.is_broadcast() || g.is_multicast() || g.is_unspecified() || bcasts.contains(&g) {
-            return fail(&f.segment, f.number, format!("relayed request with giaddr {g}"));
+            return fail(
+                &f.segment,
+                f.number,
+                format!("relayed request with giaddr {g}"),
+            );
         }
     }
     verdict(any)
@@ -227,10 +252,20 @@ fn fields_01(t: &Trace) -> Outcome {
     let mut any = false;
     for (f, m, _, n) in pairs(t) {
         any = true;
-        let added_82 = !n.options().is_some_and(|o| o.contains(code::RELAY_AGENT_INFORMATION));
-        let same_opts = if added_82 { without_82(m) == n.vend } else { m.vend == n.vend };
+        let added_82 = !n
+            .options()
+            .is_some_and(|o| o.contains(code::RELAY_AGENT_INFORMATION));
+        let same_opts = if added_82 {
+            without_82(m) == n.vend
+        } else {
+            m.vend == n.vend
+        };
         if fixed_fields(m) != fixed_fields(n) || !same_opts {
-            return fail(&f.segment, f.number, "relayed request differs from the received one beyond hops, giaddr and option 82");
+            return fail(
+                &f.segment,
+                f.number,
+                "relayed request differs from the received one beyond hops, giaddr and option 82",
+            );
         }
         if !n.giaddr.is_unspecified() && n.giaddr != m.giaddr {
             return fail(&f.segment, f.number, "relay changed a non-zero giaddr");
@@ -244,9 +279,12 @@ fn fields_01(t: &Trace) -> Outcome {
 fn dest_01(t: &Trace) -> Outcome {
     // (relay address, chaddr) -> (xid, secs, type) -> destinations
     type Key = (Ipv4Addr, [u8; 16]);
-    let mut groups: HashMap<Key, Vec<((u32, u16, u8), BTreeSet<Ipv4Addr>, &Frame)>> = HashMap::new();
+    let mut groups: HashMap<Key, Vec<((u32, u16, u8), BTreeSet<Ipv4Addr>, &Frame)>> =
+        HashMap::new();
     for (f, m) in t.bootp().filter(|(f, m)| relayed(f, m)) {
-        let (Some(src), Some(dst)) = (ip_src(f), ip_dst(f)) else { continue };
+        let (Some(src), Some(dst)) = (ip_src(f), ip_dst(f)) else {
+            continue;
+        };
         let k = (m.xid, m.secs, m.message_type().map(u8::from).unwrap_or(0));
         let g = groups.entry((src, m.chaddr)).or_default();
         match g.iter_mut().find(|(x, _, _)| *x == k) {
@@ -277,9 +315,17 @@ fn loop_01(t: &Trace) -> Outcome {
     let mut any = false;
     for (f, _, g, _) in pairs(t) {
         any = true;
-        let bcast = f.decoded.eth.as_ref().is_some_and(|e| e.dst_addr.0 == [0xff; 6]);
+        let bcast = f
+            .decoded
+            .eth
+            .as_ref()
+            .is_some_and(|e| e.dst_addr.0 == [0xff; 6]);
         if bcast && f.segment == g.segment {
-            return fail(&f.segment, f.number, "relayed copy broadcast onto the segment the request came from");
+            return fail(
+                &f.segment,
+                f.number,
+                "relayed copy broadcast onto the segment the request came from",
+            );
         }
     }
     verdict(any)
@@ -291,13 +337,18 @@ fn ttl_01(t: &Trace) -> Outcome {
     const DEFAULTS: [u8; 4] = [16, 32, 64, 255];
     let mut any = false;
     for (f, _, g, _) in pairs(t) {
-        let (Some(out), Some(inp)) = (&f.decoded.ipv4, &g.decoded.ipv4) else { continue };
+        let (Some(out), Some(inp)) = (&f.decoded.ipv4, &g.decoded.ipv4) else {
+            continue;
+        };
         any = true;
         if out.ttl >= inp.ttl && !DEFAULTS.contains(&out.ttl) {
             return fail(
                 &f.segment,
                 f.number,
-                format!("relayed copy has TTL {}, the received one {}", out.ttl, inp.ttl),
+                format!(
+                    "relayed copy has TTL {}, the received one {}",
+                    out.ttl, inp.ttl
+                ),
             );
         }
     }
@@ -311,7 +362,10 @@ fn deliveries(t: &Trace) -> Vec<(&Frame, &Message, Option<(&Frame, &Message)>)> 
         .filter(|(f, m)| {
             m.op == Op::BootReply
                 && !m.giaddr.is_unspecified()
-                && f.decoded.udp.as_ref().is_some_and(|u| u.src_port == 67 && u.dst_port == 68)
+                && f.decoded
+                    .udp
+                    .as_ref()
+                    .is_some_and(|u| u.src_port == 67 && u.dst_port == 68)
         })
         .map(|(f, m)| {
             let from_server = t
@@ -343,7 +397,11 @@ fn rep_02(t: &Trace) -> Outcome {
             || m.giaddr != s.giaddr
             || without_82(m) != without_82(s)
         {
-            return fail(&f.segment, f.number, "delivered reply differs from the server's beyond option 82");
+            return fail(
+                &f.segment,
+                f.number,
+                "delivered reply differs from the server's beyond option 82",
+            );
         }
     }
     verdict(any)
@@ -372,7 +430,10 @@ fn rep_03(t: &Trace) -> Outcome {
             return fail(
                 &f.segment,
                 f.number,
-                format!("reply delivered on {}, the client's request came on {}", f.segment, g.segment),
+                format!(
+                    "reply delivered on {}, the client's request came on {}",
+                    f.segment, g.segment
+                ),
             );
         }
     }
@@ -384,8 +445,13 @@ fn rep_03(t: &Trace) -> Outcome {
 fn r82_02(t: &Trace) -> Outcome {
     let mut any = false;
     for (f, m, _, n) in pairs(t) {
-        let had = n.options().is_some_and(|o| o.contains(code::RELAY_AGENT_INFORMATION));
-        let Some(data) = m.options().and_then(|o| o.get(code::RELAY_AGENT_INFORMATION)) else {
+        let had = n
+            .options()
+            .is_some_and(|o| o.contains(code::RELAY_AGENT_INFORMATION));
+        let Some(data) = m
+            .options()
+            .and_then(|o| o.get(code::RELAY_AGENT_INFORMATION))
+        else {
             continue;
         };
         if had {
@@ -398,14 +464,24 @@ fn r82_02(t: &Trace) -> Outcome {
             .filter(|(a, _)| *a == Area::Options)
             .collect();
         if main.last().map(|(_, o)| o.code) != Some(code::RELAY_AGENT_INFORMATION) {
-            return fail(&f.segment, f.number, "added option 82 is not the last option");
+            return fail(
+                &f.segment,
+                f.number,
+                "added option 82 is not the last option",
+            );
         }
         let (_, devs) = parse_relay_agent_information(&data);
         if data.len() < 2 || !devs.is_empty() {
             return fail(
                 &f.segment,
                 f.number,
-                format!("option 82 malformed: {}", devs.iter().map(|d| d.to_string()).collect::<Vec<_>>().join("; ")),
+                format!(
+                    "option 82 malformed: {}",
+                    devs.iter()
+                        .map(|d| d.to_string())
+                        .collect::<Vec<_>>()
+                        .join("; ")
+                ),
             );
         }
     }
@@ -418,8 +494,14 @@ fn r82_03(t: &Trace) -> Outcome {
     let mut any = false;
     for (f, _, _, n) in pairs(t).into_iter().filter(|p| p.3.giaddr.is_unspecified()) {
         any = true;
-        if n.options().is_some_and(|o| o.contains(code::RELAY_AGENT_INFORMATION)) {
-            return fail(&f.segment, f.number, "forwarded a client request that already carried option 82");
+        if n.options()
+            .is_some_and(|o| o.contains(code::RELAY_AGENT_INFORMATION))
+        {
+            return fail(
+                &f.segment,
+                f.number,
+                "forwarded a client request that already carried option 82",
+            );
         }
     }
     verdict(any)
@@ -429,15 +511,29 @@ fn r82_03(t: &Trace) -> Outcome {
 /// option 82, and one carrying the relay's own giaddr is dropped.
 fn r82_05(t: &Trace) -> Outcome {
     let mut any = false;
-    for (f, m, _, n) in pairs(t).into_iter().filter(|p| !p.3.giaddr.is_unspecified()) {
+    for (f, m, _, n) in pairs(t)
+        .into_iter()
+        .filter(|p| !p.3.giaddr.is_unspecified())
+    {
         any = true;
-        let o82 = |x: &Message| x.options().and_then(|o| o.get(code::RELAY_AGENT_INFORMATION));
+        let o82 = |x: &Message| {
+            x.options()
+                .and_then(|o| o.get(code::RELAY_AGENT_INFORMATION))
+        };
         if o82(m) != o82(n) {
-            return fail(&f.segment, f.number, "option 82 added to a request that already had a giaddr");
+            return fail(
+                &f.segment,
+                f.number,
+                "option 82 added to a request that already had a giaddr",
+            );
         }
         if let Some(src) = ip_src(f) {
             if host_addresses(t, src).contains(&n.giaddr) {
-                return fail(&f.segment, f.number, format!("forwarded a request carrying its own giaddr {}", n.giaddr));
+                return fail(
+                    &f.segment,
+                    f.number,
+                    format!("forwarded a request carrying its own giaddr {}", n.giaddr),
+                );
             }
         }
     }
@@ -449,8 +545,14 @@ fn r82_06(t: &Trace) -> Outcome {
     let mut any = false;
     for (f, m, _) in deliveries(t) {
         any = true;
-        if m.options().is_some_and(|o| o.contains(code::RELAY_AGENT_INFORMATION)) {
-            return fail(&f.segment, f.number, "reply delivered to the client still carries option 82");
+        if m.options()
+            .is_some_and(|o| o.contains(code::RELAY_AGENT_INFORMATION))
+        {
+            return fail(
+                &f.segment,
+                f.number,
+                "reply delivered to the client still carries option 82",
+            );
         }
     }
     verdict(any)
@@ -481,11 +583,23 @@ mod tests {
         let mut m = client_msg(MessageType::Discover, 0x5678, CLIENT);
         m.hops = 1;
         m.giaddr = Ipv4Addr::new(198, 51, 100, 7);
-        k.bootp("servers", 500, (CLIENT, Ipv4Addr::new(192, 0, 2, 7), 67), (RELAY_S, RELAY_S_IP, 67), &m);
+        k.bootp(
+            "servers",
+            500,
+            (CLIENT, Ipv4Addr::new(192, 0, 2, 7), 67),
+            (RELAY_S, RELAY_S_IP, 67),
+            &m,
+        );
         let mut r = m.clone();
         r.hops = 2;
         edit(&mut r);
-        k.bootp("servers", 510, (RELAY_S, RELAY_S_IP, 67), (SERVER, SERVER_IP, 67), &r);
+        k.bootp(
+            "servers",
+            510,
+            (RELAY_S, RELAY_S_IP, 67),
+            (SERVER, SERVER_IP, 67),
+            &r,
+        );
         k.done()
     }
 
@@ -496,7 +610,13 @@ mod tests {
         bad.bootp("clients", 500, (CLIENT, ZERO, 68), (BCAST, ALL, 67), &m);
         m.hops = 3;
         m.giaddr = RELAY_C_IP;
-        bad.bootp("servers", 510, (RELAY_S, RELAY_S_IP, 67), (SERVER, SERVER_IP, 67), &m);
+        bad.bootp(
+            "servers",
+            510,
+            (RELAY_S, RELAY_S_IP, 67),
+            (SERVER, SERVER_IP, 67),
+            &m,
+        );
         pass_fail(hops_02, &ok(), &bad.done());
     }
 
@@ -520,7 +640,11 @@ mod tests {
 
     #[test]
     fn gi_02_keeps_a_set_giaddr() {
-        pass_fail(gi_02, &two_hops(|_| {}), &two_hops(|m| m.giaddr = RELAY_S_IP));
+        pass_fail(
+            gi_02,
+            &two_hops(|_| {}),
+            &two_hops(|m| m.giaddr = RELAY_S_IP),
+        );
     }
 
     #[test]
@@ -530,7 +654,10 @@ mod tests {
 
     #[test]
     fn fields_01_passes_the_request_on_untouched() {
-        let ok82 = relayed_edit(|m| m.options_mut().push(code::RELAY_AGENT_INFORMATION, vec![1, 1, 7]));
+        let ok82 = relayed_edit(|m| {
+            m.options_mut()
+                .push(code::RELAY_AGENT_INFORMATION, vec![1, 1, 7])
+        });
         assert_eq!(fields_01(&ok82), Outcome::Pass);
         pass_fail(fields_01, &ok(), &relayed_edit(|m| m.flags = 0x8000));
     }
@@ -542,7 +669,13 @@ mod tests {
         m.hops = 1;
         m.giaddr = RELAY_C_IP;
         m.secs = 4;
-        bad.bootp("servers", 500, (RELAY_S, RELAY_S_IP, 67), (SERVER, Ipv4Addr::new(192, 0, 2, 9), 67), &m);
+        bad.bootp(
+            "servers",
+            500,
+            (RELAY_S, RELAY_S_IP, 67),
+            (SERVER, Ipv4Addr::new(192, 0, 2, 9), 67),
+            &m,
+        );
         pass_fail(dest_01, &ok(), &bad.done());
     }
 
@@ -552,13 +685,22 @@ mod tests {
         let mut m = client_msg(MessageType::Discover, 0x5678, CLIENT);
         m.hops = 1;
         m.giaddr = RELAY_C_IP;
-        bad.bootp("clients", 5, (RELAY_C, RELAY_C_IP, 67), (BCAST, ALL, 67), &m);
+        bad.bootp(
+            "clients",
+            5,
+            (RELAY_C, RELAY_C_IP, 67),
+            (BCAST, ALL, 67),
+            &m,
+        );
         pass_fail(loop_01, &ok(), &bad.done());
     }
 
     #[test]
     fn ttl_01_flags_a_kept_ttl() {
-        let f = bootlab_wire::frame::FrameFaults { ttl: Some(100), ..Default::default() };
+        let f = bootlab_wire::frame::FrameFaults {
+            ttl: Some(100),
+            ..Default::default()
+        };
         let mk = |ttl_out: u8| {
             let mut k = Kit::new();
             let m = client_msg(MessageType::Discover, 1, CLIENT);
@@ -582,7 +724,10 @@ mod tests {
                 src_port: 67,
                 dst_port: 67,
             };
-            let f2 = bootlab_wire::frame::FrameFaults { ttl: Some(ttl_out), ..Default::default() };
+            let f2 = bootlab_wire::frame::FrameFaults {
+                ttl: Some(ttl_out),
+                ..Default::default()
+            };
             k.raw("servers", 10, &e2.build_with(&r.emit(), &f2));
             k.done()
         };
@@ -594,7 +739,8 @@ mod tests {
     fn rep_02_and_82_06_leave_replies_alone_but_option_82() {
         let ok82 = relayed_dora(|leg, _, m| {
             if matches!(leg, Leg::Relayed | Leg::Server) {
-                m.options_mut().push(code::RELAY_AGENT_INFORMATION, vec![1, 1, 7]);
+                m.options_mut()
+                    .push(code::RELAY_AGENT_INFORMATION, vec![1, 1, 7]);
             }
         });
         assert_eq!(rep_02(&ok82.done()), Outcome::Pass);
@@ -606,7 +752,8 @@ mod tests {
         pass_fail(rep_02, &ok(), &bad.done());
         let bad = relayed_dora(|leg, _, m| {
             if matches!(leg, Leg::Relayed | Leg::Server | Leg::Delivered) {
-                m.options_mut().push(code::RELAY_AGENT_INFORMATION, vec![1, 1, 7]);
+                m.options_mut()
+                    .push(code::RELAY_AGENT_INFORMATION, vec![1, 1, 7]);
             }
         });
         pass_fail(r82_06, &ok(), &bad.done());
@@ -618,14 +765,26 @@ mod tests {
         let q = client_msg(MessageType::Request, 0x5678, CLIENT);
         let mut a = server_msg(MessageType::Ack, &q, REMOTE_YIADDR);
         a.giaddr = RELAY_C_IP;
-        bad.bootp("elsewhere", 900, (RELAY_C, RELAY_C_IP, 67), (CLIENT, REMOTE_YIADDR, 68), &a);
+        bad.bootp(
+            "elsewhere",
+            900,
+            (RELAY_C, RELAY_C_IP, 67),
+            (CLIENT, REMOTE_YIADDR, 68),
+            &a,
+        );
         pass_fail(rep_03, &ok(), &bad.done());
     }
 
     #[test]
     fn r82_02_wants_82_last_and_well_formed() {
-        let good = relayed_edit(|m| m.options_mut().push(code::RELAY_AGENT_INFORMATION, vec![1, 1, 7]));
-        let bad = relayed_edit(|m| m.options_mut().push(code::RELAY_AGENT_INFORMATION, vec![1, 5, 7]));
+        let good = relayed_edit(|m| {
+            m.options_mut()
+                .push(code::RELAY_AGENT_INFORMATION, vec![1, 1, 7])
+        });
+        let bad = relayed_edit(|m| {
+            m.options_mut()
+                .push(code::RELAY_AGENT_INFORMATION, vec![1, 5, 7])
+        });
         pass_fail(r82_02, &good, &bad);
     }
 
@@ -633,7 +792,8 @@ mod tests {
     fn r82_03_drops_client_requests_with_82() {
         let bad = relayed_dora(|leg, _, m| {
             if matches!(leg, Leg::Client | Leg::Relayed) {
-                m.options_mut().push(code::RELAY_AGENT_INFORMATION, vec![1, 1, 7]);
+                m.options_mut()
+                    .push(code::RELAY_AGENT_INFORMATION, vec![1, 1, 7]);
             }
         });
         pass_fail(r82_03, &ok(), &bad.done());
@@ -644,15 +804,30 @@ mod tests {
         pass_fail(
             r82_05,
             &two_hops(|_| {}),
-            &two_hops(|m| m.options_mut().push(code::RELAY_AGENT_INFORMATION, vec![1, 1, 7])),
+            &two_hops(|m| {
+                m.options_mut()
+                    .push(code::RELAY_AGENT_INFORMATION, vec![1, 1, 7])
+            }),
         );
         let mut own = relayed_dora(|_, _, _| {});
         let mut m = client_msg(MessageType::Discover, 0x99, CLIENT);
         m.hops = 1;
         m.giaddr = RELAY_C_IP;
-        own.bootp("servers", 500, (CLIENT, Ipv4Addr::new(192, 0, 2, 7), 67), (RELAY_S, RELAY_S_IP, 67), &m);
+        own.bootp(
+            "servers",
+            500,
+            (CLIENT, Ipv4Addr::new(192, 0, 2, 7), 67),
+            (RELAY_S, RELAY_S_IP, 67),
+            &m,
+        );
         m.hops = 2;
-        own.bootp("servers", 510, (RELAY_S, RELAY_S_IP, 67), (SERVER, SERVER_IP, 67), &m);
+        own.bootp(
+            "servers",
+            510,
+            (RELAY_S, RELAY_S_IP, 67),
+            (SERVER, SERVER_IP, 67),
+            &m,
+        );
         assert!(matches!(r82_05(&own.done()), Outcome::Fail(_)));
     }
 }

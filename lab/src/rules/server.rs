@@ -98,7 +98,11 @@ fn decl_01(t: &Trace) -> Outcome {
             .bootp()
             .find(|(g, n)| g.time > f.time && is_type(n, MessageType::Offer) && n.yiaddr == addr)
         {
-            return fail(&g.segment, g.number, format!("declined address {addr} offered again"));
+            return fail(
+                &g.segment,
+                g.number,
+                format!("declined address {addr} offered again"),
+            );
         }
     }
     verdict(any)
@@ -136,7 +140,10 @@ fn bootp_01(t: &Trace) -> Outcome {
             return fail(
                 &g.segment,
                 g.number,
-                format!("BOOTP request (frame {}) answered with a DHCP message", f.number),
+                format!(
+                    "BOOTP request (frame {}) answered with a DHCP message",
+                    f.number
+                ),
             );
         }
     }
@@ -149,7 +156,9 @@ fn bootp_01(t: &Trace) -> Outcome {
 fn echo_01(t: &Trace) -> Outcome {
     let mut any = false;
     for (f, m) in server_replies(t) {
-        let Some((_, q)) = request_of(t, f, m) else { continue };
+        let Some((_, q)) = request_of(t, f, m) else {
+            continue;
+        };
         any = true;
         let ty = m.message_type();
         let nak = ty == Some(MessageType::Nak);
@@ -167,7 +176,11 @@ fn echo_01(t: &Trace) -> Outcome {
             (m.ciaddr != want_ciaddr, "ciaddr"),
         ];
         if let Some((_, what)) = bad.iter().find(|(b, _)| *b) {
-            return fail(&f.segment, f.number, format!("reply does not echo the request's {what}"));
+            return fail(
+                &f.segment,
+                f.number,
+                format!("reply does not echo the request's {what}"),
+            );
         }
     }
     verdict(any)
@@ -187,7 +200,11 @@ fn sid_01(t: &Trace) -> Outcome {
         let Some(sid) = m.options().and_then(|o| o.server_identifier()) else {
             return fail(&f.segment, f.number, "reply without server identifier (54)");
         };
-        let sender = f.decoded.ipv4.as_ref().and_then(|i| t.names.ips.get(&i.src));
+        let sender = f
+            .decoded
+            .ipv4
+            .as_ref()
+            .and_then(|i| t.names.ips.get(&i.src));
         if let Some(host) = sender {
             if t.names.ips.get(&sid) != Some(host) {
                 return fail(
@@ -211,7 +228,9 @@ fn answers_inform(t: &Trace, f: &Frame, m: &Message) -> bool {
 fn lease_01(t: &Trace) -> Outcome {
     let mut any = false;
     for (f, m) in server_replies(t) {
-        let has = m.options().is_some_and(|o| o.contains(code::IP_ADDRESS_LEASE_TIME));
+        let has = m
+            .options()
+            .is_some_and(|o| o.contains(code::IP_ADDRESS_LEASE_TIME));
         let want = match m.message_type() {
             Some(MessageType::Offer) => true,
             Some(MessageType::Ack) => !answers_inform(t, f, m),
@@ -223,7 +242,11 @@ fn lease_01(t: &Trace) -> Outcome {
             return fail(
                 &f.segment,
                 f.number,
-                format!("{} {} option 51", m.message_type().map(|x| x.to_string()).unwrap_or_default(), if has { "carries" } else { "lacks" }),
+                format!(
+                    "{} {} option 51",
+                    m.message_type().map(|x| x.to_string()).unwrap_or_default(),
+                    if has { "carries" } else { "lacks" }
+                ),
             );
         }
     }
@@ -235,11 +258,7 @@ fn t12_01(t: &Trace) -> Outcome {
     let mut any = false;
     for (f, m) in server_replies(t) {
         let Some(o) = m.options() else { continue };
-        let (t1, t2, l) = (
-            o.renewal_time(),
-            o.rebinding_time(),
-            o.lease_time(),
-        );
+        let (t1, t2, l) = (o.renewal_time(), o.rebinding_time(), o.lease_time());
         if t1.is_none() && t2.is_none() {
             continue;
         }
@@ -247,7 +266,11 @@ fn t12_01(t: &Trace) -> Outcome {
         let order = [t1, t2, l];
         let known: Vec<u32> = order.iter().flatten().copied().collect();
         if known.windows(2).any(|w| w[0] >= w[1] && w[1] != u32::MAX) {
-            return fail(&f.segment, f.number, format!("T1 {t1:?}, T2 {t2:?}, lease {l:?} not increasing"));
+            return fail(
+                &f.segment,
+                f.number,
+                format!("T1 {t1:?}, T2 {t2:?}, lease {l:?} not increasing"),
+            );
         }
     }
     verdict(any)
@@ -279,8 +302,12 @@ fn prl_01(t: &Trace) -> Outcome {
     const ALWAYS: [u8; 7] = [51, 52, 53, 54, 58, 59, 61];
     let mut any = false;
     for (f, m) in server_replies(t) {
-        let Some((_, q)) = request_of(t, f, m) else { continue };
-        let Some(prl) = q.options().and_then(|o| o.parameter_request_list()) else { continue };
+        let Some((_, q)) = request_of(t, f, m) else {
+            continue;
+        };
+        let Some(prl) = q.options().and_then(|o| o.parameter_request_list()) else {
+            continue;
+        };
         let Some(o) = m.options() else { continue };
         any = true;
         let mut positions = Vec::new();
@@ -288,15 +315,25 @@ fn prl_01(t: &Trace) -> Outcome {
             if !prl.contains(&opt.code) {
                 continue;
             }
-            if o.0[..i].iter().any(|x| x.code == opt.code) && o.get(opt.code).is_some_and(|d| d.len() <= 255) {
-                return fail(&f.segment, f.number, format!("requested option {} returned twice", opt.code));
+            if o.0[..i].iter().any(|x| x.code == opt.code)
+                && o.get(opt.code).is_some_and(|d| d.len() <= 255)
+            {
+                return fail(
+                    &f.segment,
+                    f.number,
+                    format!("requested option {} returned twice", opt.code),
+                );
             }
             if !ALWAYS.contains(&opt.code) {
                 positions.push(prl.iter().position(|c| *c == opt.code).unwrap_or(0));
             }
         }
         if positions.windows(2).any(|w| w[0] > w[1]) {
-            return fail(&f.segment, f.number, "requested options not in the order of the parameter request list");
+            return fail(
+                &f.segment,
+                f.number,
+                "requested options not in the order of the parameter request list",
+            );
         }
     }
     verdict(any)
@@ -307,21 +344,39 @@ fn prl_01(t: &Trace) -> Outcome {
 fn alloc_01(t: &Trace) -> Outcome {
     let g = grants(t);
     let mut any = false;
-    for (i, (f, m)) in g.iter().enumerate().filter(|(_, (_, m))| is_type(m, MessageType::Offer)) {
+    for (i, (f, m)) in g
+        .iter()
+        .enumerate()
+        .filter(|(_, (_, m))| is_type(m, MessageType::Offer))
+    {
         let prev = g[..i].iter().rev().find(|(h, n)| {
-            n.chaddr == m.chaddr && is_type(n, MessageType::Ack) && n.xid != m.xid && h.time < f.time
+            n.chaddr == m.chaddr
+                && is_type(n, MessageType::Ack)
+                && n.xid != m.xid
+                && h.time < f.time
         });
         let Some((h, n)) = prev else { continue };
         let a = n.yiaddr;
-        if gave_back(t, m.chaddr, a, h.time, f.time) && !t.bootp().any(|(_, x)| is_type(x, MessageType::Release) && x.chaddr == m.chaddr) {
+        if gave_back(t, m.chaddr, a, h.time, f.time)
+            && !t
+                .bootp()
+                .any(|(_, x)| is_type(x, MessageType::Release) && x.chaddr == m.chaddr)
+        {
             continue;
         }
-        if g[..i].iter().any(|(k, x)| k.time > h.time && x.chaddr != m.chaddr && x.yiaddr == a) {
+        if g[..i]
+            .iter()
+            .any(|(k, x)| k.time > h.time && x.chaddr != m.chaddr && x.yiaddr == a)
+        {
             continue;
         }
         any = true;
         if m.yiaddr != a {
-            return fail(&f.segment, f.number, format!("returning client offered {}, it had {a}", m.yiaddr));
+            return fail(
+                &f.segment,
+                f.number,
+                format!("returning client offered {}, it had {a}", m.yiaddr),
+            );
         }
     }
     verdict(any)
@@ -334,10 +389,22 @@ fn alloc_02(t: &Trace) -> Outcome {
     let mut any = false;
     for (i, (f, m)) in g.iter().enumerate() {
         any = true;
-        let earlier = g[..i].iter().rev().find(|(h, n)| n.yiaddr == m.yiaddr && n.chaddr != m.chaddr && h.time < f.time);
+        let earlier = g[..i]
+            .iter()
+            .rev()
+            .find(|(h, n)| n.yiaddr == m.yiaddr && n.chaddr != m.chaddr && h.time < f.time);
         if let Some((h, n)) = earlier {
             if !gave_back(t, n.chaddr, m.yiaddr, h.time, f.time) {
-                return fail(&f.segment, f.number, format!("{} given to {} while another client holds it (frame {})", m.yiaddr, t.names.mac(m.chaddr_mac()), h.number));
+                return fail(
+                    &f.segment,
+                    f.number,
+                    format!(
+                        "{} given to {} while another client holds it (frame {})",
+                        m.yiaddr,
+                        t.names.mac(m.chaddr_mac()),
+                        h.number
+                    ),
+                );
             }
         }
     }
@@ -353,16 +420,24 @@ fn sel_01(t: &Trace) -> Outcome {
             && m.ciaddr.is_unspecified()
             && f.decoded.udp.as_ref().is_some_and(|u| u.src_port == 68)
     }) {
-        let Some(sid) = m.options().and_then(|o| o.server_identifier()) else { continue };
+        let Some(sid) = m.options().and_then(|o| o.server_identifier()) else {
+            continue;
+        };
         any = true;
         let other = server_replies(t).find(|(g, n)| {
             g.time > f.time
                 && n.xid == m.xid
                 && matches!(n.message_type(), Some(MessageType::Ack | MessageType::Nak))
-                && n.options().and_then(|o| o.server_identifier()).is_some_and(|s| s != sid)
+                && n.options()
+                    .and_then(|o| o.server_identifier())
+                    .is_some_and(|s| s != sid)
         });
         if let Some((g, _)) = other {
-            return fail(&g.segment, g.number, format!("a server other than {sid} answered a REQUEST naming {sid}"));
+            return fail(
+                &g.segment,
+                g.number,
+                format!("a server other than {sid} answered a REQUEST naming {sid}"),
+            );
         }
     }
     verdict(any)
@@ -372,7 +447,9 @@ fn sel_01(t: &Trace) -> Outcome {
 fn renew_01(t: &Trace) -> Outcome {
     let mut any = false;
     for (f, m) in server_replies(t) {
-        let Some((g, q)) = request_of(t, f, m) else { continue };
+        let Some((g, q)) = request_of(t, f, m) else {
+            continue;
+        };
         let renewing = is_type(q, MessageType::Request)
             && !q.ciaddr.is_unspecified()
             && ip_dst(g) != Some(Ipv4Addr::BROADCAST)
@@ -382,10 +459,23 @@ fn renew_01(t: &Trace) -> Outcome {
         }
         any = true;
         if is_type(m, MessageType::Ack) && (ip_dst(f) != Some(q.ciaddr) || m.yiaddr != q.ciaddr) {
-            return fail(&f.segment, f.number, format!("ACK to a renewal of {} sent to {:?} with yiaddr {}", q.ciaddr, ip_dst(f), m.yiaddr));
+            return fail(
+                &f.segment,
+                f.number,
+                format!(
+                    "ACK to a renewal of {} sent to {:?} with yiaddr {}",
+                    q.ciaddr,
+                    ip_dst(f),
+                    m.yiaddr
+                ),
+            );
         }
         if !matches!(m.message_type(), Some(MessageType::Ack | MessageType::Nak)) {
-            return fail(&f.segment, f.number, "renewal answered with neither ACK nor NAK");
+            return fail(
+                &f.segment,
+                f.number,
+                "renewal answered with neither ACK nor NAK",
+            );
         }
     }
     verdict(any)
@@ -400,10 +490,21 @@ fn rel_01(t: &Trace) -> Outcome {
         if let Some((g, _)) = server_replies(t).find(|(g, n)| g.time > f.time && n.xid == m.xid) {
             return fail(&g.segment, g.number, "the server answered a DHCPRELEASE");
         }
-        let next = grants(t).into_iter().find(|(g, n)| g.time > f.time && (n.yiaddr == m.ciaddr || n.chaddr == m.chaddr));
+        let next = grants(t)
+            .into_iter()
+            .find(|(g, n)| g.time > f.time && (n.yiaddr == m.ciaddr || n.chaddr == m.chaddr));
         if let Some((g, n)) = next {
             if n.chaddr != m.chaddr || n.yiaddr != m.ciaddr {
-                return fail(&g.segment, g.number, format!("released {} went to {} / the client got {}", m.ciaddr, t.names.mac(n.chaddr_mac()), n.yiaddr));
+                return fail(
+                    &g.segment,
+                    g.number,
+                    format!(
+                        "released {} went to {} / the client got {}",
+                        m.ciaddr,
+                        t.names.mac(n.chaddr_mac()),
+                        n.yiaddr
+                    ),
+                );
             }
         }
     }
@@ -415,8 +516,15 @@ fn inf_01(t: &Trace) -> Outcome {
     let mut any = false;
     for (f, m) in server_replies(t).filter(|(f, m)| answers_inform(t, f, m)) {
         any = true;
-        if !m.yiaddr.is_unspecified() || m.options().is_some_and(|o| o.contains(code::IP_ADDRESS_LEASE_TIME)) {
-            return fail(&f.segment, f.number, "ACK to an INFORM with yiaddr or lease time");
+        if !m.yiaddr.is_unspecified()
+            || m.options()
+                .is_some_and(|o| o.contains(code::IP_ADDRESS_LEASE_TIME))
+        {
+            return fail(
+                &f.segment,
+                f.number,
+                "ACK to an INFORM with yiaddr or lease time",
+            );
         }
     }
     verdict(any)
@@ -426,13 +534,24 @@ fn inf_01(t: &Trace) -> Outcome {
 fn cid_02(t: &Trace) -> Outcome {
     let mut any = false;
     for (f, m) in server_replies(t).filter(|(_, m)| {
-        matches!(m.message_type(), Some(MessageType::Offer | MessageType::Ack | MessageType::Nak))
+        matches!(
+            m.message_type(),
+            Some(MessageType::Offer | MessageType::Ack | MessageType::Nak)
+        )
     }) {
-        let Some((_, q)) = request_of(t, f, m) else { continue };
-        let Some(cid) = q.options().and_then(|o| o.client_identifier()) else { continue };
+        let Some((_, q)) = request_of(t, f, m) else {
+            continue;
+        };
+        let Some(cid) = q.options().and_then(|o| o.client_identifier()) else {
+            continue;
+        };
         any = true;
         if m.options().and_then(|o| o.client_identifier()) != Some(cid) {
-            return fail(&f.segment, f.number, "reply does not echo the client identifier (61)");
+            return fail(
+                &f.segment,
+                f.number,
+                "reply does not echo the client identifier (61)",
+            );
         }
     }
     verdict(any)
@@ -442,11 +561,23 @@ fn cid_02(t: &Trace) -> Outcome {
 /// the options field.
 fn r82_01(t: &Trace) -> Outcome {
     let mut any = false;
-    for (f, m) in server_replies(t).filter(|(f, _)| f.decoded.udp.as_ref().is_some_and(|u| u.dst_port == 67)) {
-        let Some((_, q)) = request_of(t, f, m) else { continue };
-        let Some(want) = q.options().and_then(|o| o.get(code::RELAY_AGENT_INFORMATION)) else { continue };
+    for (f, m) in
+        server_replies(t).filter(|(f, _)| f.decoded.udp.as_ref().is_some_and(|u| u.dst_port == 67))
+    {
+        let Some((_, q)) = request_of(t, f, m) else {
+            continue;
+        };
+        let Some(want) = q
+            .options()
+            .and_then(|o| o.get(code::RELAY_AGENT_INFORMATION))
+        else {
+            continue;
+        };
         any = true;
-        if m.options().and_then(|o| o.get(code::RELAY_AGENT_INFORMATION)) != Some(want) {
+        if m.options()
+            .and_then(|o| o.get(code::RELAY_AGENT_INFORMATION))
+            != Some(want)
+        {
             return fail(&f.segment, f.number, "reply does not echo option 82");
         }
     }
@@ -460,8 +591,18 @@ fn bootp_02(t: &Trace) -> Outcome {
     let mut any = false;
     for (f, m) in g.iter().filter(|(_, m)| m.message_type().is_none()) {
         any = true;
-        if let Some((h, _)) = g.iter().find(|(h, n)| h.time > f.time && n.yiaddr == m.yiaddr && n.chaddr != m.chaddr) {
-            return fail(&h.segment, h.number, format!("{} given away after a BOOTP client got it (frame {})", m.yiaddr, f.number));
+        if let Some((h, _)) = g
+            .iter()
+            .find(|(h, n)| h.time > f.time && n.yiaddr == m.yiaddr && n.chaddr != m.chaddr)
+        {
+            return fail(
+                &h.segment,
+                h.number,
+                format!(
+                    "{} given away after a BOOTP client got it (frame {})",
+                    m.yiaddr, f.number
+                ),
+            );
         }
     }
     verdict(any)
@@ -470,10 +611,16 @@ fn bootp_02(t: &Trace) -> Outcome {
 /// SRV-BOOTP-03 (RFC 951 §7.3): a BOOTREPLY naming a boot file names its server in siaddr.
 fn bootp_03(t: &Trace) -> Outcome {
     let mut any = false;
-    for (f, m) in server_replies(t).filter(|(_, m)| m.message_type().is_none() && !m.file_str().is_empty()) {
+    for (f, m) in
+        server_replies(t).filter(|(_, m)| m.message_type().is_none() && !m.file_str().is_empty())
+    {
         any = true;
         if m.siaddr.is_unspecified() {
-            return fail(&f.segment, f.number, format!("BOOTREPLY names file {:?} but siaddr is 0", m.file_str()));
+            return fail(
+                &f.segment,
+                f.number,
+                format!("BOOTREPLY names file {:?} but siaddr is 0", m.file_str()),
+            );
         }
     }
     verdict(any)
@@ -486,7 +633,10 @@ fn secs_01(t: &Trace) -> Outcome {
     let reqs: Vec<(&Frame, &Message)> = t
         .bootp()
         .filter(|(f, m)| {
-            f.decoded.udp.as_ref().is_some_and(|u| u.src_port == 68 && u.dst_port == 67)
+            f.decoded
+                .udp
+                .as_ref()
+                .is_some_and(|u| u.src_port == 68 && u.dst_port == 67)
                 && (m.message_type().is_none() || is_type(m, MessageType::Discover))
         })
         .collect();
@@ -494,7 +644,11 @@ fn secs_01(t: &Trace) -> Outcome {
     // and before the next copy.
     let answered_by = |i: usize| -> Vec<Ipv4Addr> {
         let (f, m) = reqs[i];
-        let next = reqs[i + 1..].iter().find(|(_, n)| n.xid == m.xid && n.chaddr == m.chaddr).map(|(g, _)| g.time).unwrap_or(Duration::MAX);
+        let next = reqs[i + 1..]
+            .iter()
+            .find(|(_, n)| n.xid == m.xid && n.chaddr == m.chaddr)
+            .map(|(g, _)| g.time)
+            .unwrap_or(Duration::MAX);
         server_replies(t)
             .filter(|(g, n)| n.xid == m.xid && g.time > f.time && g.time < next)
             .filter_map(|(g, _)| g.decoded.ipv4.as_ref().map(|i| i.src))
@@ -512,7 +666,10 @@ fn secs_01(t: &Trace) -> Outcome {
             }
             // Ignored by s while it was alive (it answered something later), although it
             // answered a request of the same client with no more secs.
-            let alive = reqs.iter().enumerate().any(|(j, (g, _))| g.time > f.time && answers[j].contains(&s));
+            let alive = reqs
+                .iter()
+                .enumerate()
+                .any(|(j, (g, _))| g.time > f.time && answers[j].contains(&s));
             let later = reqs.iter().enumerate().find(|(j, (_, n))| {
                 n.chaddr == m.chaddr && n.secs <= m.secs && answers[*j].contains(&s)
             });
@@ -568,11 +725,21 @@ mod tests {
     #[test]
     fn decl_01_02_quarantine_and_silence() {
         let good = then_other(Some(MessageType::Decline), OTHER, CLIENT);
-        pass_fail(decl_01, &good, &then_other(Some(MessageType::Decline), YIADDR, CLIENT2));
+        pass_fail(
+            decl_01,
+            &good,
+            &then_other(Some(MessageType::Decline), YIADDR, CLIENT2),
+        );
         let mut bad = Kit::new();
         bad.trace = good.clone();
         let q = Message::new_dhcp(MessageType::Decline, 0x1234, CLIENT);
-        bad.bootp("lan", 700, (SERVER, SERVER_IP, 67), (BCAST, ALL, 68), &server_msg(MessageType::Ack, &q, YIADDR));
+        bad.bootp(
+            "lan",
+            700,
+            (SERVER, SERVER_IP, 67),
+            (BCAST, ALL, 68),
+            &server_msg(MessageType::Ack, &q, YIADDR),
+        );
         pass_fail(decl_02, &good, &bad.done());
     }
 
@@ -589,44 +756,75 @@ mod tests {
     #[test]
     fn echo_01_copies_the_fields() {
         pass_fail(echo_01, &ok(), &edit(MessageType::Offer, |m| m.secs = 2));
-        assert!(matches!(echo_01(&edit(MessageType::Offer, |m| m.ciaddr = YIADDR)), Outcome::Fail(_)));
+        assert!(matches!(
+            echo_01(&edit(MessageType::Offer, |m| m.ciaddr = YIADDR)),
+            Outcome::Fail(_)
+        ));
         assert_eq!(echo_01(&relayed_dora(|_, _, _| {}).done()), Outcome::Pass);
     }
 
     #[test]
     fn sid_01_names_the_server() {
-        pass_fail(sid_01, &ok(), &edit(MessageType::Ack, |m| m.options_mut().set_ip(code::SERVER_IDENTIFIER, RELAY_C_IP)));
+        pass_fail(
+            sid_01,
+            &ok(),
+            &edit(MessageType::Ack, |m| {
+                m.options_mut().set_ip(code::SERVER_IDENTIFIER, RELAY_C_IP)
+            }),
+        );
     }
 
     #[test]
     fn lease_01_wants_51_in_offer_and_ack() {
-        pass_fail(lease_01, &ok(), &edit(MessageType::Offer, |m| {
-            m.options_mut().remove(code::IP_ADDRESS_LEASE_TIME);
-        }));
+        pass_fail(
+            lease_01,
+            &ok(),
+            &edit(MessageType::Offer, |m| {
+                m.options_mut().remove(code::IP_ADDRESS_LEASE_TIME);
+            }),
+        );
     }
 
     #[test]
     fn t12_01_orders_the_timers() {
-        pass_fail(t12_01, &ok(), &edit(MessageType::Ack, |m| m.options_mut().set_u32(code::RENEWAL_TIME_VALUE, 600)));
+        pass_fail(
+            t12_01,
+            &ok(),
+            &edit(MessageType::Ack, |m| {
+                m.options_mut().set_u32(code::RENEWAL_TIME_VALUE, 600)
+            }),
+        );
     }
 
     #[test]
     fn opt_01_forbids_client_options_in_replies() {
-        pass_fail(opt_01, &ok(), &edit(MessageType::Ack, |m| m.options_mut().set_u16(code::MAXIMUM_DHCP_MESSAGE_SIZE, 1500)));
+        pass_fail(
+            opt_01,
+            &ok(),
+            &edit(MessageType::Ack, |m| {
+                m.options_mut()
+                    .set_u16(code::MAXIMUM_DHCP_MESSAGE_SIZE, 1500)
+            }),
+        );
         let nak = edit(MessageType::Ack, |m| {
             m.options_mut().set_message_type(MessageType::Nak);
         });
-        assert!(matches!(opt_01(&nak), Outcome::Fail(_)), "NAK with lease time");
+        assert!(
+            matches!(opt_01(&nak), Outcome::Fail(_)),
+            "NAK with lease time"
+        );
     }
 
     #[test]
     fn prl_01_follows_the_list() {
         let good = edit(MessageType::Ack, |m| {
             m.options_mut().push(code::ROUTER, vec![192, 0, 2, 1]);
-            m.options_mut().push(code::DOMAIN_NAME_SERVER, vec![192, 0, 2, 1]);
+            m.options_mut()
+                .push(code::DOMAIN_NAME_SERVER, vec![192, 0, 2, 1]);
         });
         let bad = edit(MessageType::Ack, |m| {
-            m.options_mut().push(code::DOMAIN_NAME_SERVER, vec![192, 0, 2, 1]);
+            m.options_mut()
+                .push(code::DOMAIN_NAME_SERVER, vec![192, 0, 2, 1]);
             m.options_mut().push(code::ROUTER, vec![192, 0, 2, 1]);
         });
         pass_fail(prl_01, &good, &bad);
@@ -649,8 +847,15 @@ mod tests {
         let mut bad = dora(|_, _| {});
         let q = client_msg(MessageType::Request, 0x1234, CLIENT);
         let mut a = server_msg(MessageType::Nak, &q, ZERO);
-        a.options_mut().set_ip(code::SERVER_IDENTIFIER, Ipv4Addr::new(192, 0, 2, 2));
-        bad.bootp("lan", 310, (SERVER, Ipv4Addr::new(192, 0, 2, 2), 67), (BCAST, ALL, 68), &a);
+        a.options_mut()
+            .set_ip(code::SERVER_IDENTIFIER, Ipv4Addr::new(192, 0, 2, 2));
+        bad.bootp(
+            "lan",
+            310,
+            (SERVER, Ipv4Addr::new(192, 0, 2, 2), 67),
+            (BCAST, ALL, 68),
+            &a,
+        );
         pass_fail(sel_01, &ok(), &bad.done());
     }
 
@@ -660,7 +865,13 @@ mod tests {
             let mut k = dora(|_, _| {});
             let mut r = client_msg(MessageType::Request, 0x31, CLIENT);
             r.ciaddr = YIADDR;
-            k.bootp("lan", 1000, (CLIENT, YIADDR, 68), (SERVER, SERVER_IP, 67), &r);
+            k.bootp(
+                "lan",
+                1000,
+                (CLIENT, YIADDR, 68),
+                (SERVER, SERVER_IP, 67),
+                &r,
+            );
             let a = server_msg(MessageType::Ack, &r, YIADDR);
             k.bootp("lan", 1010, (SERVER, SERVER_IP, 67), dst, &a);
             k.done()
@@ -671,7 +882,11 @@ mod tests {
     #[test]
     fn rel_01_keeps_the_address_for_its_client() {
         let good = then_other(Some(MessageType::Release), YIADDR, CLIENT);
-        pass_fail(rel_01, &good, &then_other(Some(MessageType::Release), YIADDR, CLIENT2));
+        pass_fail(
+            rel_01,
+            &good,
+            &then_other(Some(MessageType::Release), YIADDR, CLIENT2),
+        );
     }
 
     fn inform(e: impl Fn(&mut Message)) -> Trace {
@@ -715,7 +930,8 @@ mod tests {
         let mk = |echo: bool| {
             relayed_dora(|leg, _, m| {
                 if leg == Leg::Relayed || (echo && leg == Leg::Server) {
-                    m.options_mut().push(code::RELAY_AGENT_INFORMATION, vec![1, 1, 7]);
+                    m.options_mut()
+                        .push(code::RELAY_AGENT_INFORMATION, vec![1, 1, 7]);
                 }
             })
             .done()
@@ -728,7 +944,13 @@ mod tests {
         let good = bootp_exchange(|_, _| {});
         let mut bad = bootp_exchange(|_, _| {});
         let d = client_msg(MessageType::Discover, 0x2222, CLIENT2);
-        bad.bootp("lan", 500, (SERVER, SERVER_IP, 67), (CLIENT2, YIADDR, 68), &server_msg(MessageType::Offer, &d, YIADDR));
+        bad.bootp(
+            "lan",
+            500,
+            (SERVER, SERVER_IP, 67),
+            (CLIENT2, YIADDR, 68),
+            &server_msg(MessageType::Offer, &d, YIADDR),
+        );
         pass_fail(bootp_02, &good.done(), &bad.done());
         let bad = bootp_exchange(|op, m| {
             if op == Op::BootReply {
@@ -750,7 +972,13 @@ mod tests {
                 if answered.contains(secs) {
                     let mut r = Message::new_reply(&q);
                     r.yiaddr = YIADDR;
-                    k.bootp("lan", ms + 10, (SERVER, SERVER_IP, 67), (CLIENT, YIADDR, 68), &r);
+                    k.bootp(
+                        "lan",
+                        ms + 10,
+                        (SERVER, SERVER_IP, 67),
+                        (CLIENT, YIADDR, 68),
+                        &r,
+                    );
                 }
             }
             k.done()

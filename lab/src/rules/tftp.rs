@@ -77,22 +77,32 @@ impl<'a> Conversation<'a> {
 pub(super) fn conversations(t: &Trace) -> Vec<Conversation<'_>> {
     let mut convs: Vec<Conversation<'_>> = Vec::new();
     for (f, p) in t.tftp() {
-        let (Some(ip), Some(udp)) = (&f.decoded.ipv4, &f.decoded.udp) else { continue };
+        let (Some(ip), Some(udp)) = (&f.decoded.ipv4, &f.decoded.udp) else {
+            continue;
+        };
         let src = (ip.src, udp.src_port);
         let dst = (ip.dst, udp.dst_port);
         let is_request = matches!(p, Packet::Rrq(_) | Packet::Wrq(_));
-        let found = convs.iter().position(|c| c.client == src || c.client == dst);
+        let found = convs
+            .iter()
+            .position(|c| c.client == src || c.client == dst);
         let (i, from_client) = match (found, is_request) {
             (Some(i), _) => (i, convs[i].client == src),
             (None, true) => {
-                convs.push(Conversation { client: src, packets: Vec::new() });
+                convs.push(Conversation {
+                    client: src,
+                    packets: Vec::new(),
+                });
                 (convs.len() - 1, true)
             }
             (None, false) => {
                 // Guess: DATA/OACK/ERROR go to the client, ACK comes from it.
                 let from_client = matches!(p, Packet::Ack { .. });
                 let client = if from_client { src } else { dst };
-                convs.push(Conversation { client, packets: Vec::new() });
+                convs.push(Conversation {
+                    client,
+                    packets: Vec::new(),
+                });
                 (convs.len() - 1, from_client)
             }
         };
@@ -112,8 +122,16 @@ fn tid_01(t: &Trace) -> Outcome {
     for (f, p) in t.tftp() {
         if matches!(p, Packet::Data { .. } | Packet::Oack { .. }) {
             any = true;
-            if f.decoded.udp.as_ref().is_some_and(|u| u.src_port == tftp::SERVER_PORT) {
-                return fail(&f.segment, f.number, "server answers from port 69 instead of a new TID");
+            if f.decoded
+                .udp
+                .as_ref()
+                .is_some_and(|u| u.src_port == tftp::SERVER_PORT)
+            {
+                return fail(
+                    &f.segment,
+                    f.number,
+                    "server answers from port 69 instead of a new TID",
+                );
             }
         }
     }
@@ -132,7 +150,11 @@ fn flow_01(t: &Trace) -> Outcome {
                 if *block == e || (e == 0 && *block == 1 && expect.is_some()) {
                     expect = Some(block.wrapping_add(1));
                 } else if Some(*block) != expect.map(|x| x.wrapping_sub(1)) && *block > e {
-                    return fail(&f.segment, f.number, format!("DATA {block} where {e} was due"));
+                    return fail(
+                        &f.segment,
+                        f.number,
+                        format!("DATA {block} where {e} was due"),
+                    );
                 }
             }
         }
@@ -153,11 +175,17 @@ fn len_01(t: &Trace) -> Outcome {
                 _ => None,
             })
             .collect();
-        let Some(last) = datas.iter().map(|d| d.1).last() else { continue };
+        let Some(last) = datas.iter().map(|d| d.1).last() else {
+            continue;
+        };
         any = true;
         for (f, block, len) in &datas {
             if *block != last && *len != blksize {
-                return fail(&f.segment, f.number, format!("DATA {block} holds {len} octets, blksize is {blksize}"));
+                return fail(
+                    &f.segment,
+                    f.number,
+                    format!("DATA {block} holds {len} octets, blksize is {blksize}"),
+                );
             }
         }
     }
@@ -185,7 +213,8 @@ fn sas_01(t: &Trace) -> Outcome {
                         // the previous copy of the same block went out only just before.
                         let quick = g.time.saturating_sub(f.time) < Duration::from_millis(100);
                         let prev = data_sent.get(&(ack_abs + 1)).copied();
-                        let soon = prev.is_some_and(|t| g.time.saturating_sub(t) < Duration::from_millis(150));
+                        let soon = prev
+                            .is_some_and(|t| g.time.saturating_sub(t) < Duration::from_millis(150));
                         if *b == block.wrapping_add(1) && quick && soon {
                             return fail(&g.segment, g.number, format!("DATA {b} resent right after a duplicate ACK {block} (Sorcerer's Apprentice)"));
                         }
@@ -206,9 +235,15 @@ fn sas_01(t: &Trace) -> Outcome {
 fn req_01(t: &Trace) -> Outcome {
     let mut any = false;
     for (f, p) in t.tftp() {
-        let (Packet::Rrq(r) | Packet::Wrq(r)) = p else { continue };
+        let (Packet::Rrq(r) | Packet::Wrq(r)) = p else {
+            continue;
+        };
         any = true;
-        if f.decoded.udp.as_ref().is_some_and(|u| u.dst_port != tftp::SERVER_PORT) {
+        if f.decoded
+            .udp
+            .as_ref()
+            .is_some_and(|u| u.dst_port != tftp::SERVER_PORT)
+        {
             return fail(&f.segment, f.number, "request not sent to port 69");
         }
         if let Mode::Other(m) = &r.mode {
@@ -242,7 +277,14 @@ fn window_check(t: &Trace, windowed: bool) -> Outcome {
                     let n = unwrap(last_data, *block);
                     last_data = n;
                     if n > acked + w {
-                        return fail(&f.segment, f.number, format!("DATA {block} sent before ACK {} (window {w})", (n - w) as u16));
+                        return fail(
+                            &f.segment,
+                            f.number,
+                            format!(
+                                "DATA {block} sent before ACK {} (window {w})",
+                                (n - w) as u16
+                            ),
+                        );
                     }
                 }
                 _ => {}
@@ -270,19 +312,29 @@ fn rtx_01(t: &Trace) -> Outcome {
         let mut copies: HashMap<i64, (&[u8], Vec<Duration>)> = HashMap::new();
         let mut abs = 0i64;
         for (f, p, _) in &c.packets {
-            let Packet::Data { block, data } = p else { continue };
+            let Packet::Data { block, data } = p else {
+                continue;
+            };
             abs = unwrap(abs, *block);
             match copies.get_mut(&abs) {
                 Some((first, times)) => {
                     any = true;
                     if *first != data.as_slice() {
-                        return fail(&f.segment, f.number, format!("DATA {block} resent with other content"));
+                        return fail(
+                            &f.segment,
+                            f.number,
+                            format!("DATA {block} resent with other content"),
+                        );
                     }
                     times.push(f.time);
                     if let [.., a, b, c2] = times.as_slice() {
                         let (g1, g2) = (protocol_secs(t, *a, *b), protocol_secs(t, *b, *c2));
                         if g2 + TOLERANCE < g1 {
-                            return fail(&f.segment, f.number, format!("retransmission gap shrank from {g1:.1} s to {g2:.1} s"));
+                            return fail(
+                                &f.segment,
+                                f.number,
+                                format!("retransmission gap shrank from {g1:.1} s to {g2:.1} s"),
+                            );
                         }
                     }
                 }
@@ -301,12 +353,24 @@ fn end_01(t: &Trace) -> Outcome {
     for c in conversations(t) {
         let blksize = c.negotiated("blksize").unwrap_or(512) as usize;
         let data_side = c.data_from_client();
-        let last = c.packets.iter().find(|(_, p, s)| *s == data_side && matches!(p, Packet::Data { data, .. } if data.len() < blksize));
-        let Some((f, Packet::Data { block, .. }, _)) = last else { continue };
+        let last = c.packets.iter().find(|(_, p, s)| {
+            *s == data_side && matches!(p, Packet::Data { data, .. } if data.len() < blksize)
+        });
+        let Some((f, Packet::Data { block, .. }, _)) = last else {
+            continue;
+        };
         any = true;
-        let acked = c.packets.iter().any(|(g, p, s)| *s != data_side && g.time >= f.time && matches!(p, Packet::Ack { block: b } if b == block));
+        let acked = c.packets.iter().any(|(g, p, s)| {
+            *s != data_side
+                && g.time >= f.time
+                && matches!(p, Packet::Ack { block: b } if b == block)
+        });
         if !acked {
-            return fail(&f.segment, f.number, format!("last DATA {block} never acknowledged"));
+            return fail(
+                &f.segment,
+                f.number,
+                format!("last DATA {block} never acknowledged"),
+            );
         }
     }
     verdict(any)
@@ -317,7 +381,13 @@ fn end_01(t: &Trace) -> Outcome {
 fn err_01(t: &Trace) -> Outcome {
     let mut any = false;
     for c in conversations(t) {
-        let Some(i) = c.packets.iter().position(|(_, p, _)| matches!(p, Packet::Error { .. })) else { continue };
+        let Some(i) = c
+            .packets
+            .iter()
+            .position(|(_, p, _)| matches!(p, Packet::Error { .. }))
+        else {
+            continue;
+        };
         any = true;
         let (f, p, side) = c.packets[i];
         if let Packet::Error { code, .. } = p {
@@ -326,7 +396,11 @@ fn err_01(t: &Trace) -> Outcome {
             }
         }
         if let Some((g, _, _)) = c.packets[i + 1..].iter().find(|(_, _, s)| *s == side) {
-            return fail(&g.segment, g.number, format!("packet after its sender's ERROR (frame {})", f.number));
+            return fail(
+                &g.segment,
+                g.number,
+                format!("packet after its sender's ERROR (frame {})", f.number),
+            );
         }
     }
     verdict(any)
@@ -336,12 +410,17 @@ fn err_01(t: &Trace) -> Outcome {
 fn mode_01(t: &Trace) -> Outcome {
     let mut any = false;
     for c in conversations(t) {
-        let Some((f, r, _)) = c.request() else { continue };
+        let Some((f, r, _)) = c.request() else {
+            continue;
+        };
         if r.mode != Mode::Mail {
             continue;
         }
         any = true;
-        if c.packets.iter().any(|(_, p, s)| !*s && !matches!(p, Packet::Error { .. })) {
+        if c.packets
+            .iter()
+            .any(|(_, p, s)| !*s && !matches!(p, Packet::Error { .. }))
+        {
             return fail(&f.segment, f.number, "mail-mode request served");
         }
     }
@@ -352,15 +431,28 @@ fn mode_01(t: &Trace) -> Outcome {
 fn bcast_01(t: &Trace) -> Outcome {
     let mut any = false;
     for c in conversations(t) {
-        let Some((f, _, _)) = c.request() else { continue };
-        let bcast = f.decoded.ipv4.as_ref().is_some_and(|i| i.dst.is_broadcast())
-            || f.decoded.eth.as_ref().is_some_and(|e| e.dst_addr.0 == [0xff; 6]);
+        let Some((f, _, _)) = c.request() else {
+            continue;
+        };
+        let bcast = f
+            .decoded
+            .ipv4
+            .as_ref()
+            .is_some_and(|i| i.dst.is_broadcast())
+            || f.decoded
+                .eth
+                .as_ref()
+                .is_some_and(|e| e.dst_addr.0 == [0xff; 6]);
         if !bcast {
             continue;
         }
         any = true;
         if let Some((g, _, _)) = c.packets.iter().find(|(_, _, s)| !*s) {
-            return fail(&g.segment, g.number, format!("reply to a broadcast request (frame {})", f.number));
+            return fail(
+                &g.segment,
+                g.number,
+                format!("reply to a broadcast request (frame {})", f.number),
+            );
         }
     }
     verdict(any)
@@ -371,15 +463,28 @@ fn bcast_01(t: &Trace) -> Outcome {
 fn opt_01(t: &Trace) -> Outcome {
     let mut any = false;
     for (f, p) in t.tftp() {
-        let (Packet::Rrq(r) | Packet::Wrq(r)) = p else { continue };
+        let (Packet::Rrq(r) | Packet::Wrq(r)) = p else {
+            continue;
+        };
         any = true;
         let len = f.decoded.udp.as_ref().map(|u| u.payload_len).unwrap_or(0);
         if len > tftp::MAX_REQUEST_LEN {
-            return fail(&f.segment, f.number, format!("request of {len} octets, more than 512"));
+            return fail(
+                &f.segment,
+                f.number,
+                format!("request of {len} octets, more than 512"),
+            );
         }
         for (i, o) in r.options.iter().enumerate() {
-            if r.options[..i].iter().any(|x| x.name.eq_ignore_ascii_case(&o.name)) {
-                return fail(&f.segment, f.number, format!("option {} requested twice", o.name));
+            if r.options[..i]
+                .iter()
+                .any(|x| x.name.eq_ignore_ascii_case(&o.name))
+            {
+                return fail(
+                    &f.segment,
+                    f.number,
+                    format!("option {} requested twice", o.name),
+                );
             }
         }
     }
@@ -403,7 +508,11 @@ fn oack_01(t: &Trace) -> Outcome {
         let Some((f, opts)) = c.oack() else { continue };
         any = true;
         if let Some(o) = opts.iter().find(|o| requested(&c, &o.name).is_none()) {
-            return fail(&f.segment, f.number, format!("OACK names {} the client never asked for", o.name));
+            return fail(
+                &f.segment,
+                f.number,
+                format!("OACK names {} the client never asked for", o.name),
+            );
         }
     }
     verdict(any)
@@ -414,9 +523,17 @@ fn oack_01(t: &Trace) -> Outcome {
 fn oack_02(t: &Trace) -> Outcome {
     let mut any = false;
     for c in conversations(t) {
-        let (Some((f, _)), Some((_, _, rrq))) = (c.oack(), c.request()) else { continue };
-        let after: Vec<_> = c.packets.iter().filter(|(g, _, _)| g.time > f.time).collect();
-        let Some((g, p, _)) = after.iter().find(|(_, _, s)| *s) else { continue };
+        let (Some((f, _)), Some((_, _, rrq))) = (c.oack(), c.request()) else {
+            continue;
+        };
+        let after: Vec<_> = c
+            .packets
+            .iter()
+            .filter(|(g, _, _)| g.time > f.time)
+            .collect();
+        let Some((g, p, _)) = after.iter().find(|(_, _, s)| *s) else {
+            continue;
+        };
         any = true;
         let ok = match (rrq, p) {
             (true, Packet::Ack { block: 0 }) | (false, Packet::Data { block: 1, .. }) => true,
@@ -424,12 +541,23 @@ fn oack_02(t: &Trace) -> Outcome {
             _ => false,
         };
         if !ok {
-            return fail(&g.segment, g.number, "client's first packet after the OACK is not ACK 0 (RRQ) / DATA 1 (WRQ)");
+            return fail(
+                &g.segment,
+                g.number,
+                "client's first packet after the OACK is not ACK 0 (RRQ) / DATA 1 (WRQ)",
+            );
         }
         if rrq {
-            if let Some((h, q, _)) = after.iter().find(|(_, p, s)| !*s && matches!(p, Packet::Data { .. })) {
+            if let Some((h, q, _)) = after
+                .iter()
+                .find(|(_, p, s)| !*s && matches!(p, Packet::Data { .. }))
+            {
                 if !matches!(q, Packet::Data { block: 1, .. }) {
-                    return fail(&h.segment, h.number, "first DATA after ACK 0 is not block 1");
+                    return fail(
+                        &h.segment,
+                        h.number,
+                        "first DATA after ACK 0 is not block 1",
+                    );
                 }
             }
         }
@@ -448,8 +576,22 @@ fn oack_03(t: &Trace) -> Outcome {
         }
         any = true;
         let next = c.packets.iter().find(|(g, _, s)| *s && g.time > f.time);
-        if !matches!(next, Some((_, Packet::Error { code: ErrorCode::OptionNegotiation, .. }, _))) {
-            return fail(&f.segment, f.number, "OACK with an unrequested option not refused with ERROR 8");
+        if !matches!(
+            next,
+            Some((
+                _,
+                Packet::Error {
+                    code: ErrorCode::OptionNegotiation,
+                    ..
+                },
+                _
+            ))
+        ) {
+            return fail(
+                &f.segment,
+                f.number,
+                "OACK with an unrequested option not refused with ERROR 8",
+            );
         }
     }
     verdict(any)
@@ -461,18 +603,40 @@ fn oack_value(t: &Trace, name: &str, range: std::ops::RangeInclusive<u64>, exact
     let mut any = false;
     for c in conversations(t) {
         let Some((f, opts)) = c.oack() else { continue };
-        let Some(v) = tftp::find_option(opts, name) else { continue };
+        let Some(v) = tftp::find_option(opts, name) else {
+            continue;
+        };
         any = true;
         let Ok(v) = v.parse::<u64>() else {
-            return fail(&f.segment, f.number, format!("OACK {name} {v:?} is not a number"));
+            return fail(
+                &f.segment,
+                f.number,
+                format!("OACK {name} {v:?} is not a number"),
+            );
         };
         let asked = requested(&c, name).and_then(|a| a.parse::<u64>().ok());
         if !range.contains(&v) {
-            return fail(&f.segment, f.number, format!("OACK {name} {v} outside {range:?}"));
+            return fail(
+                &f.segment,
+                f.number,
+                format!("OACK {name} {v} outside {range:?}"),
+            );
         }
         match asked {
-            Some(a) if exact && v != a => return fail(&f.segment, f.number, format!("OACK {name} {v}, requested {a}")),
-            Some(a) if v > a => return fail(&f.segment, f.number, format!("OACK {name} {v} above the requested {a}")),
+            Some(a) if exact && v != a => {
+                return fail(
+                    &f.segment,
+                    f.number,
+                    format!("OACK {name} {v}, requested {a}"),
+                )
+            }
+            Some(a) if v > a => {
+                return fail(
+                    &f.segment,
+                    f.number,
+                    format!("OACK {name} {v} above the requested {a}"),
+                )
+            }
             _ => {}
         }
     }
@@ -499,12 +663,20 @@ fn win_01(t: &Trace) -> Outcome {
 fn tsize_01(t: &Trace) -> Outcome {
     let mut any = false;
     for c in conversations(t) {
-        let (Some((f, opts)), Some((_, _, rrq))) = (c.oack(), c.request()) else { continue };
-        let Some(v) = tftp::find_option(opts, "tsize").and_then(|v| v.parse::<u64>().ok()) else { continue };
+        let (Some((f, opts)), Some((_, _, rrq))) = (c.oack(), c.request()) else {
+            continue;
+        };
+        let Some(v) = tftp::find_option(opts, "tsize").and_then(|v| v.parse::<u64>().ok()) else {
+            continue;
+        };
         if !rrq {
             any = true;
             if requested(&c, "tsize").and_then(|a| a.parse::<u64>().ok()) != Some(v) {
-                return fail(&f.segment, f.number, "OACK tsize to a WRQ differs from the client's");
+                return fail(
+                    &f.segment,
+                    f.number,
+                    "OACK tsize to a WRQ differs from the client's",
+                );
             }
             continue;
         }
@@ -527,7 +699,11 @@ fn tsize_01(t: &Trace) -> Outcome {
         }
         any = true;
         if total != v {
-            return fail(&f.segment, f.number, format!("OACK tsize {v}, {total} octets sent"));
+            return fail(
+                &f.segment,
+                f.number,
+                format!("OACK tsize {v}, {total} octets sent"),
+            );
         }
     }
     verdict(any)
@@ -539,11 +715,17 @@ fn roll_01(t: &Trace) -> Outcome {
     for c in conversations(t) {
         let mut after_max = false;
         for (f, p, _) in &c.packets {
-            let Packet::Data { block, .. } = p else { continue };
+            let Packet::Data { block, .. } = p else {
+                continue;
+            };
             if after_max && *block != u16::MAX {
                 any = true;
                 if *block > 1 {
-                    return fail(&f.segment, f.number, format!("block {block} after 65535, expected 0 or 1"));
+                    return fail(
+                        &f.segment,
+                        f.number,
+                        format!("block {block} after 65535, expected 0 or 1"),
+                    );
                 }
                 after_max = false;
             }
@@ -590,7 +772,16 @@ mod tests {
         loop {
             let n = blk.min(len - sent);
             ms += 10;
-            k.tftp("lan", ms, S, C, &Packet::Data { block, data: vec![block as u8; n] });
+            k.tftp(
+                "lan",
+                ms,
+                S,
+                C,
+                &Packet::Data {
+                    block,
+                    data: vec![block as u8; n],
+                },
+            );
             ms += 10;
             k.tftp("lan", ms, C, S, &Packet::Ack { block });
             sent += n;
@@ -603,7 +794,10 @@ mod tests {
     }
 
     fn data(block: u16, n: usize) -> Packet {
-        Packet::Data { block, data: vec![block as u8; n] }
+        Packet::Data {
+            block,
+            data: vec![block as u8; n],
+        }
     }
 
     #[test]
@@ -654,13 +848,30 @@ mod tests {
     #[test]
     fn req_01_and_mode_01() {
         let mut bad = Kit::new();
-        let r = Packet::Rrq(Request { filename: "x".into(), mode: Mode::Other("binary".into()), options: vec![] });
+        let r = Packet::Rrq(Request {
+            filename: "x".into(),
+            mode: Mode::Other("binary".into()),
+            options: vec![],
+        });
         bad.tftp("lan", 0, C, S69, &r);
         pass_fail(req_01, &read(10, 512, &[], &[]).done(), &bad.done());
-        let mail = Packet::Rrq(Request { filename: "x".into(), mode: Mode::Mail, options: vec![] });
+        let mail = Packet::Rrq(Request {
+            filename: "x".into(),
+            mode: Mode::Mail,
+            options: vec![],
+        });
         let mut good = Kit::new();
         good.tftp("lan", 0, C, S69, &mail);
-        good.tftp("lan", 10, S, C, &Packet::Error { code: ErrorCode::IllegalOperation, message: "no mail".into() });
+        good.tftp(
+            "lan",
+            10,
+            S,
+            C,
+            &Packet::Error {
+                code: ErrorCode::IllegalOperation,
+                message: "no mail".into(),
+            },
+        );
         let mut bad = Kit::new();
         bad.tftp("lan", 0, C, S69, &mail);
         bad.tftp("lan", 10, S, C, &data(1, 3));
@@ -712,7 +923,16 @@ mod tests {
         let mk = |more: bool| {
             let mut k = Kit::new();
             k.tftp("lan", 0, C, S69, &rrq(&[]));
-            k.tftp("lan", 10, S, C, &Packet::Error { code: ErrorCode::FileNotFound, message: "no".into() });
+            k.tftp(
+                "lan",
+                10,
+                S,
+                C,
+                &Packet::Error {
+                    code: ErrorCode::FileNotFound,
+                    message: "no".into(),
+                },
+            );
             if more {
                 k.tftp("lan", 20, S, C, &data(1, 3));
             }
@@ -737,19 +957,34 @@ mod tests {
     #[test]
     fn opt_01_options_once() {
         let bad = read(10, 512, &[("blksize", "1024"), ("BLKSIZE", "512")], &[]);
-        pass_fail(opt_01, &read(10, 512, &[("blksize", "1024")], &[]).done(), &bad.done());
+        pass_fail(
+            opt_01,
+            &read(10, 512, &[("blksize", "1024")], &[]).done(),
+            &bad.done(),
+        );
     }
 
     #[test]
     fn oack_01_and_03_only_requested_options() {
         let good = read(10, 512, &[("blksize", "1024")], &[("blksize", "1024")]);
-        let bad = read(10, 512, &[("blksize", "1024")], &[("blksize", "1024"), ("tsize", "10")]);
+        let bad = read(
+            10,
+            512,
+            &[("blksize", "1024")],
+            &[("blksize", "1024"), ("tsize", "10")],
+        );
         pass_fail(oack_01, &good.done(), &bad.done());
         let mut refused = Kit::new();
         refused.tftp("lan", 0, C, S69, &rrq(&[("blksize", "1024")]));
-        let extra = vec![TftpOption::new("blksize", 1024), TftpOption::new("tsize", 10)];
+        let extra = vec![
+            TftpOption::new("blksize", 1024),
+            TftpOption::new("tsize", 10),
+        ];
         refused.tftp("lan", 10, S, C, &Packet::Oack { options: extra });
-        let e8 = Packet::Error { code: ErrorCode::OptionNegotiation, message: "tsize?".into() };
+        let e8 = Packet::Error {
+            code: ErrorCode::OptionNegotiation,
+            message: "tsize?".into(),
+        };
         refused.tftp("lan", 20, C, S, &e8);
         pass_fail(oack_03, &refused.done(), &bad.done());
     }
@@ -759,7 +994,15 @@ mod tests {
         let good = read(10, 512, &[("tsize", "0")], &[("tsize", "10")]);
         let mut bad = Kit::new();
         bad.tftp("lan", 0, C, S69, &rrq(&[("tsize", "0")]));
-        bad.tftp("lan", 10, S, C, &Packet::Oack { options: vec![TftpOption::new("tsize", 10)] });
+        bad.tftp(
+            "lan",
+            10,
+            S,
+            C,
+            &Packet::Oack {
+                options: vec![TftpOption::new("tsize", 10)],
+            },
+        );
         bad.tftp("lan", 20, C, S, &Packet::Ack { block: 1 });
         pass_fail(oack_02, &good.done(), &bad.done());
     }
@@ -767,13 +1010,29 @@ mod tests {
     #[test]
     fn blk_to_win_tsize_values() {
         let good = read(3000, 1024, &[("blksize", "1024")], &[("blksize", "1024")]).done();
-        pass_fail(blk_01, &good, &read(3000, 2048, &[("blksize", "1024")], &[("blksize", "2048")]).done());
+        pass_fail(
+            blk_01,
+            &good,
+            &read(3000, 2048, &[("blksize", "1024")], &[("blksize", "2048")]).done(),
+        );
         let good = read(10, 512, &[("timeout", "5")], &[("timeout", "5")]).done();
-        pass_fail(to_01, &good, &read(10, 512, &[("timeout", "5")], &[("timeout", "4")]).done());
+        pass_fail(
+            to_01,
+            &good,
+            &read(10, 512, &[("timeout", "5")], &[("timeout", "4")]).done(),
+        );
         let good = read(10, 512, &[("windowsize", "4")], &[("windowsize", "4")]).done();
-        pass_fail(win_01, &good, &read(10, 512, &[("windowsize", "4")], &[("windowsize", "8")]).done());
+        pass_fail(
+            win_01,
+            &good,
+            &read(10, 512, &[("windowsize", "4")], &[("windowsize", "8")]).done(),
+        );
         let good = read(1000, 512, &[("tsize", "0")], &[("tsize", "1000")]).done();
-        pass_fail(tsize_01, &good, &read(1000, 512, &[("tsize", "0")], &[("tsize", "999")]).done());
+        pass_fail(
+            tsize_01,
+            &good,
+            &read(1000, 512, &[("tsize", "0")], &[("tsize", "999")]).done(),
+        );
     }
 
     #[test]
