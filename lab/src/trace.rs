@@ -104,7 +104,7 @@ pub struct Trace {
 #[derive(Default)]
 struct Tokens {
     xids: HashMap<u32, usize>,
-    ports: HashMap<u16, usize>,
+    ports: HashMap<(Ipv4Addr, u16), usize>,
 }
 
 impl Tokens {
@@ -112,12 +112,13 @@ impl Tokens {
         let n = self.xids.len() + 1;
         format!("xid#{}", self.xids.entry(x).or_insert(n))
     }
-    fn port(&mut self, p: u16) -> String {
+    /// A port token per (address, port): two hosts may pick the same ephemeral number.
+    fn port(&mut self, addr: Ipv4Addr, p: u16) -> String {
         if matches!(p, 67 | 68 | 69) {
             return p.to_string();
         }
         let n = self.ports.len() + 1;
-        format!("port#{}", self.ports.entry(p).or_insert(n))
+        format!("port#{}", self.ports.entry((addr, p)).or_insert(n))
     }
 }
 
@@ -253,9 +254,9 @@ impl Trace {
         let l4 = format!(
             "{}:{} > {}:{}",
             n.ip(ip.src),
-            tok.port(udp.src_port),
+            tok.port(ip.src, udp.src_port),
             n.ip(ip.dst),
-            tok.port(udp.dst_port)
+            tok.port(ip.dst, udp.dst_port)
         );
         let app = match &d.app {
             App::Bootp(m) => bootp_text(m, n, tok),
