@@ -367,6 +367,26 @@ async fn run_inner(sc: &Scenario, opts: &Options, dir: &Path, result: &mut Scena
     let names = names_of(&topo);
     let world = World::build(&topo, dir, sc.seed).await.map_err(|e| RunError::Lab(e.to_string()))?;
 
+    for (host, h) in &sc.hosts {
+        for (key, value) in &h.sysctl {
+            let path = PathBuf::from("/proc/sys").join(key);
+            let value = value.clone();
+            world
+                .in_host(host, move || std::fs::write(&path, value.as_bytes()).map_err(|e| bootlab_sys::Error::new("sysctl", path.display().to_string(), e)))
+                .await
+                .map_err(|e| RunError::Lab(format!("hosts.{host}.sysctl.{key}: {e}")))?;
+        }
+    }
+    for (host, h) in &sc.hosts {
+        for (i, argv) in h.setup.iter().enumerate() {
+            let spec = ProcessSpec { argv: argv.clone(), env: vec![], cwd: None, name: format!("setup-{i}") };
+            let p = world.spawn(host, spec).map_err(|e| RunError::Lab(format!("hosts.{host}.setup[{i}]: {e}")))?;
+            let status = p.wait_timeout(Duration::from_secs(10)).await.map_err(|e| RunError::Lab(format!("hosts.{host}.setup[{i}]: {e}")))?;
+            if !status.success() {
+                return Err(RunError::Lab(format!("hosts.{host}.setup[{i}] {argv:?} failed ({status}); see {}", p.stderr_path().display())));
+            }
+        }
+    }
     // Decide implementations first: a role a peer cannot fill makes the run n/a, not a failure.
     let profiles = ProfileSet::load_default().ok();
     let mut plans: Vec<(String, String)> = sc.roles.iter().map(|(n, r)| (n.clone(), implementation(r, opts))).collect();

@@ -138,6 +138,14 @@ pub struct Host {
     /// Static routes.
     #[serde(default)]
     pub routes: Vec<Route>,
+    /// Network sysctls of the host's namespace, e.g. `{ "net/ipv4/conf/all/arp_ignore" = "2" }`
+    /// (paths under `/proc/sys/net`), applied before any role starts.
+    #[serde(default)]
+    pub sysctl: BTreeMap<String, String>,
+    /// Commands run in the host, in order, before any role starts (each must exit 0), e.g. an
+    /// `nft` rule set that makes a host behave like a historic one.
+    #[serde(default)]
+    pub setup: Vec<Vec<String>>,
 }
 
 fn default_true() -> bool {
@@ -469,6 +477,12 @@ impl Scenario {
                             format!("{a} is outside the segment's subnet {prefix}"),
                         );
                     }
+                }
+            }
+            for key in host.sysctl.keys() {
+                let ok = key.starts_with("net/") && key.split('/').all(|p| !p.is_empty() && p != "." && p != "..");
+                if !ok {
+                    return self.err(host.on.span(), format!("hosts.{hname}.sysctl.{key}"), "sysctls are paths under /proc/sys/net, like net/ipv4/conf/all/arp_ignore");
                 }
             }
             for (i, r) in host.routes.iter().enumerate() {
