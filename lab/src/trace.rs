@@ -386,6 +386,20 @@ fn option_text(c: u8, data: &[u8], n: &Names) -> String {
         | code::VENDOR_CLASS_IDENTIFIER
         | code::TFTP_SERVER_NAME
         | code::BOOTFILE_NAME => Some(format!("{:?}", String::from_utf8_lossy(data))),
+        code::RELAY_AGENT_INFORMATION => {
+            // RFC 3046 §2.0: sub-options as `code:"text"` when printable, else hex.
+            let (subs, devs) = bootp::parse_relay_agent_information(data);
+            devs.is_empty().then(|| {
+                let parts: Vec<String> = subs
+                    .iter()
+                    .map(|o| match std::str::from_utf8(&o.data) {
+                        Ok(t) if t.chars().all(|c| c.is_ascii_graphic() || c == ' ') => format!("{}:{t:?}", o.code),
+                        _ => format!("{}:{}", o.code, o.data.iter().map(|b| format!("{b:02x}")).collect::<String>()),
+                    })
+                    .collect();
+                format!("[{}]", parts.join(" "))
+            })
+        }
         code::MAXIMUM_DHCP_MESSAGE_SIZE if data.len() == 2 => {
             Some(u16::from_be_bytes([data[0], data[1]]).to_string())
         }
