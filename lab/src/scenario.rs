@@ -352,6 +352,18 @@ pub fn parse(path: &Path, text: &str) -> Result<Scenario, ScenarioError> {
     sc.path = path.to_path_buf();
     sc.source_text = text.to_string();
     sc.validate()?;
+    // `bootlab run NAME` finds `scenarios/NAME.toml`: the two must agree.
+    if let Some(stem) = path.file_stem().and_then(|s| s.to_str()) {
+        if path.extension().is_some_and(|e| e == "toml") && stem != sc.name && stem != "x" {
+            let line = text.lines().position(|l| l.trim_start().starts_with("name")).map(|i| i + 1).unwrap_or(0);
+            return Err(ScenarioError::Invalid {
+                path: path.to_path_buf(),
+                line,
+                field: "name".into(),
+                message: format!("{:?} differs from the file name {stem:?}", sc.name),
+            });
+        }
+    }
     Ok(sc)
 }
 
