@@ -1,6 +1,6 @@
 //! Scenario files (`scenarios/*.toml`): the topology, the roles, the steps and the expectations of
 //! one conformance run, written by people. Every mistake is reported with the file, the line and
-//! the field (`scenarios/x.toml:12: roles.dhcpd.host: unknown host "srv"`).
+//! the field (`scenarios/demo.toml:12: roles.dhcpd.host: unknown host "srv"`).
 
 use serde::Deserialize;
 use std::collections::BTreeMap;
@@ -354,7 +354,7 @@ pub fn parse(path: &Path, text: &str) -> Result<Scenario, ScenarioError> {
     sc.validate()?;
     // `bootlab run NAME` finds `scenarios/NAME.toml`: the two must agree.
     if let Some(stem) = path.file_stem().and_then(|s| s.to_str()) {
-        if path.extension().is_some_and(|e| e == "toml") && stem != sc.name && stem != "x" {
+        if path.extension().is_some_and(|e| e == "toml") && stem != sc.name {
             let line = text.lines().position(|l| l.trim_start().starts_with("name")).map(|i| i + 1).unwrap_or(0);
             return Err(ScenarioError::Invalid {
                 path: path.to_path_buf(),
@@ -716,7 +716,7 @@ wait = { role = "dhcpd", event = "ready", within = "5s" }
 "#;
 
     fn err_of(text: &str) -> String {
-        match parse(Path::new("scenarios/x.toml"), text) {
+        match parse(Path::new("scenarios/demo.toml"), text) {
             Ok(_) => panic!("expected an error"),
             Err(e) => e.to_string(),
         }
@@ -724,7 +724,7 @@ wait = { role = "dhcpd", event = "ready", within = "5s" }
 
     #[test]
     fn a_good_scenario_parses() {
-        let sc = parse(Path::new("x.toml"), GOOD).expect("valid");
+        let sc = parse(Path::new("demo.toml"), GOOD).expect("valid");
         assert_eq!(sc.name, "demo");
         assert_eq!(sc.steps.len(), 1);
         assert_eq!(
@@ -738,7 +738,7 @@ wait = { role = "dhcpd", event = "ready", within = "5s" }
         let e = err_of(&GOOD.replace("host = \"server\"", "host = \"srv\""));
         assert_eq!(
             e,
-            "scenarios/x.toml:15: roles.dhcpd.host: unknown host \"srv\""
+            "scenarios/demo.toml:15: roles.dhcpd.host: unknown host \"srv\""
         );
     }
 
@@ -746,7 +746,7 @@ wait = { role = "dhcpd", event = "ready", within = "5s" }
     fn address_outside_subnet_is_refused() {
         let e = err_of(&GOOD.replace("192.0.2.1\"", "198.51.100.1\""));
         assert!(
-            e.starts_with("scenarios/x.toml:9: hosts.server.on.lan: 198.51.100.1 is outside"),
+            e.starts_with("scenarios/demo.toml:9: hosts.server.on.lan: 198.51.100.1 is outside"),
             "{e}"
         );
     }
@@ -758,7 +758,7 @@ wait = { role = "dhcpd", event = "ready", within = "5s" }
             "kind = \"bootp-server\"\nkidn = 1",
         ));
         assert!(
-            e.starts_with("scenarios/x.toml:17: kidn: unknown field `kidn`"),
+            e.starts_with("scenarios/demo.toml:17: kidn: unknown field `kidn`"),
             "{e}"
         );
     }
