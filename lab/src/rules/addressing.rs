@@ -1,7 +1,7 @@
 //! Checks of the checklist's ADDR group: reply addressing, the broadcast flag and ARP
 //! (RFC 1542 §5.4, RFC 2131 §4.1, RFC 951 §4, KB Q164394).
 
-use super::format::{ip_dst, verdict};
+use super::format::{ip_dst, maybe_before, verdict};
 use super::{fail, Check, Outcome};
 use crate::trace::{Frame, Trace};
 use bootlab_wire::arp;
@@ -387,7 +387,7 @@ fn bflag_01(t: &Trace) -> Outcome {
                     && n.xid == m.xid
                     && n.chaddr == m.chaddr
                     && n.giaddr == m.giaddr
-                    && g.time <= f.time
+                    && maybe_before(g, f)
             })
             .last()
         else {
@@ -463,7 +463,7 @@ fn inform_01(t: &Trace) -> Outcome {
                 n.message_type() == Some(MessageType::Inform)
                     && n.xid == m.xid
                     && n.chaddr == m.chaddr
-                    && g.time <= f.time
+                    && maybe_before(g, f)
             })
             .last()
         else {

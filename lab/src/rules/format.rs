@@ -255,7 +255,7 @@ fn size_03(t: &Trace) -> Outcome {
                 n.op == Op::BootRequest
                     && n.xid == m.xid
                     && n.chaddr == m.chaddr
-                    && g.time <= f.time
+                    && maybe_before(g, f)
             })
             .filter_map(|(_, n)| n.options().and_then(|o| o.maximum_message_size()))
             .last()
@@ -331,7 +331,7 @@ fn cookie_03(t: &Trace) -> Outcome {
                 n.op == Op::BootRequest
                     && n.xid == m.xid
                     && n.chaddr == m.chaddr
-                    && g.time <= f.time
+                    && maybe_before(g, f)
             })
             .last()
         else {
@@ -568,9 +568,19 @@ pub(super) fn relay_ingress<'a>(
                 && n.chaddr == m.chaddr
                 && n.message_type() == m.message_type()
                 && n.hops.wrapping_add(1) == m.hops
-                && g.time <= f.time
+                && maybe_before(g, f)
         })
         .last()
+}
+
+/// Whether frame `a` may have been captured before frame `b`: by frame order within one
+/// segment; across segments always, since each pcap's times start at its own first frame.
+pub(super) fn maybe_before(a: &Frame, b: &Frame) -> bool {
+    if a.segment == b.segment {
+        a.number < b.number
+    } else {
+        true
+    }
 }
 
 /// The IPv4 destination of a frame.

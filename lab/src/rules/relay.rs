@@ -1,6 +1,6 @@
 //! Checks of the checklist's RELAY group (RFC 1542 §4, RFC 3046).
 
-use super::format::{ip_dst, ip_src, relay_ingress, relayed, verdict};
+use super::format::{ip_dst, ip_src, maybe_before, relay_ingress, relayed, verdict};
 use super::{fail, Check, Outcome};
 use crate::trace::{Frame, Trace};
 use bootlab_wire::bootp::{code, parse_relay_agent_information, Area, Message, Op, Vendor};
@@ -151,7 +151,7 @@ fn in_01(t: &Trace) -> Outcome {
                 && n.secs == m.secs
                 && n.chaddr == m.chaddr
                 && n.hops == 1
-                && g.time >= f.time
+                && maybe_before(f, g)
         });
         if !forwarded {
             return fail(
@@ -376,7 +376,7 @@ fn deliveries(t: &Trace) -> Vec<(&Frame, &Message, Option<(&Frame, &Message)>)> 
                         && n.chaddr == m.chaddr
                         && n.giaddr == m.giaddr
                         && n.message_type() == m.message_type()
-                        && g.time <= f.time
+                        && maybe_before(g, f)
                         && g.decoded.udp.as_ref().is_some_and(|u| u.dst_port == 67)
                 })
                 .last();
@@ -419,7 +419,7 @@ fn rep_03(t: &Trace) -> Outcome {
                     && n.xid == m.xid
                     && n.chaddr == m.chaddr
                     && n.giaddr.is_unspecified()
-                    && g.time <= f.time
+                    && maybe_before(g, f)
             })
             .last()
         else {

@@ -1,6 +1,6 @@
 //! Checks of the checklist's SRV group: server behaviour (RFC 2131 §4.3, RFC 1534, KB Q162396).
 
-use super::format::{ip_dst, verdict};
+use super::format::{ip_dst, maybe_before, verdict};
 use super::{fail, Check, Outcome};
 use crate::trace::{Frame, Trace};
 use bootlab_wire::bootp::{code, Message, MessageType, Op};
@@ -54,10 +54,10 @@ fn request_of<'a>(t: &'a Trace, f: &Frame, m: &Message) -> Option<(&'a Frame, &'
             n.op == Op::BootRequest
                 && n.xid == m.xid
                 && n.chaddr == m.chaddr
-                && g.time <= f.time
+                && maybe_before(g, f)
                 && g.decoded.udp.as_ref().is_some_and(|u| u.dst_port == 67)
         })
-        .max_by_key(|(g, _)| g.time)
+        .max_by_key(|(g, _)| (g.segment == f.segment, g.number))
 }
 
 /// Addresses given to a client: OFFER/ACK/BOOTREPLY yiaddr with its chaddr, in time order.
