@@ -6,7 +6,8 @@
 
 use crate::process::{Process, ProcessSpec, Stream};
 use crate::profile::{
-    Binding, Mac, Pool, Profile, ProfileSet, ReadyCheck, Rendered, Role, RoleParams, Subnet,
+    Binding, EventOn, Mac, Pool, Profile, ProfileSet, ReadyCheck, Rendered, Role, RoleParams,
+    Subnet,
 };
 use crate::scenario::Scenario;
 use crate::topology;
@@ -73,9 +74,25 @@ fn launch(
     let rendered = profile
         .render(role, params, &set.render_env(state))
         .map_err(|e| e.to_string())?;
+    let mut rendered = rendered;
+    if role == Role::BootpClient {
+        rendered.events.push(bootp_reply_alias());
+    }
     rendered.write_files().map_err(|e| e.to_string())?;
+    let mut argv = rendered.launch_argv();
+    if rendered
+        .events
+        .iter()
+        .any(|e| matches!(e.on, EventOn::Exit(_)))
+    {
+        let output = params
+            .output
+            .clone()
+            .unwrap_or_else(|| state.join("download"));
+        argv = reporting_exit(argv, &output);
+    }
     let spec = ProcessSpec {
-        argv: rendered.launch_argv(),
+        argv,
         env: rendered.env.clone(),
         cwd: Some(rendered.state_dir.clone()),
         name: name.to_string(),
@@ -318,7 +335,14 @@ pub fn role_params(
                 .ok_or_else(|| format!("host {host} has no interface"))?;
             p.interface = Some(port.name.clone());
             p.mac = Some(port.mac);
-            p.conflict_check = config.get("arp-check").and_then(|v| v.as_bool());
+            // Our DHCP client probes (RFC 5227) unless `arp-check = false`: ask the peer for the
+            // same (profiles that cannot probe ignore it, and the matrix shows CLI-ACD-01 n/a).
+            p.conflict_check = Some(
+                config
+                    .get("arp-check")
+                    .and_then(|v| v.as_bool())
+                    .unwrap_or(kind == "dhcp-client"),
+            );
             p.file = s(config, "file").map(String::from);
         }
     }
@@ -329,11 +353,22 @@ pub fn role_params(
 // Scenario features and what a profile cannot do
 // ---------------------------------------------------------------------------------------------
 
-/// Features only our daemons have (historic behaviours reproduced on purpose): any peer is n/a.
-const OURS_ONLY: &[(&str, &str)] = &[(
-    "quirks",
-    "the scenario reproduces a historic bug with our daemon's quirks; no peer has them",
-)];
+/// Features no peer can be given in the lab: historic behaviours only our daemons reproduce,
+/// and parameters [`RoleParams`] has no field for (so no profile can render them).
+const OURS_ONLY: &[(&str, &str)] = &[
+    (
+        "quirks",
+        "the scenario reproduces a historic bug with our daemon's quirks; no peer has them",
+    ),
+    (
+        "scaled-time",
+        "the scenario runs the client's lease timers faster than real time (time-scale); a peer renews at the real T1",
+    ),
+    (
+        "tftp-options",
+        "the client must ask for TFTP options (blksize, windowsize, tsize: RFC 2347-2349, 7440), which profiles cannot be given yet (no RoleParams field)",
+    ),
+];
 
 /// The scenario features (profile `unsupported` names, see `lab/profiles/README.md`) that the roles
 /// of `kind` use in `sc`, i.e. what a peer replacing them must do.
@@ -349,6 +384,15 @@ pub fn features(sc: &Scenario, kind: &str) -> BTreeSet<&'static str> {
         return f;
     }
     let server = matches!(kind, "dhcp-server" | "bootp-server");
+    let client = matches!(kind, "dhcp-client" | "bootp-client" | "rom-client");
+    if client
+        && sc.time_scale > 1.0
+        && replaced
+            .iter()
+            .any(|r| r.config.contains_key("renew") || r.config.contains_key("release-after"))
+    {
+        f.insert("scaled-time");
+    }
     if replaced.len() > 1 && (server || kind == "relay") {
         f.insert("multiple-servers");
     }
@@ -359,6 +403,13 @@ pub fn features(sc: &Scenario, kind: &str) -> BTreeSet<&'static str> {
         }
         if !strings(c, "quirks").is_empty() {
             f.insert("quirks");
+        }
+        if kind == "tftp-client"
+            && ["blksize", "windowsize", "tsize"]
+                .iter()
+                .any(|k| c.contains_key(*k))
+        {
+            f.insert("tftp-options");
         }
         if c.contains_key("hop-limit") {
             f.insert("hop-limit");
@@ -449,9 +500,67 @@ async fn poll(within: Duration, mut ready: impl FnMut() -> bool) -> Result<(), S
     Err(format!("not ready within {within:?}"))
 }
 
-/// Events a peer's output line carries (its hook's event lines and its profile's log rules).
+/// A BOOTP client peer reports a binding through its hook as `bound {address, server}`; BOOTP
+/// scenarios wait for our client's `boot-reply-received {yiaddr, siaddr}` (RFC 951 §3 field
+/// names): the same event under that name, for the role kind `bootp-client`.
+fn bootp_reply_alias() -> crate::profile::CompiledEvent {
+    let re = regex::Regex::new(
+        r#"^\{"event":"bound","address":"(?P<yiaddr>[0-9.]+)"(?:.*"server":"(?P<siaddr>[0-9.]+)")?"#,
+    )
+    .unwrap_or_else(|_| unreachable!("a constant, valid regex"));
+    crate::profile::CompiledEvent {
+        event: "boot-reply-received".into(),
+        on: EventOn::Log(re),
+    }
+}
+
+/// The line [`reporting_exit`]'s wrapper prints when the program exits: `bootlab-exit STATUS BYTES`.
+pub const EXIT_MARK: &str = "bootlab-exit ";
+
+/// Wraps `argv` so that the program's exit status (and the size of `output`, -1 when absent) is
+/// printed as a last stdout line, [`EXIT_MARK`]: the runner only sees output lines, and a
+/// profile's `exit` event rules (TFTP clients) need the status. The wrapper shares the program's
+/// process group, so stopping it stops both.
+pub fn reporting_exit(argv: Vec<String>, output: &Path) -> Vec<String> {
+    let out = output.display().to_string().replace('\'', "'\\''");
+    let script = format!(
+        "\"$@\"; s=$?; b=$(stat -c %s '{out}' 2>/dev/null || echo -1); echo \"{EXIT_MARK}$s $b\"; exit $s"
+    );
+    let mut v = vec![
+        "/bin/sh".to_string(),
+        "-c".to_string(),
+        script,
+        "bootlab-peer".to_string(),
+    ];
+    v.extend(argv);
+    v
+}
+
+/// Events a peer's output line carries: its hook's event lines, its profile's log rules, and on
+/// the [`EXIT_MARK`] line its `exit` rules (with `bytes`, the size of the file a TFTP client
+/// wrote) plus `exited {status}`. A TFTP client (done = `transfer-complete`) that exits non-zero
+/// without a rule for that status reports `transfer-failed {status}`.
 pub fn line_events(rendered: &Rendered, stream: Stream, text: &str) -> Vec<serde_json::Value> {
-    let _ = stream;
+    if stream == Stream::Stdout {
+        if let Some(rest) = text.strip_prefix(EXIT_MARK) {
+            let mut it = rest.split_whitespace().map(|x| x.parse::<i64>().ok());
+            let status = it.next().flatten().unwrap_or(-1);
+            let bytes = it.next().flatten().unwrap_or(-1);
+            let code = i32::try_from(status).unwrap_or(-1);
+            let mut out = rendered.events_on_exit(code);
+            for e in &mut out {
+                if let (Some(m), true) = (e.as_object_mut(), bytes >= 0) {
+                    m.insert("bytes".into(), serde_json::Value::from(bytes));
+                }
+            }
+            if out.is_empty() && code != 0 && rendered.done.as_deref() == Some("transfer-complete")
+            {
+                out.push(serde_json::json!({"event": "transfer-failed", "status": code}));
+            }
+            out.push(serde_json::json!({"event": "exited", "status": code}));
+            return out;
+        }
+    }
     rendered.events_on_line(text)
 }
 
