@@ -35,7 +35,8 @@ enum DemoCommand {
         /// `rules = [{ match = ..., action = ... }]`).
         #[arg(long)]
         impair: Option<String>,
-        /// After the exchange, print `HOLDING` and wait to be killed (for the kill -9 test).
+        /// After the exchange, print `HOLDING` and wait for SIGINT/SIGTERM (then shut down
+        /// cleanly) or SIGKILL (the kill -9 test).
         #[arg(long)]
         hold: bool,
         /// Seed of the world.
@@ -267,9 +268,17 @@ async fn two_segments(
     println!("udp seen on {seen:?}");
     private_files(&world).await?;
     if hold {
+        // The lab is the init of its PID namespace, which ignores signals it has no handler
+        // for: handle the termination signals to shut down cleanly.
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .context("SIGTERM handler")?;
         println!("HOLDING pid {}", std::process::id());
-        // Bounded by the test, which kills us; a day at most otherwise.
-        tokio::time::sleep(Duration::from_secs(86_400)).await;
+        // Bounded by the test, which signals us; a day at most otherwise.
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_secs(86_400)) => {}
+            _ = tokio::signal::ctrl_c() => println!("SIGINT: shutting down"),
+            _ = term.recv() => println!("SIGTERM: shutting down"),
+        }
     }
     let report = world.shutdown().await?;
     for s in &report.segments {

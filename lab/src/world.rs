@@ -752,9 +752,16 @@ impl World {
 }
 
 impl Drop for World {
-    /// Closes the namespaces and sockets on a spare thread: the last close of each waits for
+    /// Kills the world's processes (SIGKILL; [`World::shutdown`] stops them gently), then
+    /// closes the namespaces and sockets on a spare thread: the last close of each waits for
     /// the kernel (RCU grace periods, mount tear-down), which nobody needs to sit through.
     fn drop(&mut self) {
+        // A world dropped without `shutdown` kills what it started.
+        if let Ok(procs) = self.processes.lock() {
+            for p in procs.iter() {
+                p.kill();
+            }
+        }
         let hosts = std::mem::take(&mut self.hosts);
         let injectors = std::mem::take(&mut self.injectors);
         bootlab_sys::packet::close_in_background((hosts, injectors));

@@ -701,6 +701,77 @@ fn killed_leaves_nothing(rootless: bool) {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// SIGTERM to the lab's original process is forwarded to the lab (the PID-namespace init),
+/// which shuts its world down cleanly: processes stopped, pcaps flushed.
+#[test]
+fn sigterm_shuts_down_cleanly() {
+    let _serial = serial();
+    let dir = run_dir("sigterm");
+    let mut child = match bootlab(
+        false,
+        &[
+            "lab-demo",
+            "two-segments",
+            "--hold",
+            "--run-dir",
+            &dir.to_string_lossy(),
+        ],
+    )
+    .stdin(Stdio::null())
+    .stdout(Stdio::piped())
+    .stderr(Stdio::inherit())
+    .spawn()
+    {
+        Ok(c) => c,
+        Err(e) => panic!("spawn {BIN}: {e}"),
+    };
+    let Some(stdout) = child.stdout.take() else {
+        panic!("no stdout")
+    };
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut lines = Vec::new();
+    // Bounded by the deadline.
+    while !lines.iter().any(|l: &String| l.starts_with("HOLDING")) {
+        match rx.recv_timeout(Duration::from_millis(100)) {
+            Ok(l) => lines.push(l),
+            Err(mpsc::RecvTimeoutError::Timeout) if Instant::now() < deadline => {}
+            Err(e) => {
+                let _ = child.kill();
+                panic!("lab never held ({e:?}); output: {lines:?}");
+            }
+        }
+    }
+    let sent = Instant::now();
+    let _ = nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGTERM,
+    );
+    let status = child.wait();
+    assert!(
+        sent.elapsed() < Duration::from_secs(4),
+        "took {:?}",
+        sent.elapsed()
+    );
+    assert!(status.as_ref().is_ok_and(|s| s.success()), "{status:?}");
+    lines.extend(rx.try_iter());
+    assert!(
+        lines.iter().any(|l| l == "SIGTERM: shutting down"),
+        "{lines:?}"
+    );
+    assert!(
+        lines.iter().any(|l| l.starts_with("capture lan frames")),
+        "{lines:?}"
+    );
+    assert!(!demo_datagrams(&dir.join("lan.pcap")).is_empty());
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 #[test]
 fn sigkill_mid_run_leaves_nothing() {
     let _serial = serial();

@@ -161,9 +161,28 @@ pub fn fork_namespace_init() -> Result<()> {
     }
 }
 
-/// The original process's loop: forward termination signals, exit with the child's status.
+/// How long the namespace init has to end after a forwarded termination signal before it is
+/// killed: an init ignores signals it has no handler for, so a lab that installed none would
+/// otherwise never stop on Ctrl-C.
+pub const INIT_STOP_GRACE: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Waits up to `timeout` for one of the (blocked) signals in `set` (`sigtimedwait(2)`).
+fn wait_signal(set: &SigSet, timeout: std::time::Duration) -> Option<Signal> {
+    let ts = libc::timespec {
+        tv_sec: timeout.as_secs() as libc::time_t,
+        tv_nsec: libc::c_long::from(timeout.subsec_nanos() as i32),
+    };
+    let raw: &libc::sigset_t = set.as_ref();
+    // SAFETY: `raw` and `ts` are valid for the call; a null siginfo pointer is allowed.
+    let n = unsafe { libc::sigtimedwait(raw, std::ptr::null_mut(), &ts) };
+    Signal::try_from(n).ok()
+}
+
+/// The original process's loop: forward termination signals (SIGKILL after
+/// [`INIT_STOP_GRACE`] or a second signal), exit with the child's status.
 fn supervise(child: Pid, set: &SigSet) -> i32 {
-    // Bounded by the child's life: every iteration either forwards a signal or reaps.
+    let mut deadline: Option<std::time::Instant> = None;
+    // Bounded by the child's life: it exits, or is killed once the deadline passes.
     loop {
         match waitpid(child, Some(WaitPidFlag::WNOHANG)) {
             Ok(WaitStatus::Exited(_, code)) => return code,
@@ -172,10 +191,22 @@ fn supervise(child: Pid, set: &SigSet) -> i32 {
             Err(nix::Error::EINTR) => continue,
             Err(_) => return 1,
         }
-        match set.wait() {
-            Ok(Signal::SIGCHLD) | Err(_) => {}
-            Ok(sig) => {
+        let now = std::time::Instant::now();
+        if deadline.is_some_and(|d| now >= d) {
+            let _ = nix::sys::signal::kill(child, Signal::SIGKILL);
+        }
+        let wait = deadline.map_or(std::time::Duration::from_secs(1), |d| {
+            d.saturating_duration_since(now).max(std::time::Duration::from_millis(10))
+        });
+        match wait_signal(set, wait) {
+            None | Some(Signal::SIGCHLD) => {}
+            Some(sig) if deadline.is_some() => {
+                let _ = sig;
+                let _ = nix::sys::signal::kill(child, Signal::SIGKILL);
+            }
+            Some(sig) => {
                 let _ = nix::sys::signal::kill(child, sig);
+                deadline = Some(now + INIT_STOP_GRACE);
             }
         }
     }
