@@ -365,6 +365,10 @@ const OURS_ONLY: &[(&str, &str)] = &[
         "the scenario runs the client's lease timers faster than real time (time-scale); a peer renews at the real T1",
     ),
     (
+        "option-82",
+        "the relay must insert option 82 (RFC 3046), which profiles cannot be given yet (no RoleParams field)",
+    ),
+    (
         "tftp-options",
         "the client must ask for TFTP options (blksize, windowsize, tsize: RFC 2347-2349, 7440), which profiles cannot be given yet (no RoleParams field)",
     ),
@@ -414,7 +418,11 @@ pub fn features(sc: &Scenario, kind: &str) -> BTreeSet<&'static str> {
         if c.contains_key("hop-limit") {
             f.insert("hop-limit");
         }
-        if c.contains_key("option-82") || c.contains_key("relay-agent-information") {
+        let inserts_82 = c
+            .get("option82")
+            .and_then(|v| v.as_table())
+            .is_some_and(|t| t.get("insert").and_then(|v| v.as_bool()) == Some(true));
+        if inserts_82 || c.contains_key("option-82") || c.contains_key("relay-agent-information") {
             f.insert("option-82");
         }
         if server {
@@ -450,15 +458,16 @@ pub fn features(sc: &Scenario, kind: &str) -> BTreeSet<&'static str> {
 /// try (the run decides pass or fail).
 pub fn unsupported(profile: &Profile, sc: &Scenario, kind: &str) -> Option<String> {
     let feats = features(sc, kind);
-    for (feat, why) in OURS_ONLY {
-        if feats.contains(feat) {
-            return Some(format!("{feat}: {why}"));
-        }
-    }
-    feats.iter().find_map(|feat| {
+    let own = feats.iter().find_map(|feat| {
         profile
             .unsupported_reason(feat)
             .map(|why| format!("{feat}: {why}"))
+    });
+    own.or_else(|| {
+        OURS_ONLY
+            .iter()
+            .find(|(feat, _)| feats.contains(feat))
+            .map(|(feat, why)| format!("{feat}: {why}"))
     })
 }
 
@@ -692,6 +701,53 @@ mod tests {
                 .ok()
                 .and_then(|p| unsupported(p, &sc, "dhcp-server")),
             None
+        );
+    }
+
+    #[test]
+    fn exit_line_becomes_the_profiles_exit_events_with_bytes() {
+        let Ok(set) = ProfileSet::load_default() else {
+            return;
+        };
+        let Ok(p) = set.get("atftp") else { return };
+        let params = RoleParams {
+            file: Some("f".into()),
+            server: Some(Ipv4Addr::new(192, 0, 2, 1)),
+            ..RoleParams::default()
+        };
+        let Ok(r) = p.render(Role::TftpClient, &params, &set.render_env("/tmp/x")) else {
+            return;
+        };
+        let ok = line_events(&r, Stream::Stdout, "bootlab-exit 0 2000");
+        assert_eq!(ok[0]["event"], "transfer-complete");
+        assert_eq!(ok[0]["bytes"], 2000);
+        let bad = line_events(&r, Stream::Stdout, "bootlab-exit 1 -1");
+        assert_eq!(bad[0]["event"], "transfer-failed");
+        let argv = reporting_exit(vec!["/usr/bin/atftp".into()], Path::new("/tmp/x/download"));
+        assert_eq!(argv[0], "/bin/sh");
+        assert_eq!(argv.last().map(String::as_str), Some("/usr/bin/atftp"));
+    }
+
+    #[test]
+    fn a_bootp_client_peers_binding_is_a_boot_reply() {
+        let alias = bootp_reply_alias();
+        let EventOn::Log(re) = &alias.on else {
+            panic!("a log rule")
+        };
+        let line =
+            r#"{"event":"bound","address":"192.0.2.20","interface":"eth0","server":"192.0.2.1"}"#;
+        let caps = re.captures(line);
+        assert_eq!(
+            caps.as_ref()
+                .and_then(|c| c.name("yiaddr"))
+                .map(|m| m.as_str()),
+            Some("192.0.2.20")
+        );
+        assert_eq!(
+            caps.as_ref()
+                .and_then(|c| c.name("siaddr"))
+                .map(|m| m.as_str()),
+            Some("192.0.2.1")
         );
     }
 }
