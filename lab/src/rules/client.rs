@@ -39,6 +39,11 @@ pub(super) const CHECKS: &[(&str, Check)] = &[
     ("CLI-ARP-01", arp_01),
     ("CLI-BFLAG-01", bflag_01),
     ("CLI-RELEASE-01", release_01),
+    ("CLI-XID-02", xid_02),
+    ("CLI-CID-02", cid_02),
+    ("CLI-TIMER-01", timer_01),
+    ("CLI-EXPIRE-01", expire_01),
+    ("CLI-BOOTP-01", bootp_01),
 ];
 
 /// CLI-ACD-01: a client's ARP check of an offered address uses sender IP 0.0.0.0.
@@ -1194,6 +1199,214 @@ fn release_01(t: &Trace) -> Outcome {
     verdict(any)
 }
 
+/// CLI-XID-02 (RFC 2131 §4.4.1, RFC 951 §7.5): a reply with an xid the client never used is
+/// ignored: no REQUEST follows with that xid.
+fn xid_02(t: &Trace) -> Outcome {
+    let mut any = false;
+    for (f, m) in to_client(t).filter(|(_, m)| is_type(m, MessageType::Offer)) {
+        let asked =
+            client_msgs(t).any(|(g, n)| n.xid == m.xid && n.chaddr == m.chaddr && g.time <= f.time);
+        if asked {
+            continue;
+        }
+        any = true;
+        if let Some((g, _)) = client_msgs(t)
+            .find(|(g, n)| g.time > f.time && n.xid == m.xid && is_type(n, MessageType::Request))
+        {
+            return fail(
+                &g.segment,
+                g.number,
+                format!(
+                    "REQUEST for an OFFER (frame {}) whose xid or chaddr the client never used",
+                    f.number
+                ),
+            );
+        }
+    }
+    verdict(any)
+}
+
+/// CLI-CID-02 (RFC 6842 §3): a client that sent option 61 ignores a reply carrying another
+/// option 61.
+fn cid_02(t: &Trace) -> Outcome {
+    let mut any = false;
+    for (f, m) in to_client(t).filter(|(_, m)| is_type(m, MessageType::Offer)) {
+        let Some(theirs) = m.options().and_then(|o| o.client_identifier()) else {
+            continue;
+        };
+        let Some((_, q)) = client_msgs(t)
+            .filter(|(g, n)| n.xid == m.xid && n.chaddr == m.chaddr && g.time <= f.time)
+            .last()
+        else {
+            continue;
+        };
+        let Some(mine) = q.options().and_then(|o| o.client_identifier()) else {
+            continue;
+        };
+        any = true;
+        if mine == theirs {
+            continue;
+        }
+        let sid = m.options().and_then(|o| o.server_identifier());
+        let took = client_msgs(t).find(|(g, n)| {
+            g.time > f.time
+                && selecting(n)
+                && n.xid == m.xid
+                && n.options().and_then(|o| o.server_identifier()) == sid
+                && n.options().and_then(|o| o.requested_ip_address()) == Some(m.yiaddr)
+        });
+        if let Some((g, _)) = took {
+            return fail(
+                &g.segment,
+                g.number,
+                format!(
+                    "REQUEST for an OFFER (frame {}) with another client identifier",
+                    f.number
+                ),
+            );
+        }
+    }
+    verdict(any)
+}
+
+/// CLI-TIMER-01 (RFC 2131 §4.4.5): after a binding the client starts renewing before it
+/// rebinds, and rebinds before the lease runs out.
+fn timer_01(t: &Trace) -> Outcome {
+    let mut any = false;
+    for (f, ack) in
+        to_client(t).filter(|(_, m)| is_type(m, MessageType::Ack) && !m.yiaddr.is_unspecified())
+    {
+        let Some(lease) = ack
+            .options()
+            .and_then(|o| o.lease_time())
+            .filter(|l| *l != u32::MAX)
+        else {
+            continue;
+        };
+        let next_ack = to_client(t)
+            .find(|(g, n)| {
+                g.time > f.time && n.chaddr == ack.chaddr && is_type(n, MessageType::Ack)
+            })
+            .map(|(g, _)| g.time)
+            .unwrap_or(Duration::MAX);
+        let first = |bcast: bool| {
+            extending(t, bcast).find(|(g, n)| {
+                n.chaddr == ack.chaddr
+                    && n.ciaddr == ack.yiaddr
+                    && g.time > f.time
+                    && g.time < next_ack
+            })
+        };
+        let (renew, rebind) = (first(false), first(true));
+        if let (Some((r, _)), Some((b, _))) = (renew, rebind) {
+            any = true;
+            if b.time < r.time {
+                return fail(
+                    &b.segment,
+                    b.number,
+                    "client rebinds before it tried to renew",
+                );
+            }
+        }
+        if let Some((b, _)) = rebind {
+            any = true;
+            let at = protocol_secs(t, f.time, b.time);
+            if at > f64::from(lease) + TOLERANCE {
+                return fail(&b.segment, b.number, format!("rebinding starts {at:.1} s after the ACK, after the {lease} s lease ran out"));
+            }
+        }
+    }
+    verdict(any)
+}
+
+/// CLI-EXPIRE-01 (RFC 2131 §3.7, §4.4.5): once a lease runs out without an ACK, the client no
+/// longer sends from the address.
+fn expire_01(t: &Trace) -> Outcome {
+    let mut any = false;
+    for (f, ack) in
+        to_client(t).filter(|(_, m)| is_type(m, MessageType::Ack) && !m.yiaddr.is_unspecified())
+    {
+        let Some(lease) = ack
+            .options()
+            .and_then(|o| o.lease_time())
+            .filter(|l| *l != u32::MAX)
+        else {
+            continue;
+        };
+        let mac = ack.chaddr_mac();
+        let renewed = to_client(t).any(|(g, n)| {
+            g.time > f.time && n.chaddr == ack.chaddr && is_type(n, MessageType::Ack)
+        });
+        if renewed {
+            continue;
+        }
+        let late = |g: &Frame| {
+            g.segment == f.segment
+                && protocol_secs(t, f.time, g.time) > f64::from(lease) + TOLERANCE
+        };
+        if !t.frames.iter().any(late) {
+            continue; // the capture ended before the lease did
+        }
+        any = true;
+        let used = t.frames.iter().find(|g| {
+            late(g)
+                && ip_src(g) == Some(ack.yiaddr)
+                && g.decoded.eth.as_ref().is_some_and(|e| e.src_addr.0 == mac)
+        });
+        if let Some(g) = used {
+            return fail(
+                &g.segment,
+                g.number,
+                format!(
+                    "client still sends from {} after its {lease} s lease expired",
+                    ack.yiaddr
+                ),
+            );
+        }
+    }
+    verdict(any)
+}
+
+/// CLI-BOOTP-01 (RFC 1534 §4): a DHCP client that took a BOOTP reply treats the address as an
+/// infinite lease: it never renews or rebinds it.
+fn bootp_01(t: &Trace) -> Outcome {
+    let mut any = false;
+    for (f, r) in
+        to_client(t).filter(|(_, m)| m.message_type().is_none() && !m.yiaddr.is_unspecified())
+    {
+        let dhcp_client = client_msgs(t).any(|(g, n)| {
+            n.chaddr == r.chaddr
+                && n.xid == r.xid
+                && is_type(n, MessageType::Discover)
+                && g.time <= f.time
+        });
+        if !dhcp_client {
+            continue;
+        }
+        any = true;
+        let dhcp_acked = to_client(t).any(|(_, n)| {
+            n.chaddr == r.chaddr && n.yiaddr == r.yiaddr && is_type(n, MessageType::Ack)
+        });
+        if dhcp_acked {
+            continue;
+        }
+        if let Some((g, _)) = extending(t, false)
+            .chain(extending(t, true))
+            .find(|(g, n)| g.time > f.time && n.chaddr == r.chaddr && n.ciaddr == r.yiaddr)
+        {
+            return fail(
+                &g.segment,
+                g.number,
+                format!(
+                    "client renews {} it got from a BOOTP server (infinite lease)",
+                    r.yiaddr
+                ),
+            );
+        }
+    }
+    verdict(any)
+}
+
 #[cfg(test)]
 mod tests {
     use super::super::format::kit::*;
@@ -1563,6 +1776,97 @@ mod tests {
         );
         bad.bootp("lan", 4000, (CLIENT, ZERO, 68), (BCAST, ALL, 67), &d);
         pass_fail(bflag_01, &ok(), &bad.done());
+    }
+
+    #[test]
+    fn xid_02_ignores_foreign_offers() {
+        let mut good = Kit::new();
+        let d = client_msg(MessageType::Discover, 1, CLIENT);
+        good.bootp("lan", 0, (CLIENT, ZERO, 68), (BCAST, ALL, 67), &d);
+        let mut other = d.clone();
+        other.xid = 2;
+        let o = server_msg(MessageType::Offer, &other, YIADDR);
+        good.bootp("lan", 10, (SERVER, SERVER_IP, 67), (CLIENT, YIADDR, 68), &o);
+        let mut bad = Kit::new();
+        bad.trace = good.trace.clone();
+        let mut r = client_msg(MessageType::Request, 2, CLIENT);
+        r.options_mut().set_ip(code::SERVER_IDENTIFIER, SERVER_IP);
+        r.options_mut().set_ip(code::REQUESTED_IP_ADDRESS, YIADDR);
+        bad.bootp("lan", 20, (CLIENT, ZERO, 68), (BCAST, ALL, 67), &r);
+        pass_fail(xid_02, &good.done(), &bad.done());
+    }
+
+    #[test]
+    fn cid_02_drops_offers_for_another_identifier() {
+        let mk = |echo: u8| {
+            dora(move |t, m| {
+                let v = if t == MessageType::Offer { echo } else { 1 };
+                if t != MessageType::Ack {
+                    m.options_mut().push(code::CLIENT_IDENTIFIER, vec![0, v]);
+                }
+            })
+            .done()
+        };
+        pass_fail(cid_02, &mk(1), &mk(2));
+    }
+
+    #[test]
+    fn timer_01_renews_before_rebinding() {
+        pass_fail(
+            timer_01,
+            &lease_life(300, 525, |_| {}),
+            &lease_life(530, 525, |_| {}),
+        );
+    }
+
+    #[test]
+    fn expire_01_stops_using_an_expired_address() {
+        let mk = |after_s: u64| {
+            let mut k = dora(|_, _| {});
+            let mut r = client_msg(MessageType::Request, 0x888, CLIENT);
+            r.ciaddr = YIADDR;
+            k.bootp(
+                "lan",
+                300 + after_s * 1000,
+                (CLIENT, YIADDR, 68),
+                (BCAST, ALL, 67),
+                &r,
+            );
+            k.arp(
+                "lan",
+                300 + 700_000,
+                BCAST,
+                arp::Repr::request(SERVER, SERVER_IP, YIADDR),
+            );
+            k.done()
+        };
+        pass_fail(expire_01, &mk(525), &mk(650));
+    }
+
+    #[test]
+    fn bootp_01_never_renews_a_bootp_address() {
+        let mk = |renew: bool| {
+            let mut k = Kit::new();
+            let d = client_msg(MessageType::Discover, 0x31, CLIENT);
+            k.bootp("lan", 0, (CLIENT, ZERO, 68), (BCAST, ALL, 67), &d);
+            let mut r = Message::new_reply(&d);
+            r.vend = bootlab_wire::bootp::Vendor::Raw(vec![0; 64]);
+            r.yiaddr = YIADDR;
+            k.bootp("lan", 10, (SERVER, SERVER_IP, 67), (CLIENT, YIADDR, 68), &r);
+            if renew {
+                let mut q = client_msg(MessageType::Request, 0x32, CLIENT);
+                q.ciaddr = YIADDR;
+                k.bootp(
+                    "lan",
+                    5000,
+                    (CLIENT, YIADDR, 68),
+                    (SERVER, SERVER_IP, 67),
+                    &q,
+                );
+            }
+            k.done()
+        };
+        pass_fail(bootp_01, &mk(false), &mk(true));
     }
 
     #[test]
