@@ -267,6 +267,24 @@ async fn two_segments(
     let seen = exchange(&world, rules, "").await?;
     println!("udp seen on {seen:?}");
     private_files(&world).await?;
+    // A frame injected onto a segment from the switch is captured like any other.
+    let mut frames = world.frames();
+    let mut frame = vec![0xff; 6];
+    frame.extend(crate::topology::MacAddr::derived("lab", 0).0);
+    frame.extend([0x88, 0xb5]);
+    frame.extend(b"bootlab inject");
+    frame.resize(60, 0);
+    world.inject("lan", &frame)?;
+    let seen = wait_for_frame(
+        &mut frames,
+        |f| f.data[12..14] == [0x88, 0xb5],
+        Duration::from_secs(2),
+    )
+    .await;
+    match seen {
+        Some(f) => println!("inject seen on {}", f.segment),
+        None => bail!("injected frame not captured"),
+    }
     if hold {
         // The lab is the init of its PID namespace, which ignores signals it has no handler
         // for: handle the termination signals to shut down cleanly.

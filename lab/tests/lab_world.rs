@@ -184,6 +184,7 @@ fn two_segments(rootless: bool) {
         stdout.contains("udp seen on {\"far\", \"lan\"}"),
         "{stdout}"
     );
+    assert!(stdout.contains("inject seen on lan"), "{stdout}");
     assert!(
         stdout.contains("capture lan frames") && stdout.contains("drops 0"),
         "{stdout}"
