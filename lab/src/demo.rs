@@ -54,6 +54,10 @@ enum DemoCommand {
         /// Where the worlds' artefacts go.
         #[arg(long)]
         run_dir: PathBuf,
+        /// Pause between rounds (ms), so the kernel's asynchronous tear-down of the previous
+        /// world does not compete with the next build.
+        #[arg(long, default_value_t = 0)]
+        settle_ms: u64,
     },
     /// Answer UDP datagrams on `bind` until stopped (runs inside a host).
     UdpEcho {
@@ -118,7 +122,11 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             }
             runtime()?.block_on(two_segments(run_dir, rules, hold, seed, worlds))
         }
-        DemoCommand::Bench { rounds, run_dir } => runtime()?.block_on(bench(rounds, run_dir)),
+        DemoCommand::Bench {
+            rounds,
+            run_dir,
+            settle_ms,
+        } => runtime()?.block_on(bench(rounds, run_dir, settle_ms)),
     }
 }
 
@@ -444,7 +452,7 @@ pub fn bench_topology() -> Topology {
     Topology::from_toml(&t).unwrap_or_default()
 }
 
-async fn bench(rounds: u32, run_dir: PathBuf) -> anyhow::Result<()> {
+async fn bench(rounds: u32, run_dir: PathBuf, settle_ms: u64) -> anyhow::Result<()> {
     let topo = bench_topology();
     if topo.hosts.len() != 10 {
         bail!("bench topology has {} hosts", topo.hosts.len());
@@ -452,6 +460,7 @@ async fn bench(rounds: u32, run_dir: PathBuf) -> anyhow::Result<()> {
     let mut build = Vec::new();
     let mut total = Vec::new();
     for r in 0..rounds.max(1) {
+        tokio::time::sleep(Duration::from_millis(settle_ms)).await;
         let t0 = Instant::now();
         let world = World::build(&topo, &run_dir.join(format!("round{r}")), u64::from(r)).await?;
         let t1 = Instant::now();
@@ -464,7 +473,7 @@ async fn bench(rounds: u32, run_dir: PathBuf) -> anyhow::Result<()> {
     let min = |v: &[Duration]| v.iter().map(ms).fold(f64::INFINITY, f64::min);
     let max = |v: &[Duration]| v.iter().map(ms).fold(0.0, f64::max);
     println!(
-        "bench: 10 hosts, 3 segments, 1 router, {} rounds: round trip mean {:.1} ms, min {:.1} ms, max {:.1} ms (build mean {:.1} ms, min {:.1} ms)",
+        "bench: 10 hosts, 3 segments, 1 router, {} rounds (settle {settle_ms} ms): round trip mean {:.1} ms, min {:.1} ms, max {:.1} ms (build mean {:.1} ms, min {:.1} ms)",
         total.len(),
         mean(&total),
         min(&total),
