@@ -196,7 +196,8 @@ fn supervise(child: Pid, set: &SigSet) -> i32 {
             let _ = nix::sys::signal::kill(child, Signal::SIGKILL);
         }
         let wait = deadline.map_or(std::time::Duration::from_secs(1), |d| {
-            d.saturating_duration_since(now).max(std::time::Duration::from_millis(10))
+            d.saturating_duration_since(now)
+                .max(std::time::Duration::from_millis(10))
         });
         match wait_signal(set, wait) {
             None | Some(Signal::SIGCHLD) => {}
