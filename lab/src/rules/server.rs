@@ -29,6 +29,9 @@ pub(super) const CHECKS: &[(&str, Check)] = &[
     ("SRV-BOOTP-02", bootp_02),
     ("SRV-BOOTP-03", bootp_03),
     ("SRV-SECS-01", secs_01),
+    ("SRV-IN-01", in_01),
+    ("SRV-REQ-01", req_01),
+    ("SRV-CID-01", cid_01),
 ];
 
 fn is_type(m: &Message, ty: MessageType) -> bool {
@@ -681,6 +684,143 @@ fn secs_01(t: &Trace) -> Outcome {
     verdict(any)
 }
 
+/// Server replies to the request at `f`: same xid, captured after it and before the next copy
+/// of a request with that xid on the same segment.
+fn replies_to<'a>(
+    t: &'a Trace,
+    f: &'a Frame,
+    m: &'a Message,
+) -> impl Iterator<Item = (&'a Frame, &'a Message)> + 'a {
+    let next = t
+        .bootp()
+        .find(|(g, n)| {
+            g.segment == f.segment && g.number > f.number && n.op != Op::BootReply && n.xid == m.xid
+        })
+        .map(|(g, _)| g.number)
+        .unwrap_or(usize::MAX);
+    server_replies(t).filter(move |(g, n)| {
+        n.xid == m.xid && maybe_before(f, g) && (g.segment != f.segment || g.number < next)
+    })
+}
+
+/// SRV-IN-01 (RFC 1542 §5.1, §2.1): messages shorter than 300 octets or with an unknown op are
+/// dropped silently.
+fn in_01(t: &Trace) -> Outcome {
+    let mut any = false;
+    for (f, m) in t
+        .bootp()
+        .filter(|(f, _)| f.decoded.udp.as_ref().is_some_and(|u| u.dst_port == 67))
+    {
+        let len = f.decoded.udp.as_ref().map(|u| u.payload_len).unwrap_or(0);
+        let bad = len < bootlab_wire::bootp::MIN_MESSAGE_LEN || matches!(m.op, Op::Unknown(_));
+        if !bad {
+            continue;
+        }
+        any = true;
+        if let Some((g, _)) = replies_to(t, f, m).next() {
+            return fail(
+                &g.segment,
+                g.number,
+                format!(
+                    "server answered a malformed request (frame {}: {len} octets, op {:?})",
+                    f.number, m.op
+                ),
+            );
+        }
+    }
+    verdict(any)
+}
+
+/// Who holds an address at a time: the chaddr of the last grant (OFFER/ACK/BOOTREPLY) of it, unless
+/// given back since.
+fn holder(t: &Trace, addr: Ipv4Addr, at: &Frame) -> Option<[u8; 16]> {
+    let (h, n) = grants(t)
+        .into_iter()
+        .filter(|(g, n)| n.yiaddr == addr && g.time < at.time && !is_type(n, MessageType::Offer))
+        .last()?;
+    (!gave_back(t, n.chaddr, addr, h.time, at.time)).then_some(n.chaddr)
+}
+
+/// SRV-REQ-01 (RFC 2131 §3.1 (4), §3.5): a REQUEST for an address another client holds is
+/// answered with a DHCPNAK, never an ACK.
+fn req_01(t: &Trace) -> Outcome {
+    let mut any = false;
+    for (f, m) in t.bootp().filter(|(f, m)| {
+        is_type(m, MessageType::Request)
+            && m.ciaddr.is_unspecified()
+            && f.decoded.udp.as_ref().is_some_and(|u| u.src_port == 68)
+    }) {
+        let Some(a) = m.options().and_then(|o| o.requested_ip_address()) else {
+            continue;
+        };
+        let Some(owner) = holder(t, a, f) else {
+            continue;
+        };
+        if owner == m.chaddr {
+            continue;
+        }
+        any = true;
+        if let Some((g, _)) = replies_to(t, f, m).find(|(_, n)| is_type(n, MessageType::Ack)) {
+            return fail(
+                &g.segment,
+                g.number,
+                format!("ACK for {a}, which another client holds"),
+            );
+        }
+    }
+    verdict(any)
+}
+
+/// SRV-CID-01 (RFC 2131 §4.2): bindings follow the client identifier when there is one: the same
+/// identifier keeps its address across chaddrs, two identifiers behind one chaddr get two.
+fn cid_01(t: &Trace) -> Outcome {
+    let mut any = false;
+    let acks: Vec<(&Frame, &Message, Vec<u8>)> = server_replies(t)
+        .filter(|(_, m)| is_type(m, MessageType::Ack) && !m.yiaddr.is_unspecified())
+        .filter_map(|(f, m)| {
+            let (_, q) = request_of(t, f, m)?;
+            q.options()
+                .and_then(|o| o.client_identifier())
+                .map(|c| (f, m, c))
+        })
+        .collect();
+    for (i, (f, m, c)) in acks.iter().enumerate() {
+        for (g, n, d) in &acks[..i] {
+            let released = gave_back(t, n.chaddr, n.yiaddr, g.time, f.time);
+            if released {
+                continue;
+            }
+            if c == d && m.chaddr != n.chaddr {
+                any = true;
+                if m.yiaddr != n.yiaddr {
+                    return fail(
+                        &f.segment,
+                        f.number,
+                        format!(
+                            "same client identifier, other chaddr: {} instead of {}",
+                            m.yiaddr, n.yiaddr
+                        ),
+                    );
+                }
+            }
+            if c != d && m.chaddr == n.chaddr {
+                any = true;
+                if m.yiaddr == n.yiaddr {
+                    return fail(
+                        &f.segment,
+                        f.number,
+                        format!(
+                            "two client identifiers behind one chaddr share {}",
+                            m.yiaddr
+                        ),
+                    );
+                }
+            }
+        }
+    }
+    verdict(any)
+}
+
 #[cfg(test)]
 mod tests {
     use super::super::format::kit::*;
@@ -958,6 +1098,79 @@ mod tests {
             }
         });
         pass_fail(bootp_03, &good.done(), &bad.done());
+    }
+
+    #[test]
+    fn in_01_drops_short_requests() {
+        let mk = |answer: bool| {
+            let mut k = Kit::new();
+            let q = client_msg(MessageType::Discover, 0x61, CLIENT);
+            let f = bootlab_wire::bootp::Faults {
+                truncate: Some(280),
+                ..Default::default()
+            };
+            k.udp(
+                "lan",
+                0,
+                (CLIENT, ZERO, 68),
+                (BCAST, ALL, 67),
+                &q.emit_with(&f),
+            );
+            if answer {
+                k.bootp(
+                    "lan",
+                    10,
+                    (SERVER, SERVER_IP, 67),
+                    (CLIENT, YIADDR, 68),
+                    &server_msg(MessageType::Offer, &q, YIADDR),
+                );
+            }
+            k.done()
+        };
+        pass_fail(in_01, &mk(false), &mk(true));
+    }
+
+    #[test]
+    fn req_01_never_acks_a_held_address() {
+        let mk = |ty: MessageType| {
+            let mut k = dora(|_, _| {});
+            let mut r = client_msg(MessageType::Request, 0x62, CLIENT2);
+            r.options_mut().set_ip(code::REQUESTED_IP_ADDRESS, YIADDR);
+            k.bootp("lan", 500, (CLIENT2, ZERO, 68), (BCAST, ALL, 67), &r);
+            k.bootp(
+                "lan",
+                510,
+                (SERVER, SERVER_IP, 67),
+                (BCAST, ALL, 68),
+                &server_msg(ty, &r, YIADDR),
+            );
+            k.done()
+        };
+        pass_fail(req_01, &mk(MessageType::Nak), &mk(MessageType::Ack));
+    }
+
+    #[test]
+    fn cid_01_keys_bindings_on_option_61() {
+        let mk = |second: Ipv4Addr| {
+            let mut k = dora(|t, m| {
+                if matches!(t, MessageType::Discover | MessageType::Request) {
+                    m.options_mut().push(code::CLIENT_IDENTIFIER, vec![0, 1]);
+                }
+            });
+            let mut r = client_msg(MessageType::Request, 0x63, CLIENT);
+            r.options_mut().push(code::CLIENT_IDENTIFIER, vec![0, 2]);
+            r.options_mut().set_ip(code::REQUESTED_IP_ADDRESS, second);
+            k.bootp("lan", 500, (CLIENT, ZERO, 68), (BCAST, ALL, 67), &r);
+            k.bootp(
+                "lan",
+                510,
+                (SERVER, SERVER_IP, 67),
+                (CLIENT, second, 68),
+                &server_msg(MessageType::Ack, &r, second),
+            );
+            k.done()
+        };
+        pass_fail(cid_01, &mk(OTHER), &mk(YIADDR));
     }
 
     #[test]
