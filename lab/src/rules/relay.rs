@@ -25,6 +25,10 @@ pub(super) const CHECKS: &[(&str, Check)] = &[
     ("RELAY-82-03", r82_03),
     ("RELAY-82-05", r82_05),
     ("RELAY-82-06", r82_06),
+    ("RELAY-IN-02", in_02),
+    ("RELAY-REP-01", rep_01),
+    ("RELAY-82-04", r82_04),
+    ("RELAY-SECS-01", secs_01),
 ];
 
 /// Requests relayed server-wards, with the copy the relay received.
@@ -558,6 +562,142 @@ fn r82_06(t: &Trace) -> Outcome {
     verdict(any)
 }
 
+/// RELAY-IN-02 (RFC 1542 §4.1, §2.1): a relay drops requests shorter than 300 octets.
+fn in_02(t: &Trace) -> Outcome {
+    let mut any = false;
+    for (f, _, g, _) in pairs(t) {
+        any = true;
+        let len = g.decoded.udp.as_ref().map(|u| u.payload_len).unwrap_or(0);
+        if len < bootlab_wire::bootp::MIN_MESSAGE_LEN {
+            return fail(
+                &f.segment,
+                f.number,
+                format!(
+                    "relayed a request of {len} octets (frame {} on {})",
+                    g.number, g.segment
+                ),
+            );
+        }
+    }
+    verdict(any)
+}
+
+/// Whether a frame was sent by a MAC of the host `host`.
+fn sent_by(t: &Trace, f: &Frame, host: &str) -> bool {
+    f.decoded
+        .eth
+        .as_ref()
+        .is_some_and(|e| t.names.macs.get(&e.src_addr.0).is_some_and(|h| h == host))
+}
+
+/// RELAY-REP-01 (RFC 1542 §4.1.2): a reply whose giaddr is not one of the relay's addresses is
+/// discarded, not delivered.
+fn rep_01(t: &Trace) -> Outcome {
+    let relays = t.hosts_of_kind("relay");
+    let mut any = false;
+    for (f, m) in t.bootp().filter(|(f, m)| {
+        m.op == Op::BootReply && f.decoded.udp.as_ref().is_some_and(|u| u.dst_port == 67)
+    }) {
+        let Some(dst) = ip_dst(f) else { continue };
+        let Some(host) = t.names.ips.get(&dst).filter(|h| relays.contains(h)) else {
+            continue;
+        };
+        any = true;
+        if host_addresses(t, dst).contains(&m.giaddr) {
+            continue;
+        }
+        let delivered = t.bootp().find(|(g, n)| {
+            n.op == Op::BootReply
+                && n.xid == m.xid
+                && g.decoded.udp.as_ref().is_some_and(|u| u.dst_port == 68)
+                && sent_by(t, g, host)
+                && maybe_before(f, g)
+        });
+        if let Some((g, _)) = delivered {
+            return fail(
+                &g.segment,
+                g.number,
+                format!(
+                    "{host} delivered a reply whose giaddr {} is not its own (frame {})",
+                    m.giaddr, f.number
+                ),
+            );
+        }
+    }
+    verdict(any)
+}
+
+/// RELAY-82-04 (RFC 3046 §2.1): relayed requests fit the link: no fragments, at most 1500
+/// octets of IP.
+fn r82_04(t: &Trace) -> Outcome {
+    let mut any = false;
+    for (f, _) in t.bootp().filter(|(f, m)| relayed(f, m)) {
+        let Some(ip) = &f.decoded.ipv4 else { continue };
+        any = true;
+        if ip.flags & 0b001 != 0 || ip.frag_offset != 0 || ip.total_len > 1500 {
+            return fail(
+                &f.segment,
+                f.number,
+                format!(
+                    "relayed request of {} IP octets, fragmented or above 1500",
+                    ip.total_len
+                ),
+            );
+        }
+    }
+    verdict(any)
+}
+
+/// RELAY-SECS-01 (RFC 1542 §4.1.1): a relay holding requests back by secs does so consistently:
+/// while it forwards a client's requests, it never holds back one with at least the secs of one
+/// it forwarded.
+fn secs_01(t: &Trace) -> Outcome {
+    let ps = pairs(t);
+    let first_hop: Vec<_> = ps.iter().filter(|p| p.3.hops == 0).collect();
+    let mut any = false;
+    for relay in first_hop
+        .iter()
+        .filter_map(|p| ip_src(p.0))
+        .collect::<BTreeSet<_>>()
+    {
+        let mine: Vec<_> = first_hop
+            .iter()
+            .filter(|p| ip_src(p.0) == Some(relay))
+            .collect();
+        let segs: BTreeSet<&str> = mine.iter().map(|p| p.2.segment.as_str()).collect();
+        let forwarded = |g: &Frame, n: &Message| {
+            mine.iter().any(|p| {
+                p.3.xid == n.xid
+                    && p.3.secs == n.secs
+                    && p.2.number == g.number
+                    && p.2.segment == g.segment
+            })
+        };
+        for (g, n) in t.bootp().filter(|(g, n)| {
+            n.op == Op::BootRequest
+                && n.hops == 0
+                && n.giaddr.is_unspecified()
+                && segs.contains(g.segment.as_str())
+                && g.decoded.udp.as_ref().is_some_and(|u| u.src_port == 68)
+        }) {
+            any = true;
+            if forwarded(g, n) {
+                continue;
+            }
+            let lower = mine
+                .iter()
+                .find(|p| p.3.chaddr == n.chaddr && p.3.secs <= n.secs);
+            let alive = mine
+                .iter()
+                .any(|p| p.2.segment == g.segment && p.2.number > g.number);
+            if let (Some(p), true) = (lower, alive) {
+                return fail(&g.segment, g.number, format!("{relay} held back this request (secs {}) but forwarded one with secs {} (frame {})", n.secs, p.3.secs, p.2.number));
+            }
+        }
+    }
+    verdict(any)
+}
+
 #[cfg(test)]
 mod tests {
     use super::super::format::kit::*;
@@ -773,6 +913,120 @@ mod tests {
             &a,
         );
         pass_fail(rep_03, &ok(), &bad.done());
+    }
+
+    #[test]
+    fn in_02_drops_short_requests() {
+        let mk = |len: usize| {
+            let mut k = Kit::new();
+            let m = client_msg(MessageType::Discover, 1, CLIENT);
+            let f = bootlab_wire::bootp::Faults {
+                truncate: Some(len),
+                ..Default::default()
+            };
+            k.udp(
+                "clients",
+                0,
+                (CLIENT, ZERO, 68),
+                (BCAST, ALL, 67),
+                &m.emit_with(&f),
+            );
+            let mut r = m.clone();
+            r.hops = 1;
+            r.giaddr = RELAY_C_IP;
+            k.bootp(
+                "servers",
+                10,
+                (RELAY_S, RELAY_S_IP, 67),
+                (SERVER, SERVER_IP, 67),
+                &r,
+            );
+            k.done()
+        };
+        pass_fail(in_02, &mk(300), &mk(290));
+    }
+
+    #[test]
+    fn rep_01_discards_foreign_giaddr() {
+        let mk = |giaddr: Ipv4Addr| {
+            let mut k = Kit::new();
+            let q = client_msg(MessageType::Discover, 1, CLIENT);
+            let mut o = server_msg(MessageType::Offer, &q, REMOTE_YIADDR);
+            o.giaddr = giaddr;
+            k.bootp(
+                "servers",
+                0,
+                (SERVER, SERVER_IP, 67),
+                (RELAY_S, RELAY_S_IP, 67),
+                &o,
+            );
+            k.bootp(
+                "clients",
+                10,
+                (RELAY_C, RELAY_C_IP, 67),
+                (CLIENT, REMOTE_YIADDR, 68),
+                &o,
+            );
+            k.done()
+        };
+        pass_fail(rep_01, &mk(RELAY_C_IP), &mk(Ipv4Addr::new(203, 0, 113, 9)));
+    }
+
+    #[test]
+    fn r82_04_never_fragments() {
+        let big = relayed_edit(|m| {
+            m.options_mut().push(
+                code::RELAY_AGENT_INFORMATION,
+                vec![1, 250, 7]
+                    .into_iter()
+                    .chain([0; 249])
+                    .collect::<Vec<u8>>(),
+            )
+        });
+        assert_eq!(r82_04(&big), Outcome::Pass);
+        let mut bad = relayed_dora(|_, _, _| {});
+        let mut m = client_msg(MessageType::Discover, 0x5678, CLIENT);
+        m.hops = 1;
+        m.giaddr = RELAY_C_IP;
+        for _ in 0..6 {
+            m.options_mut().push(43, vec![0; 255]);
+        }
+        bad.bootp(
+            "servers",
+            900,
+            (RELAY_S, RELAY_S_IP, 67),
+            (SERVER, SERVER_IP, 67),
+            &m,
+        );
+        pass_fail(r82_04, &ok(), &bad.done());
+    }
+
+    #[test]
+    fn secs_01_holds_back_consistently() {
+        let mk = |forward_late: bool| {
+            let mut k = Kit::new();
+            for (i, secs) in [0u16, 4, 8].iter().enumerate() {
+                let mut c = client_msg(MessageType::Discover, 0x70, CLIENT);
+                c.secs = *secs;
+                let ms = i as u64 * 4000;
+                k.bootp("clients", ms, (CLIENT, ZERO, 68), (BCAST, ALL, 67), &c);
+                let fwd = if forward_late { *secs >= 4 } else { *secs != 4 };
+                if fwd {
+                    let mut r = c.clone();
+                    r.hops = 1;
+                    r.giaddr = RELAY_C_IP;
+                    k.bootp(
+                        "servers",
+                        ms + 10,
+                        (RELAY_S, RELAY_S_IP, 67),
+                        (SERVER, SERVER_IP, 67),
+                        &r,
+                    );
+                }
+            }
+            k.done()
+        };
+        pass_fail(secs_01, &mk(true), &mk(false));
     }
 
     #[test]
