@@ -1,16 +1,23 @@
 //! Checks of the checklist's SEC group: security-relevant rules (RFC 1350 §8, RFC 1123 §4.2.3.4,
 //! RFC 1542 §4.1.1, RFC 3046 §2.1.1).
 
-use super::format::{ip_src, relay_ingress, relayed, verdict};
+use super::format::{ip_dst, ip_src, relay_ingress, relayed, verdict};
 use super::relay::host_addresses;
 use super::tftp::conversations;
 use super::{fail, Check, Outcome};
 use crate::trace::Trace;
+use bootlab_wire::bootp::MessageType;
 use bootlab_wire::tftp::{ErrorCode, Packet};
+use bootlab_wire::Severity;
 use std::collections::HashMap;
 
 /// The checks written so far, by rule id.
-pub(super) const CHECKS: &[(&str, Check)] = &[("SEC-PATH-01", path_01), ("SEC-LOOP-01", loop_01)];
+pub(super) const CHECKS: &[(&str, Check)] = &[
+    ("SEC-PATH-01", path_01),
+    ("SEC-LOOP-01", loop_01),
+    ("SEC-PATH-03", path_03),
+    ("SEC-DECL-01", decl_01),
+];
 
 /// Whether a requested file name climbs out of the served directory with a `..` component.
 fn escapes(name: &str) -> bool {
@@ -111,11 +118,114 @@ fn loop_01(t: &Trace) -> Outcome {
     verdict(any)
 }
 
+/// SEC-PATH-03 (robustness): a malformed request (missing terminators, empty name, unknown
+/// mode) gets an ERROR or nothing, and the server still answers the next good request.
+fn path_03(t: &Trace) -> Outcome {
+    let convs = conversations(t);
+    let mut any = false;
+    for c in &convs {
+        let Some((f, _, _)) = c.request() else {
+            continue;
+        };
+        let malformed = f
+            .decoded
+            .deviations
+            .iter()
+            .any(|d| d.severity == Severity::Error && d.rule.starts_with("RFC 1350"));
+        if !malformed {
+            continue;
+        }
+        any = true;
+        if let Some((g, _, _)) = c
+            .packets
+            .iter()
+            .find(|(_, p, s)| !*s && !matches!(p, Packet::Error { .. }))
+        {
+            return fail(
+                &g.segment,
+                g.number,
+                format!("malformed request (frame {}) served", f.number),
+            );
+        }
+        let server = ip_dst(f);
+        let next_good = convs.iter().find_map(|d| {
+            let (g, _, _) = d.request()?;
+            let good = g.segment == f.segment
+                && g.number > f.number
+                && ip_dst(g) == server
+                && !g
+                    .decoded
+                    .deviations
+                    .iter()
+                    .any(|x| x.severity == Severity::Error);
+            good.then_some((g, d))
+        });
+        if let Some((g, d)) = next_good {
+            if !d.packets.iter().any(|(_, _, s)| !*s) {
+                return fail(
+                    &g.segment,
+                    g.number,
+                    "good request after a malformed one left unanswered",
+                );
+            }
+        }
+    }
+    verdict(any)
+}
+
+/// SEC-DECL-01 (RFC 2131 §7): a DECLINE from a client that does not hold the address does not
+/// take it from its owner: the owner's later REQUEST for it is not NAKed.
+fn decl_01(t: &Trace) -> Outcome {
+    let mut any = false;
+    for (f, m) in t
+        .bootp()
+        .filter(|(_, m)| m.message_type() == Some(MessageType::Decline))
+    {
+        let Some(a) = m.options().and_then(|o| o.requested_ip_address()) else {
+            continue;
+        };
+        let owner = t
+            .bootp()
+            .filter(|(g, n)| {
+                n.message_type() == Some(MessageType::Ack) && n.yiaddr == a && g.time < f.time
+            })
+            .last()
+            .map(|(_, n)| n.chaddr);
+        let Some(owner) = owner.filter(|o| *o != m.chaddr) else {
+            continue;
+        };
+        any = true;
+        let nak = t.bootp().find(|(g, n)| {
+            n.message_type() == Some(MessageType::Nak)
+                && n.chaddr == owner
+                && g.time > f.time
+                && t.bootp().any(|(_, q)| {
+                    q.message_type() == Some(MessageType::Request)
+                        && q.xid == n.xid
+                        && q.chaddr == owner
+                        && (q.ciaddr == a
+                            || q.options().and_then(|o| o.requested_ip_address()) == Some(a))
+                })
+        });
+        if let Some((g, _)) = nak {
+            return fail(
+                &g.segment,
+                g.number,
+                format!(
+                    "owner lost {a} after a DECLINE from another client (frame {})",
+                    f.number
+                ),
+            );
+        }
+    }
+    verdict(any)
+}
+
 #[cfg(test)]
 mod tests {
     use super::super::format::kit::*;
     use super::*;
-    use bootlab_wire::bootp::{Message, MessageType};
+    use bootlab_wire::bootp::{code, Message};
     use bootlab_wire::tftp::{Mode, Request};
     use std::net::Ipv4Addr;
 
@@ -156,6 +266,103 @@ mod tests {
                 data: b"root".to_vec(),
             }),
         );
+    }
+
+    #[test]
+    fn path_03_survives_malformed_requests() {
+        let mk = |serve_bad: bool| {
+            let mut k = Kit::new();
+            let bad = Packet::Rrq(Request {
+                filename: "a".into(),
+                mode: Mode::Octet,
+                options: vec![],
+            });
+            let bytes = bad.emit_with(bootlab_wire::tftp::Faults {
+                omit_final_nul: true,
+            });
+            k.udp(
+                "lan",
+                0,
+                (CLIENT, YIADDR, 2000),
+                (SERVER, SERVER_IP, 69),
+                &bytes,
+            );
+            let reply = if serve_bad {
+                Packet::Data {
+                    block: 1,
+                    data: vec![1],
+                }
+            } else {
+                Packet::Error {
+                    code: ErrorCode::IllegalOperation,
+                    message: "bad".into(),
+                }
+            };
+            k.tftp(
+                "lan",
+                10,
+                (SERVER, SERVER_IP, 3000),
+                (CLIENT, YIADDR, 2000),
+                &reply,
+            );
+            let good = Packet::Rrq(Request {
+                filename: "a".into(),
+                mode: Mode::Octet,
+                options: vec![],
+            });
+            k.tftp(
+                "lan",
+                20,
+                (CLIENT, YIADDR, 2001),
+                (SERVER, SERVER_IP, 69),
+                &good,
+            );
+            k.tftp(
+                "lan",
+                30,
+                (SERVER, SERVER_IP, 3001),
+                (CLIENT, YIADDR, 2001),
+                &Packet::Data {
+                    block: 1,
+                    data: vec![1],
+                },
+            );
+            k.done()
+        };
+        pass_fail(path_03, &mk(false), &mk(true));
+    }
+
+    #[test]
+    fn decl_01_ignores_spoofed_declines() {
+        let mk = |nak: bool| {
+            let mut k = dora(|_, _| {});
+            let mut d = Message::new_dhcp(MessageType::Decline, 0x71, CLIENT2);
+            d.options_mut().set_ip(code::REQUESTED_IP_ADDRESS, YIADDR);
+            k.bootp("lan", 400, (CLIENT2, ZERO, 68), (BCAST, ALL, 67), &d);
+            let mut r = client_msg(MessageType::Request, 0x72, CLIENT);
+            r.ciaddr = YIADDR;
+            k.bootp(
+                "lan",
+                500,
+                (CLIENT, YIADDR, 68),
+                (SERVER, SERVER_IP, 67),
+                &r,
+            );
+            let ty = if nak {
+                MessageType::Nak
+            } else {
+                MessageType::Ack
+            };
+            let a = server_msg(ty, &r, YIADDR);
+            let dst = if nak {
+                (BCAST, ALL, 68)
+            } else {
+                (CLIENT, YIADDR, 68)
+            };
+            k.bootp("lan", 510, (SERVER, SERVER_IP, 67), dst, &a);
+            k.done()
+        };
+        pass_fail(decl_01, &mk(false), &mk(true));
     }
 
     #[test]
