@@ -275,6 +275,22 @@ async fn two_segments(
     let seen = exchange(&world, rules, "").await?;
     println!("udp seen on {seen:?}");
     private_files(&world).await?;
+    // A daemon that backgrounds itself: its leader exits at once, the rest of its process
+    // group lives on until the world stops it.
+    let daemon = world.spawn(
+        "router",
+        ProcessSpec {
+            argv: vec![
+                "sh".into(),
+                "-c".into(),
+                "sleep 1000 & echo backgrounded".into(),
+            ],
+            env: vec![],
+            cwd: None,
+            name: "daemon".into(),
+        },
+    )?;
+    daemon.wait_timeout(Duration::from_secs(5)).await?;
     // A frame injected onto a segment from the switch is captured like any other.
     let mut frames = world.frames();
     let mut frame = vec![0xff; 6];
@@ -306,7 +322,9 @@ async fn two_segments(
             _ = term.recv() => println!("SIGTERM: shutting down"),
         }
     }
+    let stopping = Instant::now();
     let report = world.shutdown().await?;
+    println!("shutdown in {} ms", stopping.elapsed().as_millis());
     for s in &report.segments {
         println!(
             "capture {} frames {} drops {} pcap {}",

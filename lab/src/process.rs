@@ -204,6 +204,7 @@ pub(crate) fn spawn(
         source,
     })?;
     let pid = child.id().unwrap_or(0);
+    watch_orphans(pid);
     let (progress, _) = watch::channel((0usize, 0u8));
     let (lines, _) = broadcast::channel(1024);
     let (exit, _) = watch::channel(None);
@@ -248,6 +249,71 @@ pub(crate) fn spawn(
         });
     });
     Ok(Process { inner })
+}
+
+/// Process groups the lab started (their leaders' pids).
+static GROUPS: Mutex<std::collections::BTreeSet<u32>> =
+    Mutex::new(std::collections::BTreeSet::new());
+static REAPER: std::sync::Once = std::sync::Once::new();
+
+/// Records the group of a new process and, once per lab, starts the orphan reaper.
+///
+/// The lab is the init of its PID namespace, so what a role forks and leaves behind (a daemon
+/// that backgrounds itself) becomes the lab's child when its parent exits. Those orphans are
+/// reaped here; the roles themselves are reaped by tokio, and children of anything else in the
+/// lab process are left alone (only members of the lab's process groups are reaped).
+fn watch_orphans(pid: u32) {
+    if let Ok(mut g) = GROUPS.lock() {
+        g.insert(pid);
+    }
+    REAPER.call_once(|| {
+        if let Ok(mut sigchld) =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::child())
+        {
+            tokio::spawn(async move {
+                // Runs as long as the runtime.
+                while sigchld.recv().await.is_some() {
+                    reap_orphans();
+                }
+            });
+        }
+    });
+}
+
+/// Reaps exited orphans of the lab's process groups (`/proc/self/task/*/children`).
+fn reap_orphans() {
+    let groups = match GROUPS.lock() {
+        Ok(g) => g.clone(),
+        Err(_) => return,
+    };
+    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
+        return;
+    };
+    for t in tasks.flatten() {
+        let children = std::fs::read_to_string(t.path().join("children")).unwrap_or_default();
+        for pid in children
+            .split_whitespace()
+            .filter_map(|c| c.parse::<u32>().ok())
+        {
+            if groups.contains(&pid) {
+                continue; // a role: tokio reaps it
+            }
+            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+            // Fields after the command name: state, ppid, pgrp, ...
+            let mut rest = stat
+                .rsplit_once(')')
+                .map(|(_, r)| r)
+                .unwrap_or("")
+                .split_whitespace();
+            let (state, pgrp) = (rest.next(), rest.nth(1).and_then(|g| g.parse::<u32>().ok()));
+            if state == Some("Z") && pgrp.is_some_and(|g| groups.contains(&g)) {
+                let _ = nix::sys::wait::waitpid(
+                    Pid::from_raw(pid as i32),
+                    Some(nix::sys::wait::WaitPidFlag::WNOHANG),
+                );
+            }
+        }
+    }
 }
 
 /// Copies one output stream to its log file, the history and the line broadcast.
@@ -410,11 +476,17 @@ impl Process {
             })
     }
 
-    /// Sends `signal` to the process's group (it leads its own group).
+    /// Sends `signal` to the process's group (it leads its own group; children it forked,
+    /// e.g. a daemon that backgrounds itself, stay in it).
     pub fn signal(&self, signal: Signal) {
-        if self.try_status().is_none() && self.inner.pid > 0 {
+        if self.inner.pid > 0 {
             let _ = killpg(Pid::from_raw(self.inner.pid as i32), signal);
         }
+    }
+
+    /// Whether any process of its group is still alive.
+    fn group_alive(&self) -> bool {
+        self.inner.pid > 0 && killpg(Pid::from_raw(self.inner.pid as i32), None).is_ok()
     }
 
     /// Kills the process group with SIGKILL at once.
@@ -423,16 +495,27 @@ impl Process {
         self.signal(Signal::SIGKILL);
     }
 
-    /// Stops the process: SIGTERM, then SIGKILL if it has not ended after `grace`.
+    /// Stops the process and its group: SIGTERM, then SIGKILL to whatever is left after
+    /// `grace`.
     pub async fn stop(&self, grace: Duration) -> ExitStatus {
         self.inner.requested.store(true, Ordering::SeqCst);
         self.signal(Signal::SIGTERM);
-        match tokio::time::timeout(grace, self.wait()).await {
+        let deadline = tokio::time::Instant::now() + grace;
+        let status = match tokio::time::timeout_at(deadline, self.wait()).await {
             Ok(s) => s,
             Err(_) => {
                 self.signal(Signal::SIGKILL);
                 self.wait().await
             }
+        };
+        // The leader is gone; give the rest of its group (reaped by the PID-namespace init) the
+        // same bound. Bounded by the deadline.
+        while self.group_alive() && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(10)).await;
         }
+        if self.group_alive() {
+            self.signal(Signal::SIGKILL);
+        }
+        status
     }
 }

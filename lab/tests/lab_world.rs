@@ -185,6 +185,17 @@ fn two_segments(rootless: bool) {
         "{stdout}"
     );
     assert!(stdout.contains("inject seen on lan"), "{stdout}");
+    // The backgrounded daemon's group was stopped by SIGTERM and reaped, well within the grace.
+    let shutdown_ms: u64 = stdout
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix("shutdown in ")?
+                .strip_suffix(" ms")?
+                .parse()
+                .ok()
+        })
+        .unwrap_or(u64::MAX);
+    assert!(shutdown_ms < 1000, "{stdout}");
     assert!(
         stdout.contains("capture lan frames") && stdout.contains("drops 0"),
         "{stdout}"
