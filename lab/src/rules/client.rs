@@ -649,7 +649,7 @@ fn max_01(t: &Trace) -> Outcome {
             }
         } else if is_type(m, MessageType::Discover) || is_type(m, MessageType::Request) {
             any = true;
-            if !v.is_some_and(|v| v >= 576) {
+            if v.is_none_or(|v| v < 576) {
                 return fail(
                     &f.segment,
                     f.number,
@@ -741,12 +741,12 @@ fn nak_01(t: &Trace) -> Outcome {
 }
 
 /// The ACK that bound `addr` to `chaddr` last before `at`, with its time.
-fn binding_ack<'a>(
-    t: &'a Trace,
+fn binding_ack(
+    t: &Trace,
     chaddr: [u8; 16],
     addr: Ipv4Addr,
     at: Duration,
-) -> Option<(&'a Frame, &'a Message)> {
+) -> Option<(&Frame, &Message)> {
     to_client(t)
         .filter(|(g, n)| {
             is_type(n, MessageType::Ack) && n.chaddr == chaddr && n.yiaddr == addr && g.time < at

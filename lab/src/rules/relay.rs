@@ -283,8 +283,8 @@ fn fields_01(t: &Trace) -> Outcome {
 fn dest_01(t: &Trace) -> Outcome {
     // (relay address, chaddr) -> (xid, secs, type) -> destinations
     type Key = (Ipv4Addr, [u8; 16]);
-    let mut groups: HashMap<Key, Vec<((u32, u16, u8), BTreeSet<Ipv4Addr>, &Frame)>> =
-        HashMap::new();
+    type Copies<'a> = Vec<((u32, u16, u8), BTreeSet<Ipv4Addr>, &'a Frame)>;
+    let mut groups: HashMap<Key, Copies<'_>> = HashMap::new();
     for (f, m) in t.bootp().filter(|(f, m)| relayed(f, m)) {
         let (Some(src), Some(dst)) = (ip_src(f), ip_dst(f)) else {
             continue;
@@ -361,7 +361,10 @@ fn ttl_01(t: &Trace) -> Outcome {
 
 /// Replies a relay delivered on a client link: BOOTREPLY 67 -> 68 with giaddr set, with the
 /// copy the server sent to the relay.
-fn deliveries(t: &Trace) -> Vec<(&Frame, &Message, Option<(&Frame, &Message)>)> {
+/// A reply delivered to a client, with the server's copy when captured.
+type Delivery<'a> = (&'a Frame, &'a Message, Option<(&'a Frame, &'a Message)>);
+
+fn deliveries(t: &Trace) -> Vec<Delivery<'_>> {
     t.bootp()
         .filter(|(f, m)| {
             m.op == Op::BootReply

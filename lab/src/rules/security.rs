@@ -45,18 +45,22 @@ fn path_01(t: &Trace) -> Outcome {
                         format!("request for {:?} served", r.filename),
                     )
                 }
-                Packet::Error { code, .. } if !*from_client => {
-                    if !matches!(code, ErrorCode::FileNotFound | ErrorCode::AccessViolation) {
-                        return fail(
-                            &g.segment,
-                            g.number,
-                            format!(
-                                "request for {:?} refused with code {}, expected 1 or 2",
-                                r.filename,
-                                code.value()
-                            ),
-                        );
-                    }
+                Packet::Error { code, .. }
+                    if !*from_client
+                        && !matches!(
+                            code,
+                            ErrorCode::FileNotFound | ErrorCode::AccessViolation
+                        ) =>
+                {
+                    return fail(
+                        &g.segment,
+                        g.number,
+                        format!(
+                            "request for {:?} refused with code {}, expected 1 or 2",
+                            r.filename,
+                            code.value()
+                        ),
+                    );
                 }
                 _ => {}
             }

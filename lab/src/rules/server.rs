@@ -736,8 +736,7 @@ fn in_01(t: &Trace) -> Outcome {
 fn holder(t: &Trace, addr: Ipv4Addr, at: &Frame) -> Option<[u8; 16]> {
     let (h, n) = grants(t)
         .into_iter()
-        .filter(|(g, n)| n.yiaddr == addr && g.time < at.time && !is_type(n, MessageType::Offer))
-        .last()?;
+        .rfind(|(g, n)| n.yiaddr == addr && g.time < at.time && !is_type(n, MessageType::Offer))?;
     (!gave_back(t, n.chaddr, addr, h.time, at.time)).then_some(n.chaddr)
 }
 

@@ -175,7 +175,7 @@ fn len_01(t: &Trace) -> Outcome {
                 _ => None,
             })
             .collect();
-        let Some(last) = datas.iter().map(|d| d.1).last() else {
+        let Some(last) = datas.last().map(|d| d.1) else {
             continue;
         };
         any = true;
@@ -535,11 +535,12 @@ fn oack_02(t: &Trace) -> Outcome {
             continue;
         };
         any = true;
-        let ok = match (rrq, p) {
-            (true, Packet::Ack { block: 0 }) | (false, Packet::Data { block: 1, .. }) => true,
-            (_, Packet::Error { .. }) => true,
-            _ => false,
-        };
+        let ok = matches!(
+            (rrq, p),
+            (true, Packet::Ack { block: 0 })
+                | (false, Packet::Data { block: 1, .. })
+                | (_, Packet::Error { .. })
+        );
         if !ok {
             return fail(
                 &g.segment,
