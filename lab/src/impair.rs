@@ -5,6 +5,25 @@
 //! netem.)
 //!
 //! [`Impairer`] is the pure decision core; [`Wire`] is the forwarding loop around it.
+//!
+//! In a scenario (TOML), rules read:
+//!
+//! ```toml
+//! rules = [
+//!     { direction = "to-host", match = { dhcp = "offer" }, when = { nth = 1 }, action = "drop" },
+//!     { match = { tftp = { opcode = "ack", block = 5 } }, action = "duplicate" },
+//!     { match = { tftp = { opcode = "data" } }, action = { delay-ms = 200 } },
+//!     { match = { udp = { dst_port = 69 } }, when = { first = 2 }, action = "reorder" },
+//!     { match = "arp", when = { chance = 0.3 }, action = "drop" },
+//! ]
+//! ```
+//!
+//! `direction` is `both` (default), `to-host` or `from-host`; `match` is `any` (default), `arp`,
+//! `rarp`, `{ udp = { src_port, dst_port } }`, `{ bootp = { op } }`, `{ dhcp = "discover" |
+//! "offer" | "request" | "decline" | "ack" | "nak" | "release" | "inform" }` or `{ tftp = {
+//! opcode, block } }`; `when` is `every` (default), `{ nth = n }` (1-based, counted per rule),
+//! `{ first = n }` or `{ chance = p }`. BOOTP, DHCP and TFTP are recognised by the wire decoder
+//! (`bootlab_wire::frame`), which follows TFTP transfers to their ephemeral ports.
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;

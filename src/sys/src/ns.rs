@@ -201,8 +201,7 @@ fn supervise(child: Pid, set: &SigSet) -> i32 {
         });
         match wait_signal(set, wait) {
             None | Some(Signal::SIGCHLD) => {}
-            Some(sig) if deadline.is_some() => {
-                let _ = sig;
+            Some(_) if deadline.is_some() => {
                 let _ = nix::sys::signal::kill(child, Signal::SIGKILL);
             }
             Some(sig) => {
