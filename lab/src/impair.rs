@@ -541,6 +541,21 @@ mod tests {
     }
 
     #[test]
+    fn the_documented_example_parses() {
+        let imp = parse(
+            r#"rules = [
+                { direction = "to-host", match = { dhcp = "offer" }, when = { nth = 1 }, action = "drop" },
+                { match = { tftp = { opcode = "ack", block = 5 } }, action = "duplicate" },
+                { match = { tftp = { opcode = "data" } }, action = { delay-ms = 200 } },
+                { match = { udp = { dst_port = 69 } }, when = { first = 2 }, action = "reorder" },
+                { match = "arp", when = { chance = 0.3 }, action = "drop" },
+            ]"#,
+        );
+        assert_eq!(imp.rules.len(), 5);
+        assert_eq!(imp.rules[4].when, When::Chance(0.3));
+    }
+
+    #[test]
     fn drop_the_first_offer_only() {
         let imp = parse(
             r#"rules = [{ direction = "to-host", match = { dhcp = "offer" }, when = { nth = 1 }, action = "drop" }]"#,
