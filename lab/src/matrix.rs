@@ -221,6 +221,25 @@ fn plan(
 /// address it does pick. Static bindings stay checked.
 pub fn for_peer(sc: &Scenario, kind: &str) -> Scenario {
     let mut sc = sc.clone();
+    if kind == "rom-client" {
+        // A boot ROM peer is firmware in a software-emulated VM (iPXE in qemu/TCG): BIOS, ROM
+        // start-up and its DHCP wait take ~20 s before the first TFTP packet. The waits bound
+        // how long the lab waits, not what is on the wire: give it 4x (the golden trace and
+        // the rules still judge the exchange).
+        let stretch = |s: &str| {
+            crate::scenario::parse_duration(s).map(|d| format!("{}ms", (d * 4).as_millis()))
+        };
+        for step in &mut sc.steps {
+            if let Some(w) = step.wait.as_mut() {
+                if let Some(longer) = stretch(w.within.get_ref()) {
+                    w.within = toml::Spanned::new(w.within.span(), longer);
+                }
+            }
+        }
+        if let Some(longer) = stretch(sc.timeout.get_ref()) {
+            sc.timeout = toml::Spanned::new(sc.timeout.span(), longer);
+        }
+    }
     if !SERVER_KINDS.contains(&kind) {
         return sc;
     }
@@ -574,6 +593,21 @@ fn first_offer(cell: &Cell) -> Option<String> {
     Some(y.to_string())
 }
 
+/// Whether the ROM of a rom-client cell sent an ARP reply or announcement (the trace names the
+/// ROM's host `rom` in the lab's scenarios).
+fn rom_answers_arp(cell: &Cell) -> bool {
+    let Some(dir) = &cell.artifacts else {
+        return false;
+    };
+    std::fs::read_to_string(dir.join("trace.txt")).is_ok_and(|t| {
+        t.lines().any(|l| {
+            let mut w = l.split_whitespace();
+            let (_seg, src) = (w.next(), w.next());
+            src == Some("rom") && (l.contains("ARP reply") || l.contains("ARP announce"))
+        })
+    })
+}
+
 /// Findings in words: for the behaviours the issue asks about, which implementations show them
 /// (from the rule results of the swapped role, and from the traces).
 pub fn findings(cells: &[Cell]) -> Vec<String> {
@@ -659,6 +693,18 @@ pub fn findings(cells: &[Cell]) -> Vec<String> {
             } else {
                 never.join(", ")
             }
+        ));
+    }
+    if has(&["rom-client"]) {
+        let answering: BTreeSet<String> = cells
+            .iter()
+            .filter(|c| c.kind == "rom-client" && matches!(c.status, Status::Pass | Status::Fail))
+            .filter(|c| rom_answers_arp(c))
+            .map(|c| c.profile.clone())
+            .collect();
+        out.push(format!(
+            "Boot ROM peers that use ARP themselves (reply/announce), so the ARP-less premise of the KB Q164394 scenarios does not hold for them (their cells show a real ROM booting, not the bug): {}",
+            if answering.is_empty() { "none seen".into() } else { answering.into_iter().collect::<Vec<_>>().join(", ") }
         ));
     }
     if has(&["relay"]) {

@@ -78,6 +78,21 @@ fn launch(
     if role == Role::BootpClient {
         rendered.events.push(bootp_reply_alias());
     }
+    if role == Role::RomClient {
+        // Our ROM reports its BOOTP/DHCP reply as `boot-reply-received`; a ROM peer's profile
+        // calls the same moment `bound`.
+        let aliases: Vec<crate::profile::CompiledEvent> = rendered
+            .events
+            .iter()
+            .filter(|e| e.event == "bound")
+            .map(|e| crate::profile::CompiledEvent {
+                event: "boot-reply-received".into(),
+                on: e.on.clone(),
+            })
+            .collect();
+        rendered.events.extend(aliases);
+    }
+    give_the_vm_the_hosts_mac(&mut rendered, params);
     rendered.write_files().map_err(|e| e.to_string())?;
     let mut argv = rendered.launch_argv();
     if rendered
@@ -507,6 +522,30 @@ async fn poll(within: Duration, mut ready: impl FnMut() -> bool) -> Result<(), S
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     Err(format!("not ready within {within:?}"))
+}
+
+/// A boot ROM in a VM (`needs = ["tun"]`: qemu on a tap bridged with the host's lab interface)
+/// takes the host's MAC, which the scenario's bindings name (`$mac:HOST`); the host's own
+/// interface then gets another one (last octet 0xfe, an index no lab interface has), or the
+/// bridge would keep every frame for that MAC to itself and the VM would receive nothing. Done as
+/// the first command of the profile's setup script, before the bridge is made.
+fn give_the_vm_the_hosts_mac(rendered: &mut Rendered, params: &RoleParams) {
+    let (Some(mac), Some(interface), Some(setup)) =
+        (params.mac, &params.interface, &rendered.setup)
+    else {
+        return;
+    };
+    if !rendered.needs.contains(&crate::profile::Need::Tun) {
+        return;
+    }
+    let mut other = mac;
+    other.0[5] = 0xfe;
+    for f in rendered.files.iter_mut().filter(|f| &f.path == setup) {
+        f.contents = format!(
+            "ip link set dev {interface} address {other}\n{}",
+            f.contents
+        );
+    }
 }
 
 /// A BOOTP client peer reports a binding through its hook as `bound {address, server}`; BOOTP
