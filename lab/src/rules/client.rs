@@ -44,6 +44,7 @@ pub(super) const CHECKS: &[(&str, Check)] = &[
     ("CLI-TIMER-01", timer_01),
     ("CLI-EXPIRE-01", expire_01),
     ("CLI-BOOTP-01", bootp_01),
+    ("CLI-RTX-02", rtx_02),
 ];
 
 /// CLI-ACD-01: a client's ARP check of an offered address uses sender IP 0.0.0.0.
@@ -536,6 +537,38 @@ pub(super) fn rtx_gaps(
                     ),
                 );
             }
+        }
+    }
+    verdict(any)
+}
+
+/// CLI-RTX-02 (RFC 2131 §3.1 (5), §4.4.1): unanswered SELECTING REQUESTs are given up after about
+/// 4 retransmissions / 60 s (the client goes back to INIT).
+fn rtx_02(t: &Trace) -> Outcome {
+    let mut any = false;
+    for run in retransmission_runs(t, selecting) {
+        let (Some((f, _)), Some((l, _))) = (run.first(), run.last()) else {
+            continue;
+        };
+        if run.len() < 2 {
+            continue;
+        }
+        any = true;
+        let answered = to_client(t).any(|(g, n)| {
+            n.xid == run[0].1.xid
+                && n.chaddr == run[0].1.chaddr
+                && g.time > f.time
+                && g.time < l.time
+        });
+        let span = protocol_secs(t, f.time, l.time);
+        if !answered && span > 64.0 + 2.0 + TOLERANCE {
+            return fail(
+                &l.segment,
+                l.number,
+                format!(
+                    "SELECTING REQUEST still repeated {span:.1} s after the first, past about 60 s"
+                ),
+            );
         }
     }
     verdict(any)
@@ -1531,6 +1564,27 @@ mod tests {
             rtx_01,
             &good,
             &discovers(&[(0, 0), (4000, 4), (8000, 8)]).done(),
+        );
+    }
+
+    #[test]
+    fn rtx_02_gives_up_selecting_after_a_minute() {
+        let mk = |times: &[u64]| {
+            let mut k = dora(|_, _| {});
+            k.trace.frames.truncate(2); // DISCOVER, OFFER
+            for ms in times {
+                let mut r = client_msg(MessageType::Request, 0x1234, CLIENT);
+                r.options_mut().set_ip(code::SERVER_IDENTIFIER, SERVER_IP);
+                r.options_mut().set_ip(code::REQUESTED_IP_ADDRESS, YIADDR);
+                k.bootp("lan", *ms, (CLIENT, ZERO, 68), (BCAST, ALL, 67), &r);
+            }
+            k.done()
+        };
+        let good = mk(&[200, 4200, 12_200, 28_200, 60_200]);
+        pass_fail(
+            rtx_02,
+            &good,
+            &mk(&[200, 4200, 12_200, 28_200, 60_200, 124_200]),
         );
     }
 

@@ -1160,4 +1160,65 @@ mod tests {
         });
         pass_fail(multi_01, &ok.done(), &bad.done());
     }
+
+    /// The canonical exchanges of the test kit are conformant: no check may fail on them.
+    #[test]
+    fn no_check_fails_on_the_kits_good_exchanges() {
+        let mut tftp = Kit::new();
+        let rrq = bootlab_wire::tftp::Packet::Rrq(bootlab_wire::tftp::Request {
+            filename: "boot/kernel".into(),
+            mode: bootlab_wire::tftp::Mode::Octet,
+            options: vec![bootlab_wire::tftp::TftpOption::new("blksize", 1024)],
+        });
+        let (c, s69, s) = (
+            (CLIENT, YIADDR, 2000),
+            (SERVER, SERVER_IP, 69),
+            (SERVER, SERVER_IP, 3000),
+        );
+        tftp.tftp("lan", 0, c, s69, &rrq);
+        let oack = vec![bootlab_wire::tftp::TftpOption::new("blksize", 1024)];
+        tftp.tftp(
+            "lan",
+            10,
+            s,
+            c,
+            &bootlab_wire::tftp::Packet::Oack { options: oack },
+        );
+        tftp.tftp(
+            "lan",
+            20,
+            c,
+            s,
+            &bootlab_wire::tftp::Packet::Ack { block: 0 },
+        );
+        for (i, n) in [1024usize, 1024, 7].iter().enumerate() {
+            let block = i as u16 + 1;
+            let data = bootlab_wire::tftp::Packet::Data {
+                block,
+                data: vec![0; *n],
+            };
+            tftp.tftp("lan", 30 + 20 * i as u64, s, c, &data);
+            tftp.tftp(
+                "lan",
+                40 + 20 * i as u64,
+                c,
+                s,
+                &bootlab_wire::tftp::Packet::Ack { block },
+            );
+        }
+        for trace in [
+            dora(|_, _| {}).done(),
+            relayed_dora(|_, _, _| {}).done(),
+            bootp_exchange(|_, _| {}).done(),
+            tftp.done(),
+        ] {
+            for (rule, outcome) in crate::rules::evaluate(&trace) {
+                assert!(
+                    !matches!(outcome, Outcome::Fail(_)),
+                    "{} fails on a good exchange: {outcome:?}",
+                    rule.id
+                );
+            }
+        }
+    }
 }

@@ -338,7 +338,7 @@ fn loop_01(t: &Trace) -> Outcome {
 /// RELAY-TTL-01 (RFC 1542 §4.1.1): the forwarded request's TTL is a fresh default or lower than
 /// the received one; a copy keeping a non-default incoming TTL is flagged.
 fn ttl_01(t: &Trace) -> Outcome {
-    const DEFAULTS: [u8; 4] = [16, 32, 64, 255];
+    const DEFAULTS: [u8; 5] = [16, 32, 64, 128, 255];
     let mut any = false;
     for (f, _, g, _) in pairs(t) {
         let (Some(out), Some(inp)) = (&f.decoded.ipv4, &g.decoded.ipv4) else {
