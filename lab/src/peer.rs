@@ -412,7 +412,12 @@ pub fn features(sc: &Scenario, kind: &str) -> BTreeSet<&'static str> {
     {
         f.insert("scaled-time");
     }
-    if replaced.len() > 1 && (server || kind == "relay") {
+    // A relay forwarding to more than one server (RFC 1542 §4.1.1 "one or more").
+    if kind == "relay"
+        && replaced
+            .iter()
+            .any(|r| strings(&r.config, "servers").len() > 1)
+    {
         f.insert("multiple-servers");
     }
     for r in &replaced {
@@ -703,10 +708,7 @@ mod tests {
     #[test]
     fn features_name_what_peers_may_lack() {
         let f = features(&scenario("backup-server-secs-threshold"), "bootp-server");
-        assert!(
-            f.contains("secs-threshold") && f.contains("multiple-servers") && f.contains("bootp"),
-            "{f:?}"
-        );
+        assert!(f.contains("secs-threshold") && f.contains("bootp"), "{f:?}");
         let f = features(&scenario("q164394-nt4-arp-cache"), "bootp-server");
         assert!(f.contains("quirks"), "{f:?}");
         let f = features(&scenario("relay-one-hop"), "dhcp-server");
@@ -715,6 +717,8 @@ mod tests {
             "{f:?}"
         );
         assert!(features(&scenario("dhcp-dora"), "relay").is_empty());
+        // Two relays with one server each is not "multiple servers".
+        assert!(!features(&scenario("relay-two-hops"), "relay").contains("multiple-servers"));
     }
 
     #[test]
