@@ -79,6 +79,11 @@ fn real_main() -> anyhow::Result<()> {
     }
 }
 
+fn interrupted() -> ! {
+    eprintln!("bootlab: interrupted; runs in progress are abandoned (their namespaces go with the lab)");
+    std::process::exit(130)
+}
+
 /// Arguments of `bootlab run`.
 #[derive(Debug, clap::Args)]
 struct RunArgs {
@@ -196,13 +201,24 @@ fn run(a: RunArgs) -> anyhow::Result<()> {
                 }));
             }
         }
-        let mut results = Vec::new();
-        for t in tasks {
-            if let Ok(r) = t.await {
-                results.push(r);
+        let collect = async {
+            let mut results = Vec::new();
+            for t in tasks {
+                if let Ok(r) = t.await {
+                    results.push(r);
+                }
             }
+            results
+        };
+        // The lab is PID 1 of its PID namespace: without a handler, SIGINT/SIGTERM would be
+        // ignored until the original process gives up on it. Leaving here ends the namespace and
+        // everything in it.
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+        tokio::select! {
+            r = collect => r,
+            _ = tokio::signal::ctrl_c() => interrupted(),
+            _ = async { match term.as_mut() { Some(t) => { t.recv().await; } None => std::future::pending().await } } => interrupted(),
         }
-        results
     });
     print!("{}", bootlab_lab::report::summary(&results));
     if let Some(p) = &a.junit {
