@@ -439,6 +439,7 @@ async fn run_inner(sc: &Scenario, opts: &Options, dir: &Path, result: &mut Scena
         }
         frames.extend(read_pcap(&seg.segment, &seg.pcap).map_err(|e| RunError::Lab(format!("{}: {e}", seg.pcap.display())))?);
     }
+    rebase(&mut frames);
     debug("pcaps read");
     let trace = Trace { frames, names, events, roles, time_scale: sc.time_scale };
     let text = trace.normalized(sc.collapse);
@@ -597,18 +598,28 @@ async fn do_step(
 }
 
 /// Reads a pcap file into decoded frames.
+/// Reads a pcap file into decoded frames; `time` is the capture timestamp since the epoch until
+/// [`rebase`] makes all segments relative to the run's first frame.
 pub fn read_pcap(segment: &str, path: &Path) -> Result<Vec<Frame>, String> {
     let f = std::fs::File::open(path).map_err(|e| e.to_string())?;
     let mut reader = pcap_file::pcap::PcapReader::new(f).map_err(|e| e.to_string())?;
     let mut decoder = bootlab_wire::frame::Decoder::new(bootlab_wire::ChecksumPolicy::Verify);
     let mut out = Vec::new();
-    let mut first: Option<Duration> = None;
     while let Some(pkt) = reader.next_packet() {
         let pkt = pkt.map_err(|e| e.to_string())?;
-        let t0 = *first.get_or_insert(pkt.timestamp);
-        out.push(Frame { segment: segment.to_string(), number: out.len() + 1, time: pkt.timestamp.saturating_sub(t0), decoded: decoder.decode(&pkt.data) });
+        out.push(Frame { segment: segment.to_string(), number: out.len() + 1, time: pkt.timestamp, decoded: decoder.decode(&pkt.data) });
     }
     Ok(out)
+}
+
+/// Makes every frame's time relative to the first frame of the run, whatever its segment, so
+/// times compare across segments.
+pub fn rebase(frames: &mut [Frame]) {
+    if let Some(t0) = frames.iter().map(|f| f.time).min() {
+        for f in frames.iter_mut() {
+            f.time = f.time.saturating_sub(t0);
+        }
+    }
 }
 
 /// Progress lines for people debugging the lab itself (`BOOTLAB_DEBUG=1`).
