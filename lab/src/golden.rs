@@ -50,7 +50,10 @@ pub fn snapshot_name(scenario: &str, implementation: Option<&str>) -> String {
 /// The trace inside a golden file: everything after insta's `---` header (a file without a
 /// header is all trace), with trailing blank lines removed as insta does.
 pub fn contents(file: &str) -> String {
-    let body = match file.strip_prefix("---\n").and_then(|rest| rest.find("\n---\n").map(|i| &rest[i + 5..])) {
+    let body = match file
+        .strip_prefix("---\n")
+        .and_then(|rest| rest.find("\n---\n").map(|i| &rest[i + 5..]))
+    {
         Some(b) => b,
         None => file,
     };
@@ -60,7 +63,10 @@ pub fn contents(file: &str) -> String {
 }
 
 fn snapshot_file(actual: &str) -> String {
-    format!("---\nsource: lab/tests/conformance.rs\nexpression: trace\n---\n{}", contents(actual))
+    format!(
+        "---\nsource: lab/tests/conformance.rs\nexpression: trace\n---\n{}",
+        contents(actual)
+    )
 }
 
 /// Compares `actual` with the golden file at `path`; with `accept`, writes it instead.
@@ -70,7 +76,9 @@ pub fn compare(path: &Path, actual: &str, accept: bool) -> std::io::Result<Compa
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir)?;
         }
-        let same = std::fs::read_to_string(path).map(|g| contents(&g) == actual).unwrap_or(false);
+        let same = std::fs::read_to_string(path)
+            .map(|g| contents(&g) == actual)
+            .unwrap_or(false);
         if !same {
             std::fs::write(path, snapshot_file(&actual))?;
             return Ok(Comparison::Accepted(path.to_path_buf()));
@@ -79,8 +87,13 @@ pub fn compare(path: &Path, actual: &str, accept: bool) -> std::io::Result<Compa
     }
     match std::fs::read_to_string(path) {
         Ok(golden) if contents(&golden) == actual => Ok(Comparison::Same),
-        Ok(golden) => Ok(Comparison::Differs { path: path.to_path_buf(), diff: unified_diff(&contents(&golden), &actual) }),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Comparison::Missing(path.to_path_buf())),
+        Ok(golden) => Ok(Comparison::Differs {
+            path: path.to_path_buf(),
+            diff: unified_diff(&contents(&golden), &actual),
+        }),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            Ok(Comparison::Missing(path.to_path_buf()))
+        }
         Err(e) => Err(e),
     }
 }
@@ -109,13 +122,25 @@ mod tests {
     fn accept_writes_then_compares_same() {
         let dir = std::env::temp_dir().join(format!("bootlab-golden-{}", std::process::id()));
         let p = dir.join("x.snap");
-        assert!(matches!(compare(&p, "t\n", false), Ok(Comparison::Missing(_))));
-        assert!(matches!(compare(&p, "t\n", true), Ok(Comparison::Accepted(_))));
+        assert!(matches!(
+            compare(&p, "t\n", false),
+            Ok(Comparison::Missing(_))
+        ));
+        assert!(matches!(
+            compare(&p, "t\n", true),
+            Ok(Comparison::Accepted(_))
+        ));
         assert_eq!(compare(&p, "t\n", false).ok(), Some(Comparison::Same));
         let text = std::fs::read_to_string(&p).unwrap_or_default();
-        assert!(text.starts_with("---\nsource: "), "an insta snapshot: {text}");
+        assert!(
+            text.starts_with("---\nsource: "),
+            "an insta snapshot: {text}"
+        );
         assert_eq!(contents(&text), "t\n");
-        assert!(matches!(compare(&p, "u\n", false), Ok(Comparison::Differs { .. })));
+        assert!(matches!(
+            compare(&p, "u\n", false),
+            Ok(Comparison::Differs { .. })
+        ));
         let _ = std::fs::remove_dir_all(dir);
     }
 }

@@ -80,7 +80,9 @@ fn real_main() -> anyhow::Result<()> {
 }
 
 fn interrupted() -> ! {
-    eprintln!("bootlab: interrupted; runs in progress are abandoned (their namespaces go with the lab)");
+    eprintln!(
+        "bootlab: interrupted; runs in progress are abandoned (their namespaces go with the lab)"
+    );
     std::process::exit(130)
 }
 
@@ -161,11 +163,16 @@ fn list(a: ListArgs) -> anyhow::Result<()> {
 
 fn run(a: RunArgs) -> anyhow::Result<()> {
     use bootlab_lab::runner::{self, Options};
-    let scenario_dir = a.scenario_dir.clone().unwrap_or_else(|| project_dir("scenarios"));
+    let scenario_dir = a
+        .scenario_dir
+        .clone()
+        .unwrap_or_else(|| project_dir("scenarios"));
     let scenarios = load_all(&a.scenarios, &scenario_dir)?;
     let mut impls = std::collections::BTreeMap::new();
     for i in &a.impls {
-        let (k, v) = i.split_once('=').ok_or_else(|| anyhow::anyhow!("--impl {i}: expected KIND=IMPL"))?;
+        let (k, v) = i
+            .split_once('=')
+            .ok_or_else(|| anyhow::anyhow!("--impl {i}: expected KIND=IMPL"))?;
         impls.insert(k.to_string(), v.to_string());
     }
     let rootless = !nix::unistd::geteuid().is_root();
@@ -174,7 +181,10 @@ fn run(a: RunArgs) -> anyhow::Result<()> {
     let abs = |p: PathBuf| if p.is_absolute() { p } else { cwd.join(p) };
     let opts = Options {
         out: abs(a.out.clone()),
-        golden: abs(a.golden_dir.clone().unwrap_or_else(|| project_dir("golden"))),
+        golden: abs(a
+            .golden_dir
+            .clone()
+            .unwrap_or_else(|| project_dir("golden"))),
         accept: a.accept,
         impls,
         exe,
@@ -182,7 +192,10 @@ fn run(a: RunArgs) -> anyhow::Result<()> {
     };
     // Everything below happens in the lab's private world (user, network, mount, PID namespaces).
     bootlab_lab::isolate::enter()?;
-    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(4 + 2 * a.jobs.max(1)).enable_all().build()?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(4 + 2 * a.jobs.max(1))
+        .enable_all()
+        .build()?;
     let results = rt.block_on(async {
         let sem = std::sync::Arc::new(tokio::sync::Semaphore::new(a.jobs.max(1)));
         let total = scenarios.len() * a.repeat as usize;

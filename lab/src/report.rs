@@ -84,19 +84,48 @@ fn ser_secs<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error>
 /// The closing summary table, plus every failure's details.
 pub fn summary(results: &[ScenarioResult]) -> String {
     let mut out = String::new();
-    let w = results.iter().map(|r| r.scenario.len() + r.implementation.len() + 3).max().unwrap_or(10).max(10);
-    let _ = writeln!(out, "\n{:<w$}  {:<13}  {:>7}", "scenario", "verdict", "time");
+    let w = results
+        .iter()
+        .map(|r| r.scenario.len() + r.implementation.len() + 3)
+        .max()
+        .unwrap_or(10)
+        .max(10);
+    let _ = writeln!(
+        out,
+        "\n{:<w$}  {:<13}  {:>7}",
+        "scenario", "verdict", "time"
+    );
     for r in results {
-        let label = if r.implementation == "ours" { r.scenario.clone() } else { format!("{} [{}]", r.scenario, r.implementation) };
-        let _ = writeln!(out, "{label:<w$}  {:<13}  {:>6.1}s", r.verdict.word(), r.duration.as_secs_f64());
+        let label = if r.implementation == "ours" {
+            r.scenario.clone()
+        } else {
+            format!("{} [{}]", r.scenario, r.implementation)
+        };
+        let _ = writeln!(
+            out,
+            "{label:<w$}  {:<13}  {:>6.1}s",
+            r.verdict.word(),
+            r.duration.as_secs_f64()
+        );
     }
     for r in results.iter().filter(|r| r.verdict.is_failure()) {
-        let _ = writeln!(out, "\n== {} [{}] #{}: {} (artifacts: {})", r.scenario, r.implementation, r.repetition, r.verdict.word(), r.artifacts.display());
+        let _ = writeln!(
+            out,
+            "\n== {} [{}] #{}: {} (artifacts: {})",
+            r.scenario,
+            r.implementation,
+            r.repetition,
+            r.verdict.word(),
+            r.artifacts.display()
+        );
         for f in &r.failures {
             let _ = writeln!(out, "{f}");
         }
     }
-    let passed = results.iter().filter(|r| r.verdict == Verdict::Pass).count();
+    let passed = results
+        .iter()
+        .filter(|r| r.verdict == Verdict::Pass)
+        .count();
     let failed = results.iter().filter(|r| r.verdict.is_failure()).count();
     let skipped = results.len() - passed - failed;
     let _ = writeln!(out, "\n{passed} passed, {failed} failed, {skipped} skipped");
@@ -123,25 +152,53 @@ fn xml_escape(s: &str) -> String {
 
 /// JUnit XML: one testsuite, one testcase per scenario run.
 pub fn junit(results: &[ScenarioResult]) -> String {
-    let failures = results.iter().filter(|r| r.verdict == Verdict::Fail).count();
-    let errors = results.iter().filter(|r| r.verdict == Verdict::Error).count();
-    let skipped = results.iter().filter(|r| !r.verdict.is_failure() && r.verdict != Verdict::Pass).count();
+    let failures = results
+        .iter()
+        .filter(|r| r.verdict == Verdict::Fail)
+        .count();
+    let errors = results
+        .iter()
+        .filter(|r| r.verdict == Verdict::Error)
+        .count();
+    let skipped = results
+        .iter()
+        .filter(|r| !r.verdict.is_failure() && r.verdict != Verdict::Pass)
+        .count();
     let total: f64 = results.iter().map(|r| r.duration.as_secs_f64()).sum();
     let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
     let _ = writeln!(out, "<testsuite name=\"bootlab\" tests=\"{}\" failures=\"{failures}\" errors=\"{errors}\" skipped=\"{skipped}\" time=\"{total:.3}\">", results.len());
     for r in results {
-        let _ = write!(out, "  <testcase classname=\"bootlab.{}\" name=\"{}#{}\" time=\"{:.3}\"", xml_escape(&r.implementation), xml_escape(&r.scenario), r.repetition, r.duration.as_secs_f64());
+        let _ = write!(
+            out,
+            "  <testcase classname=\"bootlab.{}\" name=\"{}#{}\" time=\"{:.3}\"",
+            xml_escape(&r.implementation),
+            xml_escape(&r.scenario),
+            r.repetition,
+            r.duration.as_secs_f64()
+        );
         let body = xml_escape(&r.failures.join("\n"));
         match r.verdict {
             Verdict::Pass => out.push_str("/>\n"),
             Verdict::Fail => {
-                let _ = writeln!(out, ">\n    <failure message=\"{}\">{body}</failure>\n  </testcase>", xml_escape(r.failures.first().map(String::as_str).unwrap_or("failed")));
+                let _ = writeln!(
+                    out,
+                    ">\n    <failure message=\"{}\">{body}</failure>\n  </testcase>",
+                    xml_escape(r.failures.first().map(String::as_str).unwrap_or("failed"))
+                );
             }
             Verdict::Error => {
-                let _ = writeln!(out, ">\n    <error message=\"{}\">{body}</error>\n  </testcase>", xml_escape(r.failures.first().map(String::as_str).unwrap_or("error")));
+                let _ = writeln!(
+                    out,
+                    ">\n    <error message=\"{}\">{body}</error>\n  </testcase>",
+                    xml_escape(r.failures.first().map(String::as_str).unwrap_or("error"))
+                );
             }
             v => {
-                let _ = writeln!(out, ">\n    <skipped message=\"{}\"/>\n  </testcase>", xml_escape(&format!("{}: {}", v.word(), r.failures.join("; "))));
+                let _ = writeln!(
+                    out,
+                    ">\n    <skipped message=\"{}\"/>\n  </testcase>",
+                    xml_escape(&format!("{}: {}", v.word(), r.failures.join("; ")))
+                );
             }
         }
     }
@@ -160,7 +217,11 @@ mod tests {
             repetition: 1,
             verdict: v,
             duration: Duration::from_millis(1500),
-            failures: if v == Verdict::Pass { vec![] } else { vec!["golden <diff>".into()] },
+            failures: if v == Verdict::Pass {
+                vec![]
+            } else {
+                vec!["golden <diff>".into()]
+            },
             rules: vec![],
             artifacts: PathBuf::from("out/arp-less-client"),
         }
@@ -176,6 +237,9 @@ mod tests {
     #[test]
     fn summary_ends_with_counts() {
         let s = summary(&[result(Verdict::Pass), result(Verdict::NotApplicable)]);
-        assert!(s.trim_end().ends_with("1 passed, 0 failed, 1 skipped"), "{s}");
+        assert!(
+            s.trim_end().ends_with("1 passed, 0 failed, 1 skipped"),
+            "{s}"
+        );
     }
 }

@@ -110,8 +110,15 @@ fn implementation(role: &crate::scenario::Role, opts: &Options) -> String {
 pub fn topology_of(sc: &Scenario) -> Result<Topology, String> {
     let mut t = Topology::default();
     for (name, seg) in &sc.segments {
-        let subnet = seg.subnet.get_ref().parse().map_err(|e: String| format!("segments.{name}.subnet: {e}"))?;
-        t.segments.push(topology::Segment { name: name.clone(), subnet });
+        let subnet = seg
+            .subnet
+            .get_ref()
+            .parse()
+            .map_err(|e: String| format!("segments.{name}.subnet: {e}"))?;
+        t.segments.push(topology::Segment {
+            name: name.clone(),
+            subnet,
+        });
     }
     for (name, h) in &sc.hosts {
         let mut interfaces = Vec::new();
@@ -119,21 +126,43 @@ pub fn topology_of(sc: &Scenario) -> Result<Topology, String> {
             let address = if addr == "none" {
                 topology::Address::None
             } else {
-                let a: Ipv4Addr = addr.parse().map_err(|_| format!("hosts.{name}.on.{seg}: bad address"))?;
-                topology::Address::Static { address: a, prefix_len: None }
+                let a: Ipv4Addr = addr
+                    .parse()
+                    .map_err(|_| format!("hosts.{name}.on.{seg}: bad address"))?;
+                topology::Address::Static {
+                    address: a,
+                    prefix_len: None,
+                }
             };
             interfaces.push(topology::Interface {
                 segment: seg.clone(),
                 address,
-                arp: if h.arp { topology::Arp::On } else { topology::Arp::Off },
+                arp: if h.arp {
+                    topology::Arp::On
+                } else {
+                    topology::Arp::Off
+                },
                 mac: None,
             });
         }
         let mut routes = Vec::new();
         for r in &h.routes {
-            routes.push(topology::Route { destination: r.to.parse().map_err(|e: String| format!("hosts.{name}.routes: {e}"))?, via: r.via });
+            routes.push(topology::Route {
+                destination: r
+                    .to
+                    .parse()
+                    .map_err(|e: String| format!("hosts.{name}.routes: {e}"))?,
+                via: r.via,
+            });
         }
-        t.hosts.push(topology::Host { name: name.clone(), interfaces, forwarding: h.forwarding, routes, neighbours: vec![], hostname: None });
+        t.hosts.push(topology::Host {
+            name: name.clone(),
+            interfaces,
+            forwarding: h.forwarding,
+            routes,
+            neighbours: vec![],
+            hostname: None,
+        });
     }
     t.validate().map_err(|e| e.to_string())?;
     Ok(t)
@@ -158,11 +187,21 @@ pub fn names_of(t: &Topology) -> Names {
 /// `$mac:HOST` the MAC of HOST's first interface; the
 /// keys the daemon takes from the lab (`interface`, `seed`, `time-scale`, a client's `kind`) are
 /// added when absent.
-fn our_config(sc: &Scenario, role_name: &str, role: &crate::scenario::Role, files: &Path, state: &Path) -> toml::Table {
+fn our_config(
+    sc: &Scenario,
+    role_name: &str,
+    role: &crate::scenario::Role,
+    files: &Path,
+    state: &Path,
+) -> toml::Table {
     let host = &sc.hosts[role.host.get_ref()];
     let segs: Vec<&String> = host.on.get_ref().keys().collect();
     let subst = |v: &toml::Value| substitute(v, &segs, files, state);
-    let mut t: toml::Table = role.config.iter().map(|(k, v)| (k.clone(), subst(v))).collect();
+    let mut t: toml::Table = role
+        .config
+        .iter()
+        .map(|(k, v)| (k.clone(), subst(v)))
+        .collect();
     let kind = role.kind.get_ref().as_str();
     let client_kind = match kind {
         "dhcp-client" => Some("dhcp"),
@@ -175,14 +214,19 @@ fn our_config(sc: &Scenario, role_name: &str, role: &crate::scenario::Role, file
     }
     let takes_seed = client_kind.is_some() || matches!(kind, "dhcp-server" | "bootp-server");
     if !t.contains_key("interface") && segs.len() == 1 && kind != "tftp-client" {
-        t.insert("interface".into(), toml::Value::String(topology::interface_name(0)));
+        t.insert(
+            "interface".into(),
+            toml::Value::String(topology::interface_name(0)),
+        );
     }
     if takes_seed {
         let seed = sc.seed ^ fnv(role_name);
-        t.entry("seed").or_insert(toml::Value::Integer((seed & 0x7fff_ffff_ffff_ffff) as i64));
+        t.entry("seed")
+            .or_insert(toml::Value::Integer((seed & 0x7fff_ffff_ffff_ffff) as i64));
     }
     if takes_seed || matches!(kind, "tftp-server" | "tftp-client" | "rarp-client") {
-        t.entry("time-scale").or_insert(toml::Value::Float(sc.time_scale));
+        t.entry("time-scale")
+            .or_insert(toml::Value::Float(sc.time_scale));
     }
     t
 }
@@ -192,7 +236,11 @@ fn our_config(sc: &Scenario, role_name: &str, role: &crate::scenario::Role, file
 /// positional argument and its `output` defaults to the state directory.
 fn flag_args(kind: &str, config: &toml::Table, state: &Path) -> Vec<String> {
     let tftp = kind == "tftp-client";
-    let mut a = if tftp { vec!["get".to_string()] } else { vec![] };
+    let mut a = if tftp {
+        vec!["get".to_string()]
+    } else {
+        vec![]
+    };
     let s = |v: &toml::Value| match v {
         toml::Value::String(s) => s.clone(),
         other => other.to_string(),
@@ -231,13 +279,21 @@ fn substitute(v: &toml::Value, segs: &[&String], files: &Path, state: &Path) -> 
                     return toml::Value::String(topology::interface_name(i));
                 }
             }
-            toml::Value::String(s.replace("$files", &files.to_string_lossy()).replace("$state", &state.to_string_lossy()))
+            toml::Value::String(
+                s.replace("$files", &files.to_string_lossy())
+                    .replace("$state", &state.to_string_lossy()),
+            )
         }
-        toml::Value::Array(a) => toml::Value::Array(a.iter().map(|x| substitute(x, segs, files, state)).collect()),
+        toml::Value::Array(a) => toml::Value::Array(
+            a.iter()
+                .map(|x| substitute(x, segs, files, state))
+                .collect(),
+        ),
         toml::Value::Table(t) => toml::Value::Table(
             t.iter()
                 .map(|(k, x)| {
-                    let key = match substitute(&toml::Value::String(k.clone()), segs, files, state) {
+                    let key = match substitute(&toml::Value::String(k.clone()), segs, files, state)
+                    {
                         toml::Value::String(k2) => k2,
                         _ => k.clone(),
                     };
@@ -250,7 +306,9 @@ fn substitute(v: &toml::Value, segs: &[&String], files: &Path, state: &Path) -> 
 }
 
 fn fnv(s: &str) -> u64 {
-    s.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3))
+    s.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
+    })
 }
 
 /// Deterministic file content for `[files]`: a boot image the TFTP scenarios download.
@@ -284,10 +342,16 @@ impl Running {
     }
 }
 
-fn line_events(profile: &Option<crate::profile::Rendered>, stream: Stream, text: &str) -> Vec<serde_json::Value> {
+fn line_events(
+    profile: &Option<crate::profile::Rendered>,
+    stream: Stream,
+    text: &str,
+) -> Vec<serde_json::Value> {
     match profile {
         Some(p) => crate::peer::line_events(p, stream, text),
-        None if stream == Stream::Stdout => bootlab_net::events::parse(text).map(|(_, e)| vec![e]).unwrap_or_default(),
+        None if stream == Stream::Stdout => bootlab_net::events::parse(text)
+            .map(|(_, e)| vec![e])
+            .unwrap_or_default(),
         None => Vec::new(),
     }
 }
@@ -338,18 +402,32 @@ pub async fn run(sc: &Scenario, opts: &Options, repetition: u32) -> ScenarioResu
         }
         Err(_) => {
             result.verdict = Verdict::Error;
-            result.failures.insert(0, format!("the run exceeded the scenario's timeout of {}", sc.timeout.get_ref()));
+            result.failures.insert(
+                0,
+                format!(
+                    "the run exceeded the scenario's timeout of {}",
+                    sc.timeout.get_ref()
+                ),
+            );
         }
     }
     if result.verdict == Verdict::Pass && !result.failures.is_empty() {
         result.verdict = Verdict::Fail;
     }
     result.duration = started.elapsed();
-    let _ = std::fs::write(artifacts.join("result.json"), crate::report::json(std::slice::from_ref(&result)));
+    let _ = std::fs::write(
+        artifacts.join("result.json"),
+        crate::report::json(std::slice::from_ref(&result)),
+    );
     result
 }
 
-async fn run_inner(sc: &Scenario, opts: &Options, dir: &Path, result: &mut ScenarioResult) -> Result<(), RunError> {
+async fn run_inner(
+    sc: &Scenario,
+    opts: &Options,
+    dir: &Path,
+    result: &mut ScenarioResult,
+) -> Result<(), RunError> {
     if dir.exists() {
         std::fs::remove_dir_all(dir)?;
     }
@@ -365,43 +443,91 @@ async fn run_inner(sc: &Scenario, opts: &Options, dir: &Path, result: &mut Scena
     }
     let topo = topology_of(sc).map_err(RunError::Lab)?;
     let names = names_of(&topo);
-    let world = World::build(&topo, dir, sc.seed).await.map_err(|e| RunError::Lab(e.to_string()))?;
+    let world = World::build(&topo, dir, sc.seed)
+        .await
+        .map_err(|e| RunError::Lab(e.to_string()))?;
 
     for (host, h) in &sc.hosts {
         for (key, value) in &h.sysctl {
             let path = PathBuf::from("/proc/sys").join(key);
             let value = value.clone();
             world
-                .in_host(host, move || std::fs::write(&path, value.as_bytes()).map_err(|e| bootlab_sys::Error::new("sysctl", path.display().to_string(), e)))
+                .in_host(host, move || {
+                    std::fs::write(&path, value.as_bytes()).map_err(|e| {
+                        bootlab_sys::Error::new("sysctl", path.display().to_string(), e)
+                    })
+                })
                 .await
                 .map_err(|e| RunError::Lab(format!("hosts.{host}.sysctl.{key}: {e}")))?;
         }
     }
     for (host, h) in &sc.hosts {
         for (i, argv) in h.setup.iter().enumerate() {
-            let spec = ProcessSpec { argv: argv.clone(), env: vec![], cwd: None, name: format!("setup-{i}") };
-            let p = world.spawn(host, spec).map_err(|e| RunError::Lab(format!("hosts.{host}.setup[{i}]: {e}")))?;
-            let status = p.wait_timeout(Duration::from_secs(10)).await.map_err(|e| RunError::Lab(format!("hosts.{host}.setup[{i}]: {e}")))?;
+            let spec = ProcessSpec {
+                argv: argv.clone(),
+                env: vec![],
+                cwd: None,
+                name: format!("setup-{i}"),
+            };
+            let p = world
+                .spawn(host, spec)
+                .map_err(|e| RunError::Lab(format!("hosts.{host}.setup[{i}]: {e}")))?;
+            let status = p
+                .wait_timeout(Duration::from_secs(10))
+                .await
+                .map_err(|e| RunError::Lab(format!("hosts.{host}.setup[{i}]: {e}")))?;
             if !status.success() {
-                return Err(RunError::Lab(format!("hosts.{host}.setup[{i}] {argv:?} failed ({status}); see {}", p.stderr_path().display())));
+                return Err(RunError::Lab(format!(
+                    "hosts.{host}.setup[{i}] {argv:?} failed ({status}); see {}",
+                    p.stderr_path().display()
+                )));
             }
         }
     }
     // Decide implementations first: a role a peer cannot fill makes the run n/a, not a failure.
     let profiles = ProfileSet::load_default().ok();
-    let mut plans: Vec<(String, String)> = sc.roles.iter().map(|(n, r)| (n.clone(), implementation(r, opts))).collect();
+    let mut plans: Vec<(String, String)> = sc
+        .roles
+        .iter()
+        .map(|(n, r)| (n.clone(), implementation(r, opts)))
+        .collect();
     plans.sort_by_key(|(n, _)| (start_rank(sc.roles[n].kind.get_ref()), n.clone()));
 
     let mut running: HashMap<String, Running> = HashMap::new();
     let outcome = async {
         for (name, imp) in &plans {
             if sc.roles[name].autostart {
-                start_role(sc, opts, &world, dir, &files, name, imp, profiles.as_ref(), &mut running).await?;
+                start_role(
+                    sc,
+                    opts,
+                    &world,
+                    dir,
+                    &files,
+                    name,
+                    imp,
+                    profiles.as_ref(),
+                    &mut running,
+                )
+                .await?;
             }
         }
         for (i, step) in sc.steps.iter().enumerate() {
-            if let Err(why) = do_step(sc, opts, &world, dir, &files, &plans, profiles.as_ref(), &mut running, step).await? {
-                result.failures.push(format!("step {} failed: {why}", i + 1));
+            if let Err(why) = do_step(
+                sc,
+                opts,
+                &world,
+                dir,
+                &files,
+                &plans,
+                profiles.as_ref(),
+                &mut running,
+                step,
+            )
+            .await?
+            {
+                result
+                    .failures
+                    .push(format!("step {} failed: {why}", i + 1));
                 break;
             }
         }
@@ -417,43 +543,81 @@ async fn run_inner(sc: &Scenario, opts: &Options, dir: &Path, result: &mut Scena
     for (name, r) in &running {
         debug(&format!("stopping {name}"));
         r.process.stop(Duration::from_secs(2)).await;
-        roles.insert(name.clone(), (r.kind.clone(), sc.roles[name].host.get_ref().clone()));
+        roles.insert(
+            name.clone(),
+            (r.kind.clone(), sc.roles[name].host.get_ref().clone()),
+        );
     }
     let mut names_sorted: Vec<&String> = running.keys().collect();
     names_sorted.sort();
     for name in names_sorted {
         for e in running[name].events() {
-            let ev = e.get("event").and_then(|x| x.as_str()).unwrap_or("").to_string();
-            events.push(RoleEvent { role: name.clone(), name: ev, fields: e });
+            let ev = e
+                .get("event")
+                .and_then(|x| x.as_str())
+                .unwrap_or("")
+                .to_string();
+            events.push(RoleEvent {
+                role: name.clone(),
+                name: ev,
+                fields: e,
+            });
         }
     }
     debug("world shutdown");
-    let report = world.shutdown().await.map_err(|e| RunError::Lab(e.to_string()))?;
+    let report = world
+        .shutdown()
+        .await
+        .map_err(|e| RunError::Lab(e.to_string()))?;
     debug("world down");
     outcome?;
     let mut frames = Vec::new();
     for seg in &report.segments {
         if seg.kernel_drops > 0 {
             result.verdict = Verdict::Error;
-            result.failures.push(format!("capture on {} lost {} frames (kernel drops)", seg.segment, seg.kernel_drops));
+            result.failures.push(format!(
+                "capture on {} lost {} frames (kernel drops)",
+                seg.segment, seg.kernel_drops
+            ));
         }
-        frames.extend(read_pcap(&seg.segment, &seg.pcap).map_err(|e| RunError::Lab(format!("{}: {e}", seg.pcap.display())))?);
+        frames.extend(
+            read_pcap(&seg.segment, &seg.pcap)
+                .map_err(|e| RunError::Lab(format!("{}: {e}", seg.pcap.display())))?,
+        );
     }
     rebase(&mut frames);
     debug("pcaps read");
-    let trace = Trace { frames, names, events, roles, time_scale: sc.time_scale };
+    let trace = Trace {
+        frames,
+        names,
+        events,
+        roles,
+        time_scale: sc.time_scale,
+    };
     let text = trace.normalized(sc.collapse);
     std::fs::write(dir.join("trace.txt"), &text)?;
-    std::fs::write(dir.join("trace-annotated.txt"), trace.annotated(sc.collapse))?;
+    std::fs::write(
+        dir.join("trace-annotated.txt"),
+        trace.annotated(sc.collapse),
+    )?;
 
     if sc.expect.golden {
-        let path = golden::path_for(&opts.golden, &sc.name, (result.implementation != "ours").then_some(result.implementation.as_str()));
+        let path = golden::path_for(
+            &opts.golden,
+            &sc.name,
+            (result.implementation != "ours").then_some(result.implementation.as_str()),
+        );
         match golden::compare(&path, &text, opts.accept)? {
             Comparison::Same | Comparison::Accepted(_) => {}
-            Comparison::Missing(p) => result.failures.push(format!("no golden file {} (run with --accept to write it)", p.display())),
-            Comparison::Differs { path, diff } => {
-                result.failures.push(format!("trace differs from {} (pcaps in {}):\n{diff}", path.display(), dir.display()))
-            }
+            Comparison::Missing(p) => result.failures.push(format!(
+                "no golden file {} (run with --accept to write it)",
+                p.display()
+            )),
+            Comparison::Differs { path, diff } => result.failures.push(format!(
+                "trace differs from {} (pcaps in {}):\n{diff}",
+                path.display(),
+                dir.display()
+            )),
         }
     }
     debug("golden compared");
@@ -474,13 +638,35 @@ async fn run_inner(sc: &Scenario, opts: &Options, dir: &Path, result: &mut Scena
                     rule.id,
                     rule.source,
                     outcome.word(),
-                    detail.as_deref().map(|d| format!(" at {d}")).unwrap_or_default()
+                    detail
+                        .as_deref()
+                        .map(|d| format!(" at {d}"))
+                        .unwrap_or_default()
                 ));
             }
         }
-        result.rules.push(RuleResult { id: rule.id.to_string(), outcome: outcome.word().into(), expected, detail });
+        result.rules.push(RuleResult {
+            id: rule.id.to_string(),
+            outcome: outcome.word().into(),
+            expected,
+            detail,
+        });
     }
-    let rules_text: String = result.rules.iter().map(|r| format!("{} {}{}\n", r.id, r.outcome, r.detail.as_deref().map(|d| format!(" ({d})")).unwrap_or_default())).collect();
+    let rules_text: String = result
+        .rules
+        .iter()
+        .map(|r| {
+            format!(
+                "{} {}{}\n",
+                r.id,
+                r.outcome,
+                r.detail
+                    .as_deref()
+                    .map(|d| format!(" ({d})"))
+                    .unwrap_or_default()
+            )
+        })
+        .collect();
     std::fs::write(dir.join("rules.txt"), rules_text)?;
     Ok(())
 }
@@ -503,37 +689,72 @@ async fn start_role(
     let state = dir.join(host).join(name);
     std::fs::create_dir_all(&state)?;
     let config = our_config(sc, name, role, files, &state);
-    let rerr = |why: String| RunError::Role { role: name.to_string(), why };
+    let rerr = |why: String| RunError::Role {
+        role: name.to_string(),
+        why,
+    };
     let (spec, profile) = if imp == "ours" {
-        let mut argv = vec![opts.exe.to_string_lossy().into_owned(), our_subcommand(&kind).into()];
+        let mut argv = vec![
+            opts.exe.to_string_lossy().into_owned(),
+            our_subcommand(&kind).into(),
+        ];
         if matches!(kind.as_str(), "tftp-client" | "rarp-client") {
             argv.extend(flag_args(&kind, &config, &state));
         } else {
             let path = state.join("config.toml");
-            std::fs::write(&path, toml::to_string(&config).map_err(|e| rerr(e.to_string()))?)?;
+            std::fs::write(
+                &path,
+                toml::to_string(&config).map_err(|e| rerr(e.to_string()))?,
+            )?;
             argv.extend(["--config".to_string(), path.to_string_lossy().into_owned()]);
         }
-        (ProcessSpec { argv, env: vec![("RUST_LOG".into(), "info".into())], cwd: Some(state.clone()), name: name.to_string() }, None)
+        (
+            ProcessSpec {
+                argv,
+                env: vec![("RUST_LOG".into(), "info".into())],
+                cwd: Some(state.clone()),
+                name: name.to_string(),
+            },
+            None,
+        )
     } else {
         let set = profiles.ok_or_else(|| rerr("no profiles directory".into()))?;
-        let launch = crate::peer::prepare_role(sc, name, set, imp, &config, &state).map_err(rerr)?;
+        let launch =
+            crate::peer::prepare_role(sc, name, set, imp, &config, &state).map_err(rerr)?;
         (launch.spec, Some(launch.rendered))
     };
     let process = world.spawn(host, spec).map_err(|e| rerr(e.to_string()))?;
     if waits_ready(&kind) {
         let ready = match &profile {
             None => process
-                .wait_for_line(|l| l.stream == Stream::Stdout && bootlab_net::events::parse(&l.text).is_some_and(|(n, _)| n == "ready"), Duration::from_secs(10))
+                .wait_for_line(
+                    |l| {
+                        l.stream == Stream::Stdout
+                            && bootlab_net::events::parse(&l.text)
+                                .is_some_and(|(n, _)| n == "ready")
+                    },
+                    Duration::from_secs(10),
+                )
                 .await
                 .map(|_| ())
                 .map_err(|e| e.to_string()),
             Some(r) => crate::peer::wait_ready(r, &process, Duration::from_secs(10)).await,
         };
         if let Err(e) = ready {
-            return Err(rerr(format!("not ready: {e} (see {})", process.stderr_path().display())));
+            return Err(rerr(format!(
+                "not ready: {e} (see {})",
+                process.stderr_path().display()
+            )));
         }
     }
-    running.insert(name.to_string(), Running { kind, process, profile });
+    running.insert(
+        name.to_string(),
+        Running {
+            kind,
+            process,
+            profile,
+        },
+    );
     Ok(())
 }
 
@@ -554,22 +775,54 @@ async fn do_step(
         let absent = step.absent.is_some();
         let role = w.role.get_ref();
         let within = parse_duration(w.within.get_ref()).unwrap_or(Duration::from_secs(10));
-        let Some(r) = running.get(role) else { return Ok(Err(format!("role {role} is not running"))) };
+        let Some(r) = running.get(role) else {
+            return Ok(Err(format!("role {role} is not running")));
+        };
         let prof = r.profile.clone();
         let found = r
             .process
-            .wait_for_line(|l| line_events(&prof, l.stream, &l.text).iter().any(|e| matches(e, &w.event, &w.with)), within)
+            .wait_for_line(
+                |l| {
+                    line_events(&prof, l.stream, &l.text)
+                        .iter()
+                        .any(|e| matches(e, &w.event, &w.with))
+                },
+                within,
+            )
             .await
             .is_ok();
         return Ok(match (found, absent) {
             (true, false) | (false, true) => Ok(()),
-            (false, false) => Err(format!("{role} did not report {:?} within {}", w.event, w.within.get_ref())),
-            (true, true) => Err(format!("{role} reported {:?} within {}, which must not happen", w.event, w.within.get_ref())),
+            (false, false) => Err(format!(
+                "{role} did not report {:?} within {}",
+                w.event,
+                w.within.get_ref()
+            )),
+            (true, true) => Err(format!(
+                "{role} reported {:?} within {}, which must not happen",
+                w.event,
+                w.within.get_ref()
+            )),
         });
     }
     if let Some(r) = &step.start {
-        let imp = plans.iter().find(|(n, _)| n == r.get_ref()).map(|(_, i)| i.clone()).unwrap_or_else(|| "ours".into());
-        start_role(sc, opts, world, dir, files, r.get_ref(), &imp, profiles, running).await?;
+        let imp = plans
+            .iter()
+            .find(|(n, _)| n == r.get_ref())
+            .map(|(_, i)| i.clone())
+            .unwrap_or_else(|| "ours".into());
+        start_role(
+            sc,
+            opts,
+            world,
+            dir,
+            files,
+            r.get_ref(),
+            &imp,
+            profiles,
+            running,
+        )
+        .await?;
         return Ok(Ok(()));
     }
     if let Some(r) = step.stop.as_ref().or(step.kill.as_ref()) {
@@ -589,7 +842,13 @@ async fn do_step(
     }
     if let Some(imp) = &step.impair {
         world
-            .set_impairment(imp.segment.get_ref(), imp.host.get_ref(), crate::impair::Impairment { rules: imp.rules.clone() })
+            .set_impairment(
+                imp.segment.get_ref(),
+                imp.host.get_ref(),
+                crate::impair::Impairment {
+                    rules: imp.rules.clone(),
+                },
+            )
             .await
             .map_err(|e| RunError::Lab(e.to_string()))?;
         return Ok(Ok(()));
@@ -607,7 +866,12 @@ pub fn read_pcap(segment: &str, path: &Path) -> Result<Vec<Frame>, String> {
     let mut out = Vec::new();
     while let Some(pkt) = reader.next_packet() {
         let pkt = pkt.map_err(|e| e.to_string())?;
-        out.push(Frame { segment: segment.to_string(), number: out.len() + 1, time: pkt.timestamp, decoded: decoder.decode(&pkt.data) });
+        out.push(Frame {
+            segment: segment.to_string(),
+            number: out.len() + 1,
+            time: pkt.timestamp,
+            decoded: decoder.decode(&pkt.data),
+        });
     }
     Ok(out)
 }

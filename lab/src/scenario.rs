@@ -355,7 +355,11 @@ pub fn parse(path: &Path, text: &str) -> Result<Scenario, ScenarioError> {
     // `bootlab run NAME` finds `scenarios/NAME.toml`: the two must agree.
     if let Some(stem) = path.file_stem().and_then(|s| s.to_str()) {
         if path.extension().is_some_and(|e| e == "toml") && stem != sc.name {
-            let line = text.lines().position(|l| l.trim_start().starts_with("name")).map(|i| i + 1).unwrap_or(0);
+            let line = text
+                .lines()
+                .position(|l| l.trim_start().starts_with("name"))
+                .map(|i| i + 1)
+                .unwrap_or(0);
             return Err(ScenarioError::Invalid {
                 path: path.to_path_buf(),
                 line,
@@ -492,9 +496,16 @@ impl Scenario {
                 }
             }
             for key in host.sysctl.keys() {
-                let ok = key.starts_with("net/") && key.split('/').all(|p| !p.is_empty() && p != "." && p != "..");
+                let ok = key.starts_with("net/")
+                    && key
+                        .split('/')
+                        .all(|p| !p.is_empty() && p != "." && p != "..");
                 if !ok {
-                    return self.err(host.on.span(), format!("hosts.{hname}.sysctl.{key}"), "sysctls are paths under /proc/sys/net, like net/ipv4/conf/all/arp_ignore");
+                    return self.err(
+                        host.on.span(),
+                        format!("hosts.{hname}.sysctl.{key}"),
+                        "sysctls are paths under /proc/sys/net, like net/ipv4/conf/all/arp_ignore",
+                    );
                 }
             }
             for (i, r) in host.routes.iter().enumerate() {

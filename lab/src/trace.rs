@@ -114,7 +114,7 @@ impl Tokens {
     }
     /// A port token per (address, port): two hosts may pick the same ephemeral number.
     fn port(&mut self, addr: Ipv4Addr, p: u16) -> String {
-        if matches!(p, 67 | 68 | 69) {
+        if matches!(p, 67..=69) {
             return p.to_string();
         }
         let n = self.ports.len() + 1;
@@ -393,8 +393,17 @@ fn option_text(c: u8, data: &[u8], n: &Names) -> String {
                 let parts: Vec<String> = subs
                     .iter()
                     .map(|o| match std::str::from_utf8(&o.data) {
-                        Ok(t) if t.chars().all(|c| c.is_ascii_graphic() || c == ' ') => format!("{}:{t:?}", o.code),
-                        _ => format!("{}:{}", o.code, o.data.iter().map(|b| format!("{b:02x}")).collect::<String>()),
+                        Ok(t) if t.chars().all(|c| c.is_ascii_graphic() || c == ' ') => {
+                            format!("{}:{t:?}", o.code)
+                        }
+                        _ => format!(
+                            "{}:{}",
+                            o.code,
+                            o.data
+                                .iter()
+                                .map(|b| format!("{b:02x}"))
+                                .collect::<String>()
+                        ),
                     })
                     .collect();
                 format!("[{}]", parts.join(" "))

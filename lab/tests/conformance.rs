@@ -27,15 +27,34 @@ fn run(args: &[&str], out: &Path, as_user: Option<u32>) -> (bool, String, Vec<se
     let mut cmd = match as_user {
         Some(uid) => {
             let mut c = Command::new("setpriv");
-            c.args([format!("--reuid={uid}"), format!("--regid={uid}"), "--clear-groups".into(), "--".into(), exe.into()]);
+            c.args([
+                format!("--reuid={uid}"),
+                format!("--regid={uid}"),
+                "--clear-groups".into(),
+                "--".into(),
+                exe.into(),
+            ]);
             c
         }
         None => Command::new(exe),
     };
-    cmd.current_dir(repo()).arg("run").args(args).arg("--out").arg(out).arg("--json").arg(&json);
+    cmd.current_dir(repo())
+        .arg("run")
+        .args(args)
+        .arg("--out")
+        .arg(out)
+        .arg("--json")
+        .arg(&json);
     let o = cmd.output().expect("bootlab runs");
-    let text = format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
-    let results = std::fs::read_to_string(&json).ok().and_then(|t| serde_json::from_str(&t).ok()).unwrap_or_default();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let results = std::fs::read_to_string(&json)
+        .ok()
+        .and_then(|t| serde_json::from_str(&t).ok())
+        .unwrap_or_default();
     (o.status.success(), text, results)
 }
 
@@ -56,7 +75,11 @@ fn every_scenario_passes_and_matches_its_golden_trace() {
     let out = out_dir("all");
     let (ok, text, results) = run(&["--jobs", "2"], &out, None);
     println!("{text}");
-    assert_eq!(results.len(), scenario_names().len(), "one result per scenario");
+    assert_eq!(
+        results.len(),
+        scenario_names().len(),
+        "one result per scenario"
+    );
     // The same golden files, through insta (`cargo insta review` accepts a change).
     for r in &results {
         let name = r["scenario"].as_str().unwrap_or_default();
@@ -77,7 +100,10 @@ fn every_scenario_passes_and_matches_its_golden_trace() {
 fn twenty_runs_give_identical_traces() {
     // Every repetition is compared with the golden file, so 20 passes mean 20 identical traces.
     // tftp-rollover has no golden trace (131 000 lines) and takes 20 s a run: it is left out.
-    let names: Vec<String> = scenario_names().into_iter().filter(|n| n != "tftp-rollover").collect();
+    let names: Vec<String> = scenario_names()
+        .into_iter()
+        .filter(|n| n != "tftp-rollover")
+        .collect();
     let mut args: Vec<&str> = names.iter().map(String::as_str).collect();
     args.extend(["--repeat", "20", "--jobs", "3"]);
     let out = out_dir("repeat");
@@ -97,9 +123,14 @@ fn every_scenario_passes_rootless() {
     }
     // As an unprivileged user (nobody): bootlab enters a user namespace of its own.
     let out = out_dir("rootless");
-    std::fs::set_permissions(&out, std::os::unix::fs::PermissionsExt::from_mode(0o777)).expect("chmod");
+    std::fs::set_permissions(&out, std::os::unix::fs::PermissionsExt::from_mode(0o777))
+        .expect("chmod");
     let (ok, text, results) = run(&["--jobs", "2"], &out, Some(65534));
     println!("{text}");
-    assert_eq!(results.len(), scenario_names().len(), "one result per scenario");
+    assert_eq!(
+        results.len(),
+        scenario_names().len(),
+        "one result per scenario"
+    );
     assert!(ok, "rootless run failed:\n{text}");
 }

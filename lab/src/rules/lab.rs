@@ -13,17 +13,28 @@ pub(super) const CHECKS: &[(&str, Check)] = &[("LAB-DUP-01", dup_01)];
 fn dup_01(t: &Trace) -> Outcome {
     let mut any = false;
     for (f, a) in t.arp() {
-        if matches!(a.kind(), arp::Kind::Probe | arp::Kind::RarpRequest | arp::Kind::RarpReply | arp::Kind::Unknown) {
+        if matches!(
+            a.kind(),
+            arp::Kind::Probe | arp::Kind::RarpRequest | arp::Kind::RarpReply | arp::Kind::Unknown
+        ) {
             continue;
         }
-        let Some(owner) = t.names.ips.get(&a.source_protocol_addr) else { continue };
-        let Some(claimer) = t.names.macs.get(&a.source_hardware_addr.0) else { continue };
+        let Some(owner) = t.names.ips.get(&a.source_protocol_addr) else {
+            continue;
+        };
+        let Some(claimer) = t.names.macs.get(&a.source_hardware_addr.0) else {
+            continue;
+        };
         any = true;
         if owner != claimer {
             return fail(
                 &f.segment,
                 f.number,
-                format!("{claimer} claims {} (ARP {:?}), which {owner} already holds", a.source_protocol_addr, a.kind()),
+                format!(
+                    "{claimer} claims {} (ARP {:?}), which {owner} already holds",
+                    a.source_protocol_addr,
+                    a.kind()
+                ),
             );
         }
     }

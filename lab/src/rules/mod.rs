@@ -172,7 +172,13 @@ mod tests {
     #[test]
     fn catalogue_has_all_150_rules_and_checks_name_real_ids() {
         // The checklist's 150, plus the lab's own outcome rules (LAB-*).
-        assert_eq!(super::all().iter().filter(|r| !r.id.starts_with("LAB-")).count(), 150);
+        assert_eq!(
+            super::all()
+                .iter()
+                .filter(|r| !r.id.starts_with("LAB-"))
+                .count(),
+            150
+        );
         for (id, _) in super::registered() {
             assert!(
                 super::find(id).is_some(),
