@@ -26,8 +26,15 @@ pub struct Clock {
 impl Clock {
     /// A clock running `scale` times faster than real time (1.0 on a real network).
     pub fn new(scale: f64) -> Self {
-        let scale = if scale.is_finite() && scale > 0.0 { scale } else { 1.0 };
-        Self { start: Instant::now(), scale }
+        let scale = if scale.is_finite() && scale > 0.0 {
+            scale
+        } else {
+            1.0
+        };
+        Self {
+            start: Instant::now(),
+            scale,
+        }
     }
 
     /// Protocol time elapsed since start.
@@ -54,6 +61,9 @@ mod tests {
     fn scaled_clock_maps_protocol_time_to_real_time() {
         let c = Clock::new(10.0);
         assert_eq!(c.real(Duration::from_secs(10)), Duration::from_secs(1));
-        assert_eq!(Clock::new(0.0).real(Duration::from_secs(1)), Duration::from_secs(1));
+        assert_eq!(
+            Clock::new(0.0).real(Duration::from_secs(1)),
+            Duration::from_secs(1)
+        );
     }
 }
