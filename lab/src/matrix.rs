@@ -4,6 +4,13 @@
 //! (with the profile's reason, see [`crate::peer::unsupported`]), not installed, or needs root.
 //! Written as `matrix.md`, `matrix.html` and `matrix.json`, with findings derived from the rule
 //! results (which servers ARP before replying, which clients keep `secs` at 0, ...).
+//!
+//! A scenario runs against a peer as written, with two adaptations ([`for_peer`]): a step's
+//! expectation of a specific *pool* address is dropped (which free address a server picks is its
+//! choice; the per-implementation golden file pins it), and an emulated boot ROM gets 4x the step
+//! bounds. Where a peer legitimately differs from ours, `--accept` records
+//! `golden/<scenario>@<kind>=<profile>.snap` from a run whose steps and rules all held (review it
+//! before committing); cells with such a file are `pass*`.
 
 use crate::profile::{Installation, Profile, ProfileSet, Role};
 use crate::report::{RuleResult, ScenarioResult, Verdict};
@@ -14,7 +21,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 /// The server kinds: the matrix's default `--roles`.
 pub const SERVER_KINDS: &[&str] = &["dhcp-server", "bootp-server"];
@@ -807,7 +814,7 @@ pub fn markdown(m: &Matrix) -> String {
                 match m
                     .cells
                     .iter()
-                    .find(|c| &c.kind == &kind && &c.profile == p && &c.scenario == sc)
+                    .find(|c| c.kind == kind && &c.profile == p && &c.scenario == sc)
                 {
                     None => row.push_str(" |"),
                     Some(cell) => {
@@ -910,7 +917,7 @@ pub fn html(m: &Matrix) -> String {
                 match m
                     .cells
                     .iter()
-                    .find(|c| &c.kind == &kind && &c.profile == p && &c.scenario == sc)
+                    .find(|c| c.kind == kind && &c.profile == p && &c.scenario == sc)
                 {
                     None => o.push_str("<td></td>"),
                     Some(cell) => {
@@ -946,11 +953,6 @@ pub fn html(m: &Matrix) -> String {
 pub fn load(path: &Path) -> Result<Matrix, String> {
     let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
     serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))
-}
-
-#[allow(dead_code)]
-fn _duration(d: Duration) -> f64 {
-    d.as_secs_f64()
 }
 
 #[cfg(test)]
