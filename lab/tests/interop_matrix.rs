@@ -22,22 +22,13 @@ fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
 }
 
-#[test]
-fn servers_interoperate_on_the_headline_scenarios() {
-    let out = std::env::temp_dir().join(format!("bootlab-interop-{}", std::process::id()));
-    let started = std::time::Instant::now();
+/// Runs `bootlab matrix` with `args` into `out` and reads its matrix.json.
+fn matrix(args: &[String], out: &std::path::Path) -> bootlab_lab::matrix::Matrix {
     let run = Command::new(env!("CARGO_BIN_EXE_bootlab"))
-        .args([
-            "matrix",
-            "--roles",
-            "dhcp-server,bootp-server",
-            "--jobs",
-            "2",
-        ])
-        .arg("--scenarios")
-        .arg(HEADLINE.join(","))
+        .arg("matrix")
+        .args(args)
         .arg("--out")
-        .arg(&out)
+        .arg(out)
         .arg("--scenario-dir")
         .arg(repo().join("scenarios"))
         .arg("--golden-dir")
@@ -47,49 +38,81 @@ fn servers_interoperate_on_the_headline_scenarios() {
         Ok(r) => r,
         Err(e) => panic!("cannot start bootlab: {e}"),
     };
-    let stderr = String::from_utf8_lossy(&run.stderr);
     println!("{}", String::from_utf8_lossy(&run.stdout));
-    let matrix = match bootlab_lab::matrix::load(&out.join("matrix.json")) {
+    match bootlab_lab::matrix::load(&out.join("matrix.json")) {
         Ok(m) => m,
-        Err(e) => panic!("bootlab matrix wrote no matrix ({e}); its stderr:\n{stderr}"),
-    };
+        Err(e) => panic!(
+            "bootlab matrix wrote no matrix ({e}); its stderr:\n{}",
+            String::from_utf8_lossy(&run.stderr)
+        ),
+    }
+}
+
+#[test]
+fn servers_interoperate_on_the_headline_scenarios() {
+    use bootlab_lab::matrix::{Cell, Status};
+    let out = std::env::temp_dir().join(format!("bootlab-interop-{}", std::process::id()));
+    let started = std::time::Instant::now();
+    let args: Vec<String> = vec![
+        "--roles".into(),
+        "dhcp-server,bootp-server".into(),
+        "--jobs".into(),
+        "2".into(),
+        "--scenarios".into(),
+        HEADLINE.join(","),
+    ];
+    let m = matrix(&args, &out);
     println!(
         "matrix wall time {:.1}s (test {:.1}s)",
-        matrix.seconds,
+        m.seconds,
         started.elapsed().as_secs_f64()
     );
-
-    use bootlab_lab::matrix::Status;
-    let missing: std::collections::BTreeSet<String> = matrix
+    let missing: std::collections::BTreeSet<String> = m
         .cells
         .iter()
         .filter(|c| c.status == Status::NotInstalled)
         .map(|c| format!("{} ({})", c.profile, c.detail))
         .collect();
-    for m in &missing {
-        println!("NOT INSTALLED (its cells are reported, not run): {m}");
+    for p in &missing {
+        println!("NOT INSTALLED (its cells are reported, not run): {p}");
     }
-    let established: Vec<String> = matrix
-        .cells
-        .iter()
-        .filter(|c| matches!(c.status, Status::Fail | Status::Error) && c.golden)
-        .map(|c| {
-            format!(
-                "{} × {}={}: {}\n{}",
-                c.scenario,
-                c.kind,
-                c.profile,
-                c.detail,
-                c.failures.join("\n")
-            )
-        })
-        .collect();
-    let findings = matrix
+    let broken = |c: &&Cell| matches!(c.status, Status::Fail | Status::Error) && c.golden;
+    let findings = m
         .cells
         .iter()
         .filter(|c| matches!(c.status, Status::Fail | Status::Error) && !c.golden)
         .count();
     println!("{findings} failing cell(s) without a golden file are findings, not test failures");
+    // An established cell that fails is run once more on its own: the end of a run (how long
+    // teardown takes) can add a kernel neighbour probe to a peer's trace. Failing twice fails.
+    let mut established = Vec::new();
+    for c in m.cells.iter().filter(broken) {
+        println!(
+            "RETRY {} × {}={}: {}",
+            c.scenario, c.kind, c.profile, c.detail
+        );
+        let again = matrix(
+            &[
+                "--roles".into(),
+                c.kind.clone(),
+                "--profiles".into(),
+                c.profile.clone(),
+                "--scenarios".into(),
+                c.scenario.clone(),
+            ],
+            &out.join("retry"),
+        );
+        for r in again.cells.iter().filter(broken) {
+            established.push(format!(
+                "{} × {}={}: {}\n{}",
+                r.scenario,
+                r.kind,
+                r.profile,
+                r.detail,
+                r.failures.join("\n")
+            ));
+        }
+    }
     let _ = std::fs::remove_dir_all(&out);
     assert!(
         established.is_empty(),
@@ -97,7 +120,7 @@ fn servers_interoperate_on_the_headline_scenarios() {
         established.join("\n\n")
     );
     assert!(
-        matrix.cells.iter().any(|c| c.status == Status::Pass) || !missing.is_empty(),
-        "no cell passed:\n{stderr}"
+        m.cells.iter().any(|c| c.status == Status::Pass) || !missing.is_empty(),
+        "no cell passed"
     );
 }
