@@ -380,6 +380,14 @@ const OURS_ONLY: &[(&str, &str)] = &[
         "the scenario runs the client's lease timers faster than real time (time-scale); a peer renews at the real T1",
     ),
     (
+        "broadcast-flag",
+        "the client must set the BROADCAST flag (RFC 2131 §4.1), which profiles cannot be given yet (no RoleParams field)",
+    ),
+    (
+        "inform",
+        "the client must send DHCPINFORM from a configured address (RFC 2131 §3.4), which profiles cannot be asked for yet (no RoleParams field)",
+    ),
+    (
         "option-82",
         "the relay must insert option 82 (RFC 3046), which profiles cannot be given yet (no RoleParams field)",
     ),
@@ -427,6 +435,12 @@ pub fn features(sc: &Scenario, kind: &str) -> BTreeSet<&'static str> {
         }
         if !strings(c, "quirks").is_empty() {
             f.insert("quirks");
+        }
+        if client && c.get("broadcast-flag").and_then(|v| v.as_bool()) == Some(true) {
+            f.insert("broadcast-flag");
+        }
+        if client && c.contains_key("inform") {
+            f.insert("inform");
         }
         if kind == "tftp-client"
             && ["blksize", "windowsize", "tsize"]
