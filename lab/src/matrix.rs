@@ -660,6 +660,10 @@ pub fn findings(cells: &[Cell]) -> Vec<String> {
         ));
         out.push(format!("Servers sending BOOTP/DHCP messages shorter than 300 octets (FMT-SIZE-01 fail, RFC 1542 §2.1): {}", who("FMT-SIZE-01", true, true)));
         out.push(format!(
+            "Servers that do not broadcast to a client that set the BROADCAST flag (ADDR-BCAST-01 fail, RFC 2131 §4.1): {}",
+            who("ADDR-BCAST-01", true, true)
+        ));
+        out.push(format!(
             "Servers whose BOOTP replies are not plain BOOTP (FMT-BOOTP-01 fail): {}",
             who("FMT-BOOTP-01", true, true)
         ));
