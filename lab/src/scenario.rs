@@ -246,7 +246,7 @@ pub struct Impair {
 }
 
 /// What must hold at the end of the run.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct Expect {
     /// Compare the normalized trace with `golden/<name>.trace` (default on).
@@ -256,6 +256,16 @@ pub struct Expect {
     /// reproduction, `"fail"`. Rules not listed are evaluated too and reported, not enforced.
     #[serde(default)]
     pub rules: BTreeMap<String, Spanned<String>>,
+}
+
+impl Default for Expect {
+    /// A scenario without an `[expect]` table still compares its golden trace.
+    fn default() -> Self {
+        Expect {
+            golden: true,
+            rules: BTreeMap::new(),
+        }
+    }
 }
 
 /// Parses a duration written as `10s`, `500ms`, `2m` or `1.5s`.
@@ -736,6 +746,10 @@ wait = { role = "dhcpd", event = "ready", within = "5s" }
     #[test]
     fn a_good_scenario_parses() {
         let sc = parse(Path::new("demo.toml"), GOOD).expect("valid");
+        assert!(
+            sc.expect.golden,
+            "golden comparison is on without an [expect] table"
+        );
         assert_eq!(sc.name, "demo");
         assert_eq!(sc.steps.len(), 1);
         assert_eq!(
