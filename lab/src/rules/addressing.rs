@@ -1,8 +1,8 @@
 //! Checks of the checklist's ADDR group: reply addressing, the broadcast flag and ARP
 //! (RFC 1542 §5.4, RFC 2131 §4.1, RFC 951 §4, KB Q164394).
 
-use super::format::{ip_dst, maybe_before, verdict};
-use super::{fail, Check, Outcome};
+use super::format::{ip_dst, maybe_before};
+use super::{fail, verdict, Check, Outcome};
 use crate::trace::{Frame, Trace};
 use bootlab_wire::arp;
 use bootlab_wire::bootp::{Message, MessageType, Op};
@@ -103,11 +103,7 @@ fn giaddr_01(t: &Trace) -> Outcome {
             );
         }
     }
-    if any {
-        Outcome::Pass
-    } else {
-        Outcome::NotApplicable
-    }
+    verdict(any)
 }
 
 fn server_hosts(t: &Trace) -> Vec<String> {
@@ -129,11 +125,7 @@ fn bcast_01(t: &Trace) -> Outcome {
             );
         }
     }
-    if any {
-        Outcome::Pass
-    } else {
-        Outcome::NotApplicable
-    }
+    verdict(any)
 }
 
 /// ADDR-UNI-01: B = 0 -> unicast to yiaddr at chaddr, without ARPing for yiaddr first.
@@ -165,11 +157,7 @@ fn uni_01(t: &Trace) -> Outcome {
             }
         }
     }
-    if any {
-        Outcome::Pass
-    } else {
-        Outcome::NotApplicable
-    }
+    verdict(any)
 }
 
 /// ADDR-UNI-02: B = 0 replies have the unicast shape or the limited-broadcast shape, nothing else.
@@ -185,11 +173,7 @@ fn uni_02(t: &Trace) -> Outcome {
             );
         }
     }
-    if any {
-        Outcome::Pass
-    } else {
-        Outcome::NotApplicable
-    }
+    verdict(any)
 }
 
 /// ADDR-ARP-01 (RFC 951 §4, Q164394), as the trace shows it: after replying to yiaddr, the
@@ -220,11 +204,7 @@ fn arp_01(t: &Trace) -> Outcome {
             );
         }
     }
-    if any {
-        Outcome::Pass
-    } else {
-        Outcome::NotApplicable
-    }
+    verdict(any)
 }
 
 /// ADDR-ARP-02 (Q164394): a TFTP read request from a freshly assigned yiaddr is answered with DATA
@@ -262,11 +242,7 @@ fn arp_02(t: &Trace) -> Outcome {
             return fail(&f.segment, f.number, format!("RRQ from {src} never answered with DATA/OACK; {arps} ARP request(s) for {src} went unanswered"));
         }
     }
-    if any {
-        Outcome::Pass
-    } else {
-        Outcome::NotApplicable
-    }
+    verdict(any)
 }
 
 /// ADDR-NAK-01: with giaddr 0 a DHCPNAK is broadcast.
@@ -285,11 +261,7 @@ fn nak_01(t: &Trace) -> Outcome {
             );
         }
     }
-    if any {
-        Outcome::Pass
-    } else {
-        Outcome::NotApplicable
-    }
+    verdict(any)
 }
 
 /// ADDR-SRCMAC-01 (RFC 951 §5): a reply's Ethernet source is the MAC owning its IP source.
@@ -313,11 +285,7 @@ fn srcmac_01(t: &Trace) -> Outcome {
             );
         }
     }
-    if any {
-        Outcome::Pass
-    } else {
-        Outcome::NotApplicable
-    }
+    verdict(any)
 }
 
 /// ADDR-CIADDR-01 (RFC 1542 §5.4, RFC 2131 §4.1): giaddr 0 and ciaddr set: the reply goes by

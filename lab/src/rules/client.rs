@@ -1,8 +1,8 @@
 //! Checks of the checklist's CLI group: client behaviour, ARP probing, DECLINE and `secs`
 //! (RFC 2131 §4.4, RFC 5227, RFC 951 §7, KB Q162396).
 
-use super::format::{from_client, ip_dst, ip_src, is_broadcast, protocol_secs, verdict, TOLERANCE};
-use super::{fail, Check, Outcome};
+use super::format::{from_client, ip_dst, ip_src, is_broadcast, protocol_secs, TOLERANCE};
+use super::{fail, verdict, Check, Outcome};
 use crate::trace::{Frame, Trace};
 use bootlab_wire::arp;
 use bootlab_wire::bootp::{code, Message, MessageType, Op};
@@ -82,11 +82,7 @@ fn acd_01(t: &Trace) -> Outcome {
             );
         }
     }
-    if any {
-        Outcome::Pass
-    } else {
-        Outcome::NotApplicable
-    }
+    verdict(any)
 }
 
 /// CLI-DECL-01: a client that saw its offered address in use (an ARP reply from another MAC to
@@ -122,11 +118,7 @@ fn decl_01(t: &Trace) -> Outcome {
             );
         }
     }
-    if any {
-        Outcome::Pass
-    } else {
-        Outcome::NotApplicable
-    }
+    verdict(any)
 }
 
 /// CLI-DECL-02: DECLINE is broadcast, ciaddr 0, secs 0, with requested IP and server identifier.
@@ -165,11 +157,7 @@ fn decl_02(t: &Trace) -> Outcome {
             return fail(&f.segment, f.number, format!("DHCPDECLINE {why}"));
         }
     }
-    if any {
-        Outcome::Pass
-    } else {
-        Outcome::NotApplicable
-    }
+    verdict(any)
 }
 
 /// CLI-DECL-03: at least 10 s (protocol time) between a DECLINE and the client's next DISCOVER.
@@ -200,11 +188,7 @@ fn decl_03(t: &Trace) -> Outcome {
             );
         }
     }
-    if any {
-        Outcome::Pass
-    } else {
-        Outcome::NotApplicable
-    }
+    verdict(any)
 }
 
 /// Client requests of one transaction, in order (`op` 1 from port 68).
@@ -243,11 +227,7 @@ fn secs_01(t: &Trace) -> Outcome {
             );
         }
     }
-    if any {
-        Outcome::Pass
-    } else {
-        Outcome::NotApplicable
-    }
+    verdict(any)
 }
 
 /// CLI-SECS-02: secs grows across retransmissions and is never a constant.
@@ -279,11 +259,7 @@ fn secs_02(t: &Trace) -> Outcome {
             }
         }
     }
-    if any {
-        Outcome::Pass
-    } else {
-        Outcome::NotApplicable
-    }
+    verdict(any)
 }
 
 /// CLI-SECS-04: the SELECTING REQUEST repeats the DISCOVER's secs.
@@ -314,11 +290,7 @@ fn secs_04(t: &Trace) -> Outcome {
             );
         }
     }
-    if any {
-        Outcome::Pass
-    } else {
-        Outcome::NotApplicable
-    }
+    verdict(any)
 }
 
 /// Client messages: BOOTREQUEST from port 68.

@@ -1,6 +1,6 @@
 //! Checks of the checklist's FMT group: message format and options encoding.
 
-use super::{fail, Check, Outcome};
+use super::{fail, verdict, Check, Outcome};
 use crate::trace::{Frame, Trace};
 use bootlab_wire::bootp::{
     code, Area, Message, MessageType, Op, Vendor, MAGIC_COOKIE, MIN_MESSAGE_LEN,
@@ -44,11 +44,7 @@ fn size_01(t: &Trace) -> Outcome {
             );
         }
     }
-    if any {
-        Outcome::Pass
-    } else {
-        Outcome::NotApplicable
-    }
+    verdict(any)
 }
 
 /// FMT-OP-01 (RFC 951 §3): `op` is BOOTREQUEST from clients and relays, BOOTREPLY towards clients.
@@ -75,11 +71,7 @@ fn op_01(t: &Trace) -> Outcome {
             );
         }
     }
-    if any {
-        Outcome::Pass
-    } else {
-        Outcome::NotApplicable
-    }
+    verdict(any)
 }
 
 /// FMT-HDR-01 (RFC 2131 §2): htype 1, hlen 6, and a client's chaddr is its Ethernet source.
@@ -106,11 +98,7 @@ fn hdr_01(t: &Trace) -> Outcome {
             }
         }
     }
-    if any {
-        Outcome::Pass
-    } else {
-        Outcome::NotApplicable
-    }
+    verdict(any)
 }
 
 /// FMT-FLAGS-01 (RFC 1542 §2.2): clients send the 15 low bits of `flags` as zero.
@@ -126,11 +114,7 @@ fn flags_01(t: &Trace) -> Outcome {
             );
         }
     }
-    if any {
-        Outcome::Pass
-    } else {
-        Outcome::NotApplicable
-    }
+    verdict(any)
 }
 
 /// FMT-COOKIE-02 (RFC 1542 §3.5): a BOOTP request carries the magic cookie in `vend`.
@@ -151,11 +135,7 @@ fn cookie_02(t: &Trace) -> Outcome {
             }
         }
     }
-    if any {
-        Outcome::Pass
-    } else {
-        Outcome::NotApplicable
-    }
+    verdict(any)
 }
 
 /// FMT-TYPE-01 (RFC 2132 §9.6): a DHCP message has exactly one option 53 of length 1, value 1-8.
@@ -180,11 +160,7 @@ fn type_01(t: &Trace) -> Outcome {
             );
         }
     }
-    if any {
-        Outcome::Pass
-    } else {
-        Outcome::NotApplicable
-    }
+    verdict(any)
 }
 
 /// FMT-BOOTP-01 (RFC 1534 §2): a reply to a BOOTP request has no option 53 and 300 octets.
@@ -216,11 +192,7 @@ fn bootp_01(t: &Trace) -> Outcome {
             );
         }
     }
-    if any {
-        Outcome::Pass
-    } else {
-        Outcome::NotApplicable
-    }
+    verdict(any)
 }
 
 /// FMT-SIZE-03 (RFC 2131 §2, §3.5; RFC 2132 §9.10): replies fit 576 octets of IP, or the
@@ -518,15 +490,6 @@ fn multi_01(t: &Trace) -> Outcome {
 
 // ---------------------------------------------------------------------------------------------
 // Helpers shared by the group files.
-
-/// `Pass` when something relevant was seen, else `NotApplicable`.
-pub(super) fn verdict(any: bool) -> Outcome {
-    if any {
-        Outcome::Pass
-    } else {
-        Outcome::NotApplicable
-    }
-}
 
 /// An interval of the capture in protocol seconds: captured time times the scenario's time scale.
 pub(super) fn protocol_secs(t: &Trace, from: Duration, to: Duration) -> f64 {

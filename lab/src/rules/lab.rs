@@ -1,7 +1,7 @@
 //! Rules of the lab itself (`LAB-*`): outcomes every protocol rule exists to protect, judged with
 //! what only the lab knows (which host holds which static address).
 
-use super::{fail, Check, Outcome};
+use super::{fail, verdict, Check, Outcome};
 use crate::trace::Trace;
 use bootlab_wire::arp;
 
@@ -38,9 +38,5 @@ fn dup_01(t: &Trace) -> Outcome {
             );
         }
     }
-    if any {
-        Outcome::Pass
-    } else {
-        Outcome::NotApplicable
-    }
+    verdict(any)
 }

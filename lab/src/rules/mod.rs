@@ -72,6 +72,15 @@ impl Outcome {
     }
 }
 
+/// `Pass` when a check saw anything it speaks about and found no violation, else `NotApplicable`.
+pub(crate) fn verdict(any: bool) -> Outcome {
+    if any {
+        Outcome::Pass
+    } else {
+        Outcome::NotApplicable
+    }
+}
+
 /// Builds a failure.
 pub(crate) fn fail(segment: &str, frame: usize, message: impl Into<String>) -> Outcome {
     Outcome::Fail(Violation {

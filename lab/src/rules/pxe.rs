@@ -1,8 +1,8 @@
 //! Checks of the checklist's PXE group (RFC 4578, PXE 2.1 as iPXE cites it).
 
 use super::client::rtx_gaps;
-use super::format::{from_client, verdict};
-use super::{fail, Check, Outcome};
+use super::format::from_client;
+use super::{fail, verdict, Check, Outcome};
 use crate::trace::{Frame, Trace};
 use bootlab_wire::bootp::{code, Message, MessageType, Op};
 

@@ -1,7 +1,7 @@
 //! Checks of the checklist's RELAY group (RFC 1542 §4, RFC 3046).
 
-use super::format::{ip_dst, ip_src, maybe_before, relay_ingress, relayed, verdict};
-use super::{fail, Check, Outcome};
+use super::format::{ip_dst, ip_src, maybe_before, relay_ingress, relayed};
+use super::{fail, verdict, Check, Outcome};
 use crate::trace::{Frame, Trace};
 use bootlab_wire::bootp::{code, parse_relay_agent_information, Area, Message, Op, Vendor};
 use std::collections::{BTreeSet, HashMap};

@@ -1,10 +1,10 @@
 //! Checks of the checklist's SEC group: security-relevant rules (RFC 1350 §8, RFC 1123 §4.2.3.4,
 //! RFC 1542 §4.1.1, RFC 3046 §2.1.1).
 
-use super::format::{ip_dst, ip_src, relay_ingress, relayed, verdict};
+use super::format::{ip_dst, ip_src, relay_ingress, relayed};
 use super::relay::host_addresses;
 use super::tftp::conversations;
-use super::{fail, Check, Outcome};
+use super::{fail, verdict, Check, Outcome};
 use crate::trace::Trace;
 use bootlab_wire::bootp::MessageType;
 use bootlab_wire::tftp::{ErrorCode, Packet};

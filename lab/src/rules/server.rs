@@ -1,7 +1,7 @@
 //! Checks of the checklist's SRV group: server behaviour (RFC 2131 §4.3, RFC 1534, KB Q162396).
 
-use super::format::{ip_dst, maybe_before, verdict};
-use super::{fail, Check, Outcome};
+use super::format::{ip_dst, maybe_before};
+use super::{fail, verdict, Check, Outcome};
 use crate::trace::{Frame, Trace};
 use bootlab_wire::bootp::{code, Message, MessageType, Op};
 use std::net::Ipv4Addr;

@@ -1,7 +1,7 @@
 //! Checks of the checklist's TFTP group (RFC 1350, RFC 1123 §4.2.3, RFC 2347-2349, RFC 7440).
 
-use super::format::{protocol_secs, verdict, TOLERANCE};
-use super::{fail, Check, Outcome};
+use super::format::{protocol_secs, TOLERANCE};
+use super::{fail, verdict, Check, Outcome};
 use crate::trace::{Frame, Trace};
 use bootlab_wire::tftp::{self, ErrorCode, Mode, Packet, Request, TftpOption};
 use std::collections::{HashMap, HashSet};
