@@ -1,20 +1,18 @@
-//! The network-boot conformance lab: isolation, topology, capture, scenarios, traces, rules, reports.
+//! The network-boot conformance lab, in pipeline stages. Each stage imports only the stages
+//! listed before it:
+//!
+//! - [`plan`]: scenario files become validated plans; the checklist's rule catalogue.
+//! - [`world`]: isolation, topology over netlink, impairments, capture, processes.
+//! - [`roles`]: role kinds, our daemons and third-party profiles.
+//! - [`judge`]: traces, golden comparison, rules.
+//! - [`report`]: results rendered as text, JSON, JUnit, matrix pages.
+//! - [`exec`]: running one scenario, and the batch scheduler every command shares.
+//! - [`cmd`]: the `bootlab` commands built on the stages.
 
-pub mod capture;
-pub mod decode;
-pub mod demo;
-pub mod golden;
-pub mod impair;
-pub mod isolate;
-pub mod matrix;
-pub mod netlink;
-pub mod peer;
-pub mod process;
-pub mod profile;
+pub mod cmd;
+pub mod exec;
+pub mod judge;
+pub mod plan;
 pub mod report;
-pub mod rules;
-pub mod runner;
-pub mod scenario;
-pub mod topology;
-pub mod trace;
+pub mod roles;
 pub mod world;

@@ -32,16 +32,13 @@ enum Command {
     Run(RunArgs),
     /// Run every applicable scenario with every installed third-party implementation of some role
     /// kinds (default the servers): the interop matrix (markdown, HTML, JSON).
-    Matrix(bootlab_lab::matrix::Args),
+    Matrix(bootlab_lab::cmd::matrix::Args),
     /// List the scenarios: name, then what each proves.
     List(ListArgs),
     /// List the checklist's rules and which are checked.
     Rules,
     /// Decode a pcap/pcapng capture: one line per frame, or JSON with every field.
-    Decode(bootlab_lab::decode::Args),
-    /// The lab's own end-to-end demos and benchmark (for its tests).
-    #[command(hide = true)]
-    LabDemo(bootlab_lab::demo::Args),
+    Decode(bootlab_lab::cmd::decode::Args),
 }
 
 fn main() {
@@ -62,19 +59,13 @@ fn real_main() -> anyhow::Result<()> {
         Command::Tftp(a) => bootlab_tftp::run_client(a),
         Command::Rarpd(a) => bootlab_rarp::run_server(a),
         Command::RarpClient(a) => bootlab_rarp::run_client(a),
-        Command::Decode(a) => bootlab_lab::decode::run(a),
+        Command::Decode(a) => bootlab_lab::cmd::decode::run(a),
         Command::Run(a) => run(a),
-        Command::Matrix(a) => bootlab_lab::matrix::run(a),
+        Command::Matrix(a) => bootlab_lab::cmd::matrix::run(a),
         Command::List(a) => list(a),
         Command::Rules => {
-            print!("{}", bootlab_lab::rules::listing());
+            print!("{}", bootlab_lab::judge::rules::listing());
             Ok(())
-        }
-        Command::LabDemo(a) => {
-            if a.needs_isolation() {
-                bootlab_lab::isolate::enter()?;
-            }
-            bootlab_lab::demo::run(a)
         }
     }
 }
@@ -137,12 +128,15 @@ fn project_dir(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(name)
 }
 
-fn load_all(args: &[String], dir: &Path) -> anyhow::Result<Vec<bootlab_lab::scenario::Scenario>> {
-    let files = bootlab_lab::scenario::resolve(args, dir)?;
+fn load_all(
+    args: &[String],
+    dir: &Path,
+) -> anyhow::Result<Vec<bootlab_lab::plan::scenario::Scenario>> {
+    let files = bootlab_lab::plan::scenario::resolve(args, dir)?;
     let mut out = Vec::new();
     let mut errors = Vec::new();
     for f in files {
-        match bootlab_lab::scenario::load(&f) {
+        match bootlab_lab::plan::scenario::load(&f) {
             Ok(s) => out.push(s),
             Err(e) => errors.push(e.to_string()),
         }
@@ -162,7 +156,7 @@ fn list(a: ListArgs) -> anyhow::Result<()> {
 }
 
 fn run(a: RunArgs) -> anyhow::Result<()> {
-    use bootlab_lab::runner::{self, Options};
+    use bootlab_lab::exec::runner::{self, Options};
     let scenario_dir = a
         .scenario_dir
         .clone()
@@ -191,7 +185,7 @@ fn run(a: RunArgs) -> anyhow::Result<()> {
         rootless,
     };
     // Everything below happens in the lab's private world (user, network, mount, PID namespaces).
-    bootlab_lab::isolate::enter()?;
+    bootlab_lab::world::isolate::enter()?;
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(4 + 2 * a.jobs.max(1))
         .enable_all()

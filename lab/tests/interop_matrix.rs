@@ -17,7 +17,7 @@ fn repo() -> PathBuf {
 }
 
 /// Runs `bootlab matrix` with `args` into `out` and reads its matrix.json.
-fn matrix(args: &[String], out: &std::path::Path) -> bootlab_lab::matrix::Matrix {
+fn matrix(args: &[String], out: &std::path::Path) -> bootlab_lab::cmd::matrix::Matrix {
     let run = Command::new(env!("CARGO_BIN_EXE_bootlab"))
         .arg("matrix")
         .args(args)
@@ -33,7 +33,7 @@ fn matrix(args: &[String], out: &std::path::Path) -> bootlab_lab::matrix::Matrix
         Err(e) => panic!("cannot start bootlab: {e}"),
     };
     println!("{}", String::from_utf8_lossy(&run.stdout));
-    match bootlab_lab::matrix::load(&out.join("matrix.json")) {
+    match bootlab_lab::cmd::matrix::load(&out.join("matrix.json")) {
         Ok(m) => m,
         Err(e) => panic!(
             "bootlab matrix wrote no matrix ({e}); its stderr:\n{}",
@@ -44,7 +44,7 @@ fn matrix(args: &[String], out: &std::path::Path) -> bootlab_lab::matrix::Matrix
 
 #[test]
 fn every_peer_interoperates_where_established() {
-    use bootlab_lab::matrix::{Cell, Status};
+    use bootlab_lab::cmd::matrix::{Cell, Status};
     let out = std::env::temp_dir().join(format!("bootlab-interop-{}", std::process::id()));
     let started = std::time::Instant::now();
     let args: Vec<String> = vec![

@@ -19,7 +19,7 @@ use bootlab_wire::ChecksumPolicy;
 use pcap_file::pcap::PcapReader;
 use pcap_file::TsResolution;
 
-const BIN: &str = env!("CARGO_BIN_EXE_bootlab");
+const BIN: &str = env!("CARGO_BIN_EXE_bootlab-demo");
 /// The unprivileged user the rootless runs take (nobody).
 const NOBODY: &str = "65534";
 
@@ -73,7 +73,7 @@ fn bin_for_nobody() -> &'static str {
             return BIN.to_owned();
         }
         let base = run_dir("bin");
-        let copy = base.join("bootlab");
+        let copy = base.join("bootlab-demo");
         if std::fs::hard_link(BIN, &copy).is_err() {
             if let Err(e) = std::fs::copy(BIN, &copy) {
                 panic!("copy {BIN} for the rootless runs: {e}");
@@ -167,12 +167,7 @@ fn two_segments(rootless: bool) {
     let dir = run_dir(if rootless { "two-rootless" } else { "two" });
     let out = run(
         rootless,
-        &[
-            "lab-demo",
-            "two-segments",
-            "--run-dir",
-            &dir.to_string_lossy(),
-        ],
+        &["two-segments", "--run-dir", &dir.to_string_lossy()],
     );
     let stdout = text(&out.stdout);
     assert!(
@@ -284,7 +279,6 @@ fn parallel(rootless: bool) {
     let out = run(
         rootless,
         &[
-            "lab-demo",
             "two-segments",
             "--worlds",
             "3",
@@ -334,7 +328,6 @@ fn impaired(rootless: bool) {
     let out = run(
         rootless,
         &[
-            "lab-demo",
             "two-segments",
             "--drop-first",
             "--run-dir",
@@ -397,7 +390,6 @@ fn impaired_with(rules: &str) -> (String, PathBuf) {
     let out = run(
         false,
         &[
-            "lab-demo",
             "two-segments",
             "--impair",
             rules,
@@ -612,7 +604,6 @@ fn killed_leaves_nothing(rootless: bool) {
     let mut child = match bootlab(
         rootless,
         &[
-            "lab-demo",
             "two-segments",
             "--hold",
             "--run-dir",
@@ -722,7 +713,6 @@ fn sigterm_shuts_down_cleanly() {
     let mut child = match bootlab(
         false,
         &[
-            "lab-demo",
             "two-segments",
             "--hold",
             "--run-dir",

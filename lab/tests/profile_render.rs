@@ -2,7 +2,7 @@
 //! scenario's parameters, and produces sane files and argv. Prints which peers are not installed
 //! (reported, never silently skipped). No namespaces needed.
 
-use bootlab_lab::profile::{
+use bootlab_lab::roles::profile::{
     peers_dir, Binding, Installation, Pool, Profile, ProfileSet, RenderEnv, Role, RoleParams,
 };
 use std::net::Ipv4Addr;
@@ -182,7 +182,7 @@ fn server_configs_carry_the_scenario() {
         p.render(role, &sample(role), &env_for(&set, p, role))
             .expect("renders")
     };
-    let file = |r: &bootlab_lab::profile::Rendered, name: &str| {
+    let file = |r: &bootlab_lab::roles::profile::Rendered, name: &str| {
         r.files
             .iter()
             .find(|f| f.path.ends_with(name))

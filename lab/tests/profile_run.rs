@@ -7,7 +7,7 @@
 //! Topology: host `srv` (s0 192.0.2.1/24) — veth — host `cli` (c0, no address); relay checks put
 //! host `rly` (c0r 192.0.2.254/24, u0 198.51.100.254/24) between `cli` and `srv` (u0s 198.51.100.1/24).
 
-use bootlab_lab::profile::{
+use bootlab_lab::roles::profile::{
     peers_dir, udp_port_bound, Binding, Installation, Pool, ProfileSet, ReadyCheck, Rendered, Role,
     RoleParams,
 };

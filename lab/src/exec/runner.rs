@@ -1,14 +1,14 @@
 //! The scenario runner: builds a scenario's world, starts its roles (ours or a profile's), runs its
 //! steps, then turns the captures into a trace and judges it (golden file, rules, steps).
 
-use crate::golden::{self, Comparison};
-use crate::process::{Process, ProcessSpec, Stream};
-use crate::profile::ProfileSet;
+use crate::judge::golden::{self, Comparison};
+use crate::judge::rules::{self, Outcome};
+use crate::judge::trace::{Frame, Names, RoleEvent, Trace};
+use crate::plan::scenario::{parse_duration, Scenario};
 use crate::report::{RuleResult, ScenarioResult, Verdict};
-use crate::rules::{self, Outcome};
-use crate::scenario::{parse_duration, Scenario};
-use crate::topology::{self, Topology};
-use crate::trace::{Frame, Names, RoleEvent, Trace};
+use crate::roles::profile::ProfileSet;
+use crate::world::process::{Process, ProcessSpec, Stream};
+use crate::world::topology::{self, Topology};
 use crate::world::World;
 use std::collections::{BTreeMap, HashMap};
 use std::net::Ipv4Addr;
@@ -98,7 +98,7 @@ pub fn label(sc: &Scenario, opts: &Options) -> String {
     }
 }
 
-fn implementation(role: &crate::scenario::Role, opts: &Options) -> String {
+fn implementation(role: &crate::plan::scenario::Role, opts: &Options) -> String {
     opts.impls
         .get(role.kind.get_ref())
         .cloned()
@@ -190,7 +190,7 @@ pub fn names_of(t: &Topology) -> Names {
 fn our_config(
     sc: &Scenario,
     role_name: &str,
-    role: &crate::scenario::Role,
+    role: &crate::plan::scenario::Role,
     files: &Path,
     state: &Path,
 ) -> toml::Table {
@@ -328,7 +328,7 @@ pub fn file_content(name: &str, size: usize) -> Vec<u8> {
 struct Running {
     kind: String,
     process: Process,
-    profile: Option<crate::profile::Rendered>,
+    profile: Option<crate::roles::profile::Rendered>,
 }
 
 impl Running {
@@ -343,12 +343,12 @@ impl Running {
 }
 
 fn line_events(
-    profile: &Option<crate::profile::Rendered>,
+    profile: &Option<crate::roles::profile::Rendered>,
     stream: Stream,
     text: &str,
 ) -> Vec<serde_json::Value> {
     match profile {
-        Some(p) => crate::peer::line_events(p, stream, text),
+        Some(p) => crate::roles::peer::line_events(p, stream, text),
         None if stream == Stream::Stdout => bootlab_net::events::parse(text)
             .map(|(_, e)| vec![e])
             .unwrap_or_default(),
@@ -720,7 +720,7 @@ async fn start_role(
     } else {
         let set = profiles.ok_or_else(|| rerr("no profiles directory".into()))?;
         let launch =
-            crate::peer::prepare_role(sc, name, set, imp, &config, &state).map_err(rerr)?;
+            crate::roles::peer::prepare_role(sc, name, set, imp, &config, &state).map_err(rerr)?;
         (launch.spec, Some(launch.rendered))
     };
     let process = world.spawn(host, spec).map_err(|e| rerr(e.to_string()))?;
@@ -738,7 +738,7 @@ async fn start_role(
                 .await
                 .map(|_| ())
                 .map_err(|e| e.to_string()),
-            Some(r) => crate::peer::wait_ready(r, &process, Duration::from_secs(10)).await,
+            Some(r) => crate::roles::peer::wait_ready(r, &process, Duration::from_secs(10)).await,
         };
         if let Err(e) = ready {
             return Err(rerr(format!(
@@ -769,7 +769,7 @@ async fn do_step(
     plans: &[(String, String)],
     profiles: Option<&ProfileSet>,
     running: &mut HashMap<String, Running>,
-    step: &crate::scenario::Step,
+    step: &crate::plan::scenario::Step,
 ) -> Result<Result<(), String>, RunError> {
     if let Some(w) = step.wait.as_ref().or(step.absent.as_ref()) {
         let absent = step.absent.is_some();
@@ -845,7 +845,7 @@ async fn do_step(
             .set_impairment(
                 imp.segment.get_ref(),
                 imp.host.get_ref(),
-                crate::impair::Impairment {
+                crate::plan::impairment::Impairment {
                     rules: imp.rules.clone(),
                 },
             )

@@ -1,7 +1,7 @@
 //! The interop matrix (`bootlab matrix`): every scenario that has a role of a given kind, run with
 //! every installed third-party implementation of that kind (`--impl KIND=PROFILE`), in parallel.
 //! Each cell is pass, fail (with the first failed step, rule or golden difference), error, n/a
-//! (with the profile's reason, see [`crate::peer::unsupported`]), not installed, or needs root.
+//! (with the profile's reason, see [`crate::roles::peer::unsupported`]), not installed, or needs root.
 //! Written as `matrix.md`, `matrix.html` and `matrix.json`, with findings derived from the rule
 //! results (which servers ARP before replying, which clients keep `secs` at 0, ...).
 //!
@@ -12,10 +12,10 @@
 //! `golden/<scenario>@<kind>=<profile>.snap` from a run whose steps and rules all held (review it
 //! before committing); cells with such a file are `pass*`.
 
-use crate::profile::{Installation, Profile, ProfileSet, Role};
+use crate::exec::runner::{self, Options};
+use crate::plan::scenario::Scenario;
 use crate::report::{RuleResult, ScenarioResult, Verdict};
-use crate::runner::{self, Options};
-use crate::scenario::Scenario;
+use crate::roles::profile::{Installation, Profile, ProfileSet, Role};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
@@ -163,12 +163,12 @@ fn project_dir(name: &str) -> PathBuf {
 }
 
 /// The per-implementation golden file of a cell (not the fallback to ours):
-/// `golden/<scenario>@<kind>=<profile>.snap` (see [`crate::golden::path_for`]).
+/// `golden/<scenario>@<kind>=<profile>.snap` (see [`crate::judge::golden::path_for`]).
 pub fn golden_file(golden_dir: &Path, scenario: &str, kind: &str, profile: &str) -> PathBuf {
     let imp = format!("{kind}={profile}");
     golden_dir.join(format!(
         "{}.snap",
-        crate::golden::snapshot_name(scenario, Some(&imp))
+        crate::judge::golden::snapshot_name(scenario, Some(&imp))
     ))
 }
 
@@ -181,7 +181,7 @@ fn plan(
     only: &[String],
     rootless: bool,
 ) -> Result<Vec<Plan>, String> {
-    let peers = crate::profile::peers_dir();
+    let peers = crate::roles::profile::peers_dir();
     let mut out = Vec::new();
     for kind in kinds {
         let role: Role = kind.parse()?;
@@ -207,7 +207,8 @@ fn plan(
                         p.needs_root_reason.clone().unwrap_or_default(),
                     ))
                 } else {
-                    crate::peer::unsupported(p, sc, kind).map(|why| (Status::NotApplicable, why))
+                    crate::roles::peer::unsupported(p, sc, kind)
+                        .map(|why| (Status::NotApplicable, why))
                 };
                 out.push(Plan {
                     kind: kind.clone(),
@@ -234,7 +235,7 @@ pub fn for_peer(sc: &Scenario, kind: &str) -> Scenario {
         // how long the lab waits, not what is on the wire: give it 4x (the golden trace and
         // the rules still judge the exchange).
         let stretch = |s: &str| {
-            crate::scenario::parse_duration(s).map(|d| format!("{}ms", (d * 4).as_millis()))
+            crate::plan::scenario::parse_duration(s).map(|d| format!("{}ms", (d * 4).as_millis()))
         };
         for step in &mut sc.steps {
             if let Some(w) = step.wait.as_mut() {
@@ -354,10 +355,10 @@ pub fn run(a: Args) -> anyhow::Result<()> {
         a.roles.clone()
     };
     for k in &kinds {
-        if !crate::scenario::ROLE_KINDS.contains(&k.as_str()) {
+        if !crate::plan::scenario::ROLE_KINDS.contains(&k.as_str()) {
             anyhow::bail!(
                 "--roles {k}: unknown role kind (one of {})",
-                crate::scenario::ROLE_KINDS.join(", ")
+                crate::plan::scenario::ROLE_KINDS.join(", ")
             );
         }
     }
@@ -365,13 +366,13 @@ pub fn run(a: Args) -> anyhow::Result<()> {
         .scenario_dir
         .clone()
         .unwrap_or_else(|| project_dir("scenarios"));
-    let files = crate::scenario::resolve(&a.scenarios, &scenario_dir)?;
+    let files = crate::plan::scenario::resolve(&a.scenarios, &scenario_dir)?;
     let mut scenarios = Vec::new();
     for f in files {
-        scenarios.push(Arc::new(crate::scenario::load(&f)?));
+        scenarios.push(Arc::new(crate::plan::scenario::load(&f)?));
     }
     let set = ProfileSet::load_default()?;
-    let rootless = !crate::isolate::is_root();
+    let rootless = !crate::world::isolate::is_root();
     let plans =
         plan(&kinds, &scenarios, &set, &a.profiles, rootless).map_err(|e| anyhow::anyhow!(e))?;
     let cwd = std::env::current_dir()?;
@@ -396,7 +397,7 @@ pub fn run(a: Args) -> anyhow::Result<()> {
         "bootlab matrix: {} cells, {to_run} to run, {jobs} at once",
         plans.len()
     );
-    crate::isolate::enter()?;
+    crate::world::isolate::enter()?;
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(4 + 2 * jobs)
         .enable_all()
@@ -443,7 +444,7 @@ pub fn run(a: Args) -> anyhow::Result<()> {
                 {
                     let path = golden_file(&golden, &p.scenario.name, &p.kind, &p.profile);
                     if let Ok(text) = std::fs::read_to_string(r.artifacts.join("trace.txt")) {
-                        if crate::golden::compare(&path, &text, true).is_ok() {
+                        if crate::judge::golden::compare(&path, &text, true).is_ok() {
                             eprintln!("accepted {}", path.display());
                             r.verdict = Verdict::Pass;
                             r.failures.clear();
@@ -1043,7 +1044,7 @@ mod tests {
     #[test]
     fn pool_addresses_are_the_peers_choice_but_static_ones_stay() {
         let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios");
-        let Ok(dora) = crate::scenario::load(&dir.join("dhcp-dora.toml")) else {
+        let Ok(dora) = crate::plan::scenario::load(&dir.join("dhcp-dora.toml")) else {
             return;
         };
         let w = for_peer(&dora, "dhcp-server");
@@ -1056,7 +1057,7 @@ mod tests {
             .wait
             .as_ref()
             .is_some_and(|w| w.with.contains_key("address")));
-        let Ok(bootp) = crate::scenario::load(&dir.join("bootp-static-binding.toml")) else {
+        let Ok(bootp) = crate::plan::scenario::load(&dir.join("bootp-static-binding.toml")) else {
             return;
         };
         let w = for_peer(&bootp, "bootp-server");

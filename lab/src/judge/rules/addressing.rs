@@ -1,9 +1,9 @@
 //! Checks of the checklist's ADDR group: reply addressing, the broadcast flag and ARP
 //! (RFC 1542 §5.4, RFC 2131 §4.1, RFC 951 §4, KB Q164394).
 
-use super::format::{ip_dst, maybe_before};
+use super::query::{ip_dst, maybe_before};
 use super::{fail, verdict, Check, Outcome};
-use crate::trace::{Frame, Trace};
+use crate::judge::trace::{Frame, Trace};
 use bootlab_wire::arp;
 use bootlab_wire::bootp::{Message, MessageType, Op};
 use bootlab_wire::tftp;
@@ -453,7 +453,7 @@ fn inform_01(t: &Trace) -> Outcome {
 
 #[cfg(test)]
 mod tests {
-    use super::super::format::kit::*;
+    use super::super::testkit::*;
     use super::*;
     use bootlab_wire::bootp::code;
     use bootlab_wire::tftp::{Mode, Packet, Request};

@@ -1,8 +1,8 @@
 //! Checks of the checklist's RELAY group (RFC 1542 §4, RFC 3046).
 
-use super::format::{ip_dst, ip_src, maybe_before, relay_ingress, relayed};
+use super::query::{ip_dst, ip_src, maybe_before, relay_ingress, relayed};
 use super::{fail, verdict, Check, Outcome};
-use crate::trace::{Frame, Trace};
+use crate::judge::trace::{Frame, Trace};
 use bootlab_wire::bootp::{code, parse_relay_agent_information, Area, Message, Op, Vendor};
 use std::collections::{BTreeSet, HashMap};
 use std::net::Ipv4Addr;
@@ -703,7 +703,7 @@ fn secs_01(t: &Trace) -> Outcome {
 
 #[cfg(test)]
 mod tests {
-    use super::super::format::kit::*;
+    use super::super::testkit::*;
     use super::*;
     use bootlab_wire::bootp::MessageType;
 

@@ -241,8 +241,8 @@ pub struct Impair {
     pub host: Spanned<String>,
     /// The segment of that link.
     pub segment: Spanned<String>,
-    /// The rules, as the impairment wire reads them (see [`crate::impair::Rule`]).
-    pub rules: Vec<crate::impair::Rule>,
+    /// The rules, as the impairment wire reads them (see [`crate::plan::impairment::Rule`]).
+    pub rules: Vec<crate::plan::impairment::Rule>,
 }
 
 /// What must hold at the end of the run.
@@ -625,7 +625,7 @@ impl Scenario {
                     "must be \"pass\" or \"fail\"",
                 );
             }
-            if crate::rules::find(id).is_none() {
+            if crate::plan::checklist::find(id).is_none() {
                 return self.err(
                     outcome.span(),
                     format!("expect.rules.{id}"),

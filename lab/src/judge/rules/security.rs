@@ -1,11 +1,11 @@
 //! Checks of the checklist's SEC group: security-relevant rules (RFC 1350 §8, RFC 1123 §4.2.3.4,
 //! RFC 1542 §4.1.1, RFC 3046 §2.1.1).
 
-use super::format::{ip_dst, ip_src, relay_ingress, relayed};
+use super::query::{ip_dst, ip_src, relay_ingress, relayed};
 use super::relay::host_addresses;
 use super::tftp::conversations;
 use super::{fail, verdict, Check, Outcome};
-use crate::trace::Trace;
+use crate::judge::trace::Trace;
 use bootlab_wire::bootp::MessageType;
 use bootlab_wire::tftp::{ErrorCode, Packet};
 use bootlab_wire::Severity;
@@ -227,7 +227,7 @@ fn decl_01(t: &Trace) -> Outcome {
 
 #[cfg(test)]
 mod tests {
-    use super::super::format::kit::*;
+    use super::super::testkit::*;
     use super::*;
     use bootlab_wire::bootp::{code, Message};
     use bootlab_wire::tftp::{Mode, Request};

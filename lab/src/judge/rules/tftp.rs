@@ -1,8 +1,8 @@
 //! Checks of the checklist's TFTP group (RFC 1350, RFC 1123 §4.2.3, RFC 2347-2349, RFC 7440).
 
-use super::format::{protocol_secs, TOLERANCE};
+use super::query::{protocol_secs, TOLERANCE};
 use super::{fail, verdict, Check, Outcome};
-use crate::trace::{Frame, Trace};
+use crate::judge::trace::{Frame, Trace};
 use bootlab_wire::tftp::{self, ErrorCode, Mode, Packet, Request, TftpOption};
 use std::collections::{HashMap, HashSet};
 use std::net::Ipv4Addr;
@@ -740,7 +740,7 @@ fn roll_01(t: &Trace) -> Outcome {
 
 #[cfg(test)]
 mod tests {
-    use super::super::format::kit::*;
+    use super::super::testkit::*;
     use super::*;
 
     const C: End = (CLIENT, YIADDR, 2000);

@@ -1,8 +1,8 @@
 //! Checks of the checklist's SRV group: server behaviour (RFC 2131 §4.3, RFC 1534, KB Q162396).
 
-use super::format::{ip_dst, maybe_before};
+use super::query::{ip_dst, maybe_before};
 use super::{fail, verdict, Check, Outcome};
-use crate::trace::{Frame, Trace};
+use crate::judge::trace::{Frame, Trace};
 use bootlab_wire::bootp::{code, Message, MessageType, Op};
 use std::net::Ipv4Addr;
 use std::time::Duration;
@@ -822,7 +822,7 @@ fn cid_01(t: &Trace) -> Outcome {
 
 #[cfg(test)]
 mod tests {
-    use super::super::format::kit::*;
+    use super::super::testkit::*;
     use super::*;
 
     fn ok() -> Trace {

@@ -1,7 +1,6 @@
 //! Rule checks: the requirements of the conformance checklist as code, evaluated on every trace.
 //!
-//! `catalogue.tsv` lists all 150 requirements (id, source, level, requirement), restated from
-//! `shared/conformance-checklist.md`. Each group file (`format.rs`, `addressing.rs`, ...) registers
+//! The requirements come from [`crate::plan::checklist`]. Each group file (`format.rs`, `addressing.rs`, ...) registers
 //! the checks written so far; `bootlab rules` shows which are checked and which are not yet.
 //! A check sees the decoded frames of every segment and the scenario's names for hosts, and
 //! answers pass, fail (with the segment, the frame number in that segment's pcap and what is
@@ -12,12 +11,16 @@ mod client;
 mod format;
 mod lab;
 mod pxe;
+mod query;
 mod relay;
 mod security;
 mod server;
+#[cfg(test)]
+mod testkit;
 mod tftp;
 
-use crate::trace::Trace;
+use crate::judge::trace::Trace;
+use crate::plan::checklist;
 use std::sync::OnceLock;
 
 /// A requirement from the checklist.
@@ -90,8 +93,6 @@ pub(crate) fn fail(segment: &str, frame: usize, message: impl Into<String>) -> O
     })
 }
 
-const CATALOGUE: &str = include_str!("catalogue.tsv");
-
 fn registered() -> impl Iterator<Item = (&'static str, Check)> {
     format::CHECKS
         .iter()
@@ -106,25 +107,19 @@ fn registered() -> impl Iterator<Item = (&'static str, Check)> {
         .copied()
 }
 
-/// Every rule of the checklist, in checklist order.
+/// Every rule of the checklist, in checklist order, with its check when written.
 pub fn all() -> &'static [Rule] {
     static RULES: OnceLock<Vec<Rule>> = OnceLock::new();
     RULES.get_or_init(|| {
         let checks: Vec<(&'static str, Check)> = registered().collect();
-        CATALOGUE
-            .lines()
-            .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
-            .filter_map(|l| {
-                let mut f = l.split('\t');
-                let (id, source, level, requirement) = (f.next()?, f.next()?, f.next()?, f.next()?);
-                let check = checks.iter().find(|(cid, _)| *cid == id).map(|(_, c)| *c);
-                Some(Rule {
-                    id,
-                    source,
-                    level,
-                    requirement,
-                    check,
-                })
+        checklist::all()
+            .iter()
+            .map(|r| Rule {
+                id: r.id,
+                source: r.source,
+                level: r.level,
+                requirement: r.requirement,
+                check: checks.iter().find(|(cid, _)| *cid == r.id).map(|(_, c)| *c),
             })
             .collect()
     })

@@ -7,8 +7,15 @@
 //! namespace, so bridge and veth names never clash.
 //!
 //! Namespaces belong to threads: every `setns`/`unshare` here runs on a short-lived
-//! `std::thread` (see [`crate::netlink::on_thread`]), which also opens the netlink connections
+//! `std::thread` (see [`crate::world::netlink::on_thread`]), which also opens the netlink connections
 //! and packet sockets that are then used from the runtime.
+
+pub mod capture;
+pub mod impair;
+pub mod isolate;
+pub mod netlink;
+pub mod process;
+pub mod topology;
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -24,11 +31,12 @@ use futures::future::try_join_all;
 use rtnetlink::Handle;
 use tokio::sync::broadcast;
 
-use crate::capture::{Capture, CaptureError, CaptureReport, Frame};
-use crate::impair::{Impairer, Impairment, Wire};
-use crate::netlink::{self, NetlinkError, VethSpec};
-use crate::process::{self, Process, ProcessError, ProcessEvent, ProcessSpec};
-use crate::topology::{interface_name, Address, Arp, Ipv4Cidr, Topology, TopologyError};
+use crate::plan::impairment::Impairment;
+use crate::world::capture::{Capture, CaptureError, CaptureReport, Frame};
+use crate::world::impair::{Impairer, Wire};
+use crate::world::netlink::{NetlinkError, VethSpec};
+use crate::world::process::{Process, ProcessError, ProcessEvent, ProcessSpec};
+use crate::world::topology::{interface_name, Address, Arp, Ipv4Cidr, Topology, TopologyError};
 
 /// How long [`World::shutdown`] gives a process between SIGTERM and SIGKILL.
 pub const STOP_GRACE: Duration = Duration::from_secs(2);
@@ -225,7 +233,7 @@ fn hosts_file(t: &Topology) -> String {
 impl World {
     /// Builds `topology` with artefacts (pcaps, logs, private files) under `run_dir`; `seed`
     /// drives every random impairment. Must run inside an isolated lab process
-    /// ([`crate::isolate::enter`]) on a tokio runtime.
+    /// ([`crate::world::isolate::enter`]) on a tokio runtime.
     pub async fn build(
         topology: &Topology,
         run_dir: &Path,
@@ -420,7 +428,7 @@ impl World {
             }
             for n in &h.neighbours {
                 let ii = match &n.interface {
-                    Some(name) => crate::topology::interface_index(name),
+                    Some(name) => crate::world::topology::interface_index(name),
                     None => topology.interface_for(h, n.address),
                 };
                 if let Some(st) = ii.and_then(|ii| hs.ifaces.get(ii)) {
@@ -468,7 +476,7 @@ impl World {
     }
 
     fn iface<'a>(&self, h: &'a HostState, iface: &str) -> Result<&'a IfaceState, WorldError> {
-        crate::topology::interface_index(iface)
+        crate::world::topology::interface_index(iface)
             .and_then(|i| h.ifaces.get(i))
             .ok_or_else(|| WorldError::UnknownInterface {
                 host: h.name.clone(),
@@ -524,9 +532,13 @@ impl World {
     }
 
     /// The hardware address of interface `iface` of `host`.
-    pub fn mac(&self, host: &str, iface: &str) -> Result<crate::topology::MacAddr, WorldError> {
+    pub fn mac(
+        &self,
+        host: &str,
+        iface: &str,
+    ) -> Result<crate::world::topology::MacAddr, WorldError> {
         let (hi, h) = self.host(host)?;
-        let idx = crate::topology::interface_index(iface)
+        let idx = crate::world::topology::interface_index(iface)
             .filter(|i| *i < h.ifaces.len())
             .ok_or_else(|| WorldError::UnknownInterface {
                 host: host.to_owned(),

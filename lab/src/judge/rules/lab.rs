@@ -2,7 +2,7 @@
 //! what only the lab knows (which host holds which static address).
 
 use super::{fail, verdict, Check, Outcome};
-use crate::trace::Trace;
+use crate::judge::trace::Trace;
 use bootlab_wire::arp;
 
 /// The checks, by rule id.

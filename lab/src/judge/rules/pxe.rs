@@ -1,9 +1,9 @@
 //! Checks of the checklist's PXE group (RFC 4578, PXE 2.1 as iPXE cites it).
 
 use super::client::rtx_gaps;
-use super::format::from_client;
+use super::query::from_client;
 use super::{fail, verdict, Check, Outcome};
-use crate::trace::{Frame, Trace};
+use crate::judge::trace::{Frame, Trace};
 use bootlab_wire::bootp::{code, Message, MessageType, Op};
 
 /// The checks written so far, by rule id.
@@ -156,7 +156,7 @@ fn rtx_01(t: &Trace) -> Outcome {
 
 #[cfg(test)]
 mod tests {
-    use super::super::format::kit::*;
+    use super::super::testkit::*;
     use super::*;
 
     fn pxe_discover(e: impl Fn(&mut Message)) -> Trace {

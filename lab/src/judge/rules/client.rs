@@ -1,9 +1,9 @@
 //! Checks of the checklist's CLI group: client behaviour, ARP probing, DECLINE and `secs`
 //! (RFC 2131 §4.4, RFC 5227, RFC 951 §7, KB Q162396).
 
-use super::format::{from_client, ip_dst, ip_src, is_broadcast, protocol_secs, TOLERANCE};
+use super::query::{from_client, ip_dst, ip_src, is_broadcast, protocol_secs, TOLERANCE};
 use super::{fail, verdict, Check, Outcome};
-use crate::trace::{Frame, Trace};
+use crate::judge::trace::{Frame, Trace};
 use bootlab_wire::arp;
 use bootlab_wire::bootp::{code, Message, MessageType, Op};
 use std::net::Ipv4Addr;
@@ -196,7 +196,7 @@ fn client_requests(
     t: &Trace,
 ) -> Vec<(
     u32,
-    Vec<(&crate::trace::Frame, &bootlab_wire::bootp::Message)>,
+    Vec<(&crate::judge::trace::Frame, &bootlab_wire::bootp::Message)>,
 )> {
     let mut by_xid: Vec<(u32, Vec<_>)> = Vec::new();
     for (f, m) in t.bootp().filter(|(f, m)| {
@@ -1414,7 +1414,7 @@ fn bootp_01(t: &Trace) -> Outcome {
 
 #[cfg(test)]
 mod tests {
-    use super::super::format::kit::*;
+    use super::super::testkit::*;
     use super::*;
 
     fn ok() -> Trace {

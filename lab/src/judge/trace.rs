@@ -3,7 +3,7 @@
 //! Normalizing makes a trace identical on every run of the same code: hosts by name instead of
 //! MAC and IP, transaction ids and ephemeral ports as tokens in order of appearance (`xid#1`,
 //! `port#2`), no times, and repeated lines folded as the scenario allows (see
-//! [`crate::scenario::Collapse`]). Every line starts with the segment and the frame number in that
+//! [`crate::plan::scenario::Collapse`]). Every line starts with the segment and the frame number in that
 //! segment's pcap so a reader can find the packet in Wireshark:
 //!
 //! ```text
@@ -13,7 +13,7 @@
 //! Frame numbers are left out of the golden text (they move when a retransmission is folded);
 //! [`Trace::normalized`] renders without them, [`Trace::annotated`] with them.
 
-use crate::scenario::Collapse;
+use crate::plan::scenario::Collapse;
 use bootlab_wire::arp;
 use bootlab_wire::bootp::{self, code, Message, Op, Vendor};
 use bootlab_wire::frame::{App, Decoded};

@@ -1,22 +1,24 @@
-//! `bootlab lab-demo` (hidden): small worlds that exercise the harness end to end, for the lab's
-//! own tests and benchmark. `two-segments` and `bench` isolate themselves; `udp-echo` and
-//! `udp-ping` are the programs they run inside hosts.
+//! `bootlab-demo`: small worlds that exercise the harness end to end, for the lab's own tests
+//! (`lab/tests/lab_world.rs`) and the world benchmark. Not part of the `bootlab` command.
+//! `two-segments` and `bench` isolate themselves; `udp-echo` and `udp-ping` are the programs
+//! they run inside hosts.
 
 use std::net::{SocketAddr, UdpSocket};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
-use clap::{Args as ClapArgs, Subcommand};
+use clap::{Parser, Subcommand};
 
-use crate::impair::{Action, Direction, Impairment, Match, Rule, When};
-use crate::process::ProcessSpec;
-use crate::topology::Topology;
-use crate::world::{wait_for_frame, Proto, World};
+use bootlab_lab::plan::impairment::{Action, Direction, Impairment, Match, Rule, When};
+use bootlab_lab::world::process::ProcessSpec;
+use bootlab_lab::world::topology::Topology;
+use bootlab_lab::world::{wait_for_frame, Proto, World};
 
-/// Arguments of `bootlab lab-demo`.
-#[derive(Debug, ClapArgs)]
-pub struct Args {
+/// The lab's own end-to-end demos and benchmark.
+#[derive(Debug, clap::Parser)]
+#[command(name = "bootlab-demo")]
+struct Args {
     #[command(subcommand)]
     command: DemoCommand,
 }
@@ -78,7 +80,7 @@ enum DemoCommand {
 
 impl Args {
     /// Whether the subcommand builds worlds (and so must isolate itself first).
-    pub fn needs_isolation(&self) -> bool {
+    fn needs_isolation(&self) -> bool {
         matches!(
             self.command,
             DemoCommand::TwoSegments { .. } | DemoCommand::Bench { .. }
@@ -86,8 +88,23 @@ impl Args {
     }
 }
 
-/// Runs `bootlab lab-demo`.
-pub fn run(args: Args) -> anyhow::Result<()> {
+fn main() {
+    let args = Args::parse();
+    let result = if args.needs_isolation() {
+        bootlab_lab::world::isolate::enter()
+            .map_err(anyhow::Error::from)
+            .and_then(|()| run(args))
+    } else {
+        run(args)
+    };
+    if let Err(e) = result {
+        eprintln!("bootlab-demo: {e:#}");
+        std::process::exit(2);
+    }
+}
+
+/// Runs one demo.
+fn run(args: Args) -> anyhow::Result<()> {
     if std::env::var_os("RUST_LOG").is_some() {
         let _ = tracing_subscriber::fmt()
             .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
@@ -196,7 +213,7 @@ fn udp_ping(to: SocketAddr, count: u32) -> anyhow::Result<()> {
 }
 
 /// The demo network: `client` on `lan`, `server` on `far`, `router` between.
-pub const TWO_SEGMENTS: &str = r#"
+const TWO_SEGMENTS: &str = r#"
 [[segments]]
 name = "lan"
 subnet = "192.0.2.0/24"
@@ -241,11 +258,13 @@ async fn two_segments(
     let mut topo = Topology::from_toml(TWO_SEGMENTS).context("demo topology")?;
     // The client knows the router's hardware address statically: it never ARPs for it.
     if let Some(client) = topo.hosts.iter_mut().find(|h| h.name == "client") {
-        client.neighbours.push(crate::topology::Neighbour {
-            address: std::net::Ipv4Addr::new(192, 0, 2, 1),
-            mac: crate::topology::MacAddr::derived("router", 0),
-            interface: None,
-        });
+        client
+            .neighbours
+            .push(bootlab_lab::world::topology::Neighbour {
+                address: std::net::Ipv4Addr::new(192, 0, 2, 1),
+                mac: bootlab_lab::world::topology::MacAddr::derived("router", 0),
+                interface: None,
+            });
     }
     if worlds > 1 {
         // Several worlds side by side in one lab, as parallel scenarios are.
@@ -294,7 +313,7 @@ async fn two_segments(
     // A frame injected onto a segment from the switch is captured like any other.
     let mut frames = world.frames();
     let mut frame = vec![0xff; 6];
-    frame.extend(crate::topology::MacAddr::derived("lab", 0).0);
+    frame.extend(bootlab_lab::world::topology::MacAddr::derived("lab", 0).0);
     frame.extend([0x88, 0xb5]);
     frame.extend(b"bootlab inject");
     frame.resize(60, 0);
@@ -362,11 +381,7 @@ async fn exchange(
     let exe = self_exe()?;
     let server = world.spawn(
         "server",
-        spec(
-            &exe,
-            "echo",
-            &["lab-demo", "udp-echo", "--bind", "198.51.100.10:7000"],
-        ),
+        spec(&exe, "echo", &["udp-echo", "--bind", "198.51.100.10:7000"]),
     )?;
     server
         .wait_for_text("listening", Duration::from_secs(5))
@@ -376,11 +391,7 @@ async fn exchange(
         .await?;
     let client = world.spawn(
         "client",
-        spec(
-            &exe,
-            "ping",
-            &["lab-demo", "udp-ping", "--to", "198.51.100.10:7000"],
-        ),
+        spec(&exe, "ping", &["udp-ping", "--to", "198.51.100.10:7000"]),
     )?;
     let status = client.wait_timeout(Duration::from_secs(10)).await?;
     if !status.success() {
@@ -394,7 +405,7 @@ async fn exchange(
     }
     // Both segments saw the exchange: a datagram to port 7000 on lan and on far.
     let mut seen = std::collections::BTreeSet::new();
-    let to_7000 = |f: &crate::capture::Frame| {
+    let to_7000 = |f: &bootlab_lab::world::capture::Frame| {
         f.data.len() > 37 && f.data[12..14] == [8, 0] && f.data[36..38] == [0x1b, 0x58]
     };
     while seen.len() < 2 {
@@ -448,7 +459,7 @@ async fn private_files(world: &World) -> anyhow::Result<()> {
 
 /// The benchmark network: a router with one leg on each of three segments and three hosts on
 /// each segment.
-pub fn bench_topology() -> Topology {
+fn bench_topology() -> Topology {
     let nets = ["192.0.2", "198.51.100", "203.0.113"];
     let mut t = String::new();
     for (i, n) in nets.iter().enumerate() {

@@ -4,13 +4,13 @@
 //! command line, and telling when it is ready. Also which scenario features a profile cannot do
 //! ([`unsupported`]), so the interop matrix says n/a instead of failing.
 
-use crate::process::{Process, ProcessSpec, Stream};
-use crate::profile::{
+use crate::plan::scenario::Scenario;
+use crate::roles::profile::{
     Binding, EventOn, Mac, Pool, Profile, ProfileSet, ReadyCheck, Rendered, Role, RoleParams,
     Subnet,
 };
-use crate::scenario::Scenario;
-use crate::topology;
+use crate::world::process::{Process, ProcessSpec, Stream};
+use crate::world::topology;
 use std::collections::BTreeSet;
 use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
@@ -81,11 +81,11 @@ fn launch(
     if role == Role::RomClient {
         // Our ROM reports its BOOTP/DHCP reply as `boot-reply-received`; a ROM peer's profile
         // calls the same moment `bound`.
-        let aliases: Vec<crate::profile::CompiledEvent> = rendered
+        let aliases: Vec<crate::roles::profile::CompiledEvent> = rendered
             .events
             .iter()
             .filter(|e| e.event == "bound")
-            .map(|e| crate::profile::CompiledEvent {
+            .map(|e| crate::roles::profile::CompiledEvent {
                 event: "boot-reply-received".into(),
                 on: e.on.clone(),
             })
@@ -401,7 +401,7 @@ const OURS_ONLY: &[(&str, &str)] = &[
 /// of `kind` use in `sc`, i.e. what a peer replacing them must do.
 pub fn features(sc: &Scenario, kind: &str) -> BTreeSet<&'static str> {
     let mut f = BTreeSet::new();
-    let replaced: Vec<&crate::scenario::Role> = sc
+    let replaced: Vec<&crate::plan::scenario::Role> = sc
         .roles
         .values()
         .filter(|r| r.kind.get_ref() == kind)
@@ -524,7 +524,7 @@ pub async fn wait_ready(
             .map_err(|e| e.to_string()),
         ReadyCheck::UdpPort(port) => {
             poll(within, || {
-                crate::profile::udp_port_bound(process.pid(), *port).unwrap_or(false)
+                crate::roles::profile::udp_port_bound(process.pid(), *port).unwrap_or(false)
             })
             .await
         }
@@ -554,7 +554,7 @@ fn give_the_vm_the_hosts_mac(rendered: &mut Rendered, params: &RoleParams) {
     else {
         return;
     };
-    if !rendered.needs.contains(&crate::profile::Need::Tun) {
+    if !rendered.needs.contains(&crate::roles::profile::Need::Tun) {
         return;
     }
     let mut other = mac;
@@ -570,12 +570,12 @@ fn give_the_vm_the_hosts_mac(rendered: &mut Rendered, params: &RoleParams) {
 /// A BOOTP client peer reports a binding through its hook as `bound {address, server}`; BOOTP
 /// scenarios wait for our client's `boot-reply-received {yiaddr, siaddr}` (RFC 951 §3 field
 /// names): the same event under that name, for the role kind `bootp-client`.
-fn bootp_reply_alias() -> crate::profile::CompiledEvent {
+fn bootp_reply_alias() -> crate::roles::profile::CompiledEvent {
     let re = regex::Regex::new(
         r#"^\{"event":"bound","address":"(?P<yiaddr>[0-9.]+)"(?:.*"server":"(?P<siaddr>[0-9.]+)")?"#,
     )
     .unwrap_or_else(|_| unreachable!("a constant, valid regex"));
-    crate::profile::CompiledEvent {
+    crate::roles::profile::CompiledEvent {
         event: "boot-reply-received".into(),
         on: EventOn::Log(re),
     }
@@ -639,7 +639,7 @@ mod tests {
         let path = Path::new(env!("CARGO_MANIFEST_DIR"))
             .join("../scenarios")
             .join(format!("{name}.toml"));
-        crate::scenario::load(&path).unwrap_or_else(|e| panic!("{e}"))
+        crate::plan::scenario::load(&path).unwrap_or_else(|e| panic!("{e}"))
     }
 
     fn substituted(sc: &Scenario, role: &str) -> toml::Table {

@@ -1,0 +1,4 @@
+//! The `bootlab` commands built on the stages below.
+
+pub mod decode;
+pub mod matrix;

@@ -1,0 +1,3 @@
+//! Exec: running one scenario in its own world, and the batch scheduler the commands share.
+
+pub mod runner;
