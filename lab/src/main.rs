@@ -70,13 +70,6 @@ fn real_main() -> anyhow::Result<()> {
     }
 }
 
-fn interrupted() -> ! {
-    eprintln!(
-        "bootlab: interrupted; runs in progress are abandoned (their namespaces go with the lab)"
-    );
-    std::process::exit(130)
-}
-
 /// Arguments of `bootlab run`.
 #[derive(Debug, clap::Args)]
 struct RunArgs {
@@ -156,7 +149,8 @@ fn list(a: ListArgs) -> anyhow::Result<()> {
 }
 
 fn run(a: RunArgs) -> anyhow::Result<()> {
-    use bootlab_lab::exec::runner::{self, Options};
+    use bootlab_lab::exec::batch::{self, Job};
+    use bootlab_lab::exec::runner::Options;
     let scenario_dir = a
         .scenario_dir
         .clone()
@@ -183,56 +177,34 @@ fn run(a: RunArgs) -> anyhow::Result<()> {
         impls,
         exe,
         rootless,
+        interrupt: Default::default(),
     };
-    // Everything below happens in the lab's private world (user, network, mount, PID namespaces).
-    bootlab_lab::world::isolate::enter()?;
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(4 + 2 * a.jobs.max(1))
-        .enable_all()
-        .build()?;
-    let results = rt.block_on(async {
-        let sem = std::sync::Arc::new(tokio::sync::Semaphore::new(a.jobs.max(1)));
-        let total = scenarios.len() * a.repeat as usize;
-        let done = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
-        let mut tasks = Vec::new();
-        for sc in scenarios {
-            let sc = std::sync::Arc::new(sc);
-            for rep in 1..=a.repeat.max(1) {
-                let (sc, opts, sem, done) = (sc.clone(), opts.clone(), sem.clone(), done.clone());
-                tasks.push(tokio::spawn(async move {
-                    let _permit = sem.acquire().await;
-                    let r = runner::run(&sc, &opts, rep).await;
-                    let n = done.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
-                    eprintln!("[{n}/{total}] {} {} ({:.1}s)", r.verdict.word(), r.scenario, r.duration.as_secs_f64());
-                    r
-                }));
-            }
-        }
-        let collect = async {
-            let mut results = Vec::new();
-            for t in tasks {
-                if let Ok(r) = t.await {
-                    results.push(r);
-                }
-            }
-            results
-        };
-        // The lab is PID 1 of its PID namespace: without a handler, SIGINT/SIGTERM would be
-        // ignored until the original process gives up on it. Leaving here ends the namespace and
-        // everything in it.
-        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
-        tokio::select! {
-            r = collect => r,
-            _ = tokio::signal::ctrl_c() => interrupted(),
-            _ = async { match term.as_mut() { Some(t) => { t.recv().await; } None => std::future::pending().await } } => interrupted(),
-        }
-    });
+    let jobs = scenarios
+        .into_iter()
+        .map(std::sync::Arc::new)
+        .flat_map(|sc| {
+            let opts = opts.clone();
+            (1..=a.repeat.max(1)).map(move |repetition| Job {
+                scenario: sc.clone(),
+                options: opts.clone(),
+                repetition,
+                tag: String::new(),
+            })
+        })
+        .collect();
+    // Everything from here on happens in the lab's private world (user, network, mount, PID
+    // namespaces).
+    let outcome = batch::run(jobs, a.jobs)?;
+    let results: Vec<_> = outcome.results.into_iter().flatten().collect();
     print!("{}", bootlab_lab::report::summary(&results));
     if let Some(p) = &a.junit {
         std::fs::write(p, bootlab_lab::report::junit(&results))?;
     }
     if let Some(p) = &a.json {
         std::fs::write(p, bootlab_lab::report::json(&results))?;
+    }
+    if outcome.interrupted {
+        std::process::exit(130);
     }
     if results.iter().any(|r| r.verdict.is_failure()) {
         std::process::exit(1);

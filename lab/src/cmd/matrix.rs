@@ -12,7 +12,8 @@
 //! `golden/<scenario>@<kind>=<profile>.snap` from a run whose steps and rules all held (review it
 //! before committing); cells with such a file are `pass*`.
 
-use crate::exec::runner::{self, Options};
+use crate::exec::batch::{self, Job};
+use crate::exec::runner::Options;
 use crate::plan::scenario::Scenario;
 use crate::report::{RuleResult, ScenarioResult, Verdict};
 use crate::roles::profile::{Installation, Profile, ProfileSet, Role};
@@ -99,6 +100,7 @@ impl Status {
             Verdict::NotApplicable => Status::NotApplicable,
             Verdict::NotInstalled => Status::NotInstalled,
             Verdict::NeedsRoot => Status::NeedsRoot,
+            Verdict::Interrupted => Status::Error,
         }
     }
 }
@@ -390,94 +392,82 @@ pub fn run(a: Args) -> anyhow::Result<()> {
         impls: BTreeMap::new(),
         exe: std::env::current_exe()?,
         rootless,
+        interrupt: Default::default(),
     };
-    let jobs = a.jobs.max(1);
+    let jobs_at_once = a.jobs.max(1);
     let to_run = plans.iter().filter(|p| p.decided.is_none()).count();
     eprintln!(
-        "bootlab matrix: {} cells, {to_run} to run, {jobs} at once",
+        "bootlab matrix: {} cells, {to_run} to run, {jobs_at_once} at once",
         plans.len()
     );
-    crate::world::isolate::enter()?;
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(4 + 2 * jobs)
-        .enable_all()
-        .build()?;
     let accept = a.accept;
-    let cells: Vec<Cell> = rt.block_on(async {
-        let sem = Arc::new(tokio::sync::Semaphore::new(jobs));
-        let done = Arc::new(std::sync::atomic::AtomicUsize::new(0));
-        let mut tasks = Vec::new();
-        for p in plans {
-            let (sem, done, golden) = (sem.clone(), done.clone(), golden.clone());
-            let mut opts = base.clone();
-            opts.impls.insert(p.kind.clone(), p.profile.clone());
-            tasks.push(tokio::spawn(async move {
-                let has_golden =
-                    golden_file(&golden, &p.scenario.name, &p.kind, &p.profile).exists();
-                let mut cell = Cell {
-                    kind: p.kind.clone(),
-                    profile: p.profile.clone(),
-                    scenario: p.scenario.name.clone(),
-                    status: Status::NotApplicable,
-                    detail: String::new(),
-                    failures: vec![],
-                    seconds: 0.0,
-                    rules: BTreeMap::new(),
-                    artifacts: None,
-                    golden: has_golden,
-                };
-                if let Some((status, detail)) = p.decided {
-                    cell.status = status;
-                    cell.detail = detail;
-                    return cell;
-                }
-                let _permit = sem.acquire().await;
-                let sc = for_peer(&p.scenario, &p.kind);
-                let mut r = runner::run(&sc, &opts, 1).await;
-                // --accept: only a run whose steps and rules held but whose trace differs from
-                // ours (or from an older per-implementation file) is recorded.
-                if accept
-                    && r.verdict == Verdict::Fail
-                    && r.failures
-                        .iter()
-                        .all(|f| f.starts_with("trace differs") || f.starts_with("no golden file"))
-                {
-                    let path = golden_file(&golden, &p.scenario.name, &p.kind, &p.profile);
-                    if let Ok(text) = std::fs::read_to_string(r.artifacts.join("trace.txt")) {
-                        if crate::judge::golden::compare(&path, &text, true).is_ok() {
-                            eprintln!("accepted {}", path.display());
-                            r.verdict = Verdict::Pass;
-                            r.failures.clear();
-                            cell.golden = true;
-                        }
-                    }
-                }
-                let n = done.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
-                eprintln!(
-                    "[{n}/{to_run}] {} {} [{}={}] ({:.1}s)",
-                    r.verdict.word(),
-                    r.scenario,
-                    p.kind,
-                    p.profile,
-                    r.duration.as_secs_f64()
-                );
-                cell.status = Status::from_verdict(r.verdict);
-                cell.detail = first_failure(&r);
-                cell.failures = r.failures.clone();
-                cell.seconds = (r.duration.as_secs_f64() * 10.0).round() / 10.0;
-                cell.rules = rules_map(&r.rules);
-                cell.artifacts = Some(r.artifacts.clone());
-                cell
-            }));
+    let new_cell = |p: &Plan| Cell {
+        kind: p.kind.clone(),
+        profile: p.profile.clone(),
+        scenario: p.scenario.name.clone(),
+        status: Status::NotApplicable,
+        detail: String::new(),
+        failures: vec![],
+        seconds: 0.0,
+        rules: BTreeMap::new(),
+        artifacts: None,
+        golden: golden_file(&golden, &p.scenario.name, &p.kind, &p.profile).exists(),
+    };
+    let jobs: Vec<Job> = plans
+        .iter()
+        .filter(|p| p.decided.is_none())
+        .map(|p| {
+            let mut options = base.clone();
+            options.impls.insert(p.kind.clone(), p.profile.clone());
+            Job {
+                scenario: Arc::new(for_peer(&p.scenario, &p.kind)),
+                options,
+                repetition: 1,
+                tag: format!("[{}={}]", p.kind, p.profile),
+            }
+        })
+        .collect();
+    let outcome = batch::run(jobs, jobs_at_once)?;
+    let mut ran = outcome.results.into_iter();
+    let mut cells = Vec::new();
+    for p in &plans {
+        let mut cell = new_cell(p);
+        if let Some((status, detail)) = &p.decided {
+            cell.status = *status;
+            cell.detail = detail.clone();
+            cells.push(cell);
+            continue;
         }
-        let mut cells = Vec::new();
-        for t in tasks {
-            if let Ok(c) = t.await {
-                cells.push(c);
+        let Some(mut r) = ran.next().flatten() else {
+            // Not run: the batch was interrupted before it started.
+            continue;
+        };
+        // --accept: only a run whose steps and rules held but whose trace differs from ours (or
+        // from an older per-implementation file) is recorded.
+        if accept
+            && r.verdict == Verdict::Fail
+            && r.failures
+                .iter()
+                .all(|f| f.starts_with("trace differs") || f.starts_with("no golden file"))
+        {
+            let path = golden_file(&golden, &p.scenario.name, &p.kind, &p.profile);
+            if let Ok(text) = std::fs::read_to_string(r.artifacts.join("trace.txt")) {
+                if crate::judge::golden::compare(&path, &text, true).is_ok() {
+                    eprintln!("accepted {}", path.display());
+                    r.verdict = Verdict::Pass;
+                    r.failures.clear();
+                    cell.golden = true;
+                }
             }
         }
-        cells
-    });
+        cell.status = Status::from_verdict(r.verdict);
+        cell.detail = first_failure(&r);
+        cell.failures = r.failures.clone();
+        cell.seconds = (r.duration.as_secs_f64() * 10.0).round() / 10.0;
+        cell.rules = rules_map(&r.rules);
+        cell.artifacts = Some(r.artifacts.clone());
+        cells.push(cell);
+    }
     let mut m = Matrix {
         cells,
         seconds: (started.elapsed().as_secs_f64() * 10.0).round() / 10.0,
@@ -485,12 +475,29 @@ pub fn run(a: Args) -> anyhow::Result<()> {
         findings: vec![],
     };
     m.findings = findings(&m.cells);
+    if outcome.interrupted {
+        // What finished is reported; the cells not run are left out.
+        let _ = write_files(&m, &out);
+        std::process::exit(130);
+    }
     write_reports(&m, &out)
 }
 
 /// Writes `matrix.md`, `matrix.html` and `matrix.json` into `out`, prints the markdown, and exits
 /// with status 1 when a cell failed.
 fn write_reports(m: &Matrix, out: &Path) -> anyhow::Result<()> {
+    write_files(m, out)?;
+    if m.cells
+        .iter()
+        .any(|c| matches!(c.status, Status::Fail | Status::Error))
+    {
+        std::process::exit(1);
+    }
+    Ok(())
+}
+
+/// Writes `matrix.md`, `matrix.html` and `matrix.json` into `out` and prints the markdown.
+fn write_files(m: &Matrix, out: &Path) -> anyhow::Result<()> {
     std::fs::create_dir_all(out)?;
     let md = markdown(m);
     std::fs::write(out.join("matrix.md"), &md)?;
@@ -502,12 +509,6 @@ fn write_reports(m: &Matrix, out: &Path) -> anyhow::Result<()> {
         out.display(),
         m.seconds
     );
-    if m.cells
-        .iter()
-        .any(|c| matches!(c.status, Status::Fail | Status::Error))
-    {
-        std::process::exit(1);
-    }
     Ok(())
 }
 

@@ -1,3 +1,4 @@
 //! Exec: running one scenario in its own world, and the batch scheduler the commands share.
 
+pub mod batch;
 pub mod runner;

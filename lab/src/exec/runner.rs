@@ -30,6 +30,9 @@ pub struct Options {
     pub exe: PathBuf,
     /// Whether the lab runs without root (peers that need root are then "needs root").
     pub rootless: bool,
+    /// Set by the batch when a signal asks the run to stop: roles are ended at once and the
+    /// captures so far written, nothing is judged.
+    pub interrupt: crate::exec::batch::Interrupt,
 }
 
 /// Why a run could not be carried out (as opposed to a failed expectation).
@@ -532,8 +535,11 @@ async fn run_inner(
             }
         }
         Ok::<(), RunError>(())
-    }
-    .await;
+    };
+    let (outcome, interrupted) = tokio::select! {
+        r = outcome => (r, false),
+        () = opts.interrupt.wait() => (Ok(()), true),
+    };
 
     // Let frames already sent reach the capture (the impairment wire forwards in user space),
     // then stop every role and the world; judge what was captured even after a failed step.
@@ -542,7 +548,12 @@ async fn run_inner(
     let mut roles = HashMap::new();
     for (name, r) in &running {
         debug(&format!("stopping {name}"));
-        r.process.stop(Duration::from_secs(2)).await;
+        let grace = if interrupted {
+            Duration::from_millis(200)
+        } else {
+            Duration::from_secs(2)
+        };
+        r.process.stop(grace).await;
         roles.insert(
             name.clone(),
             (r.kind.clone(), sc.roles[name].host.get_ref().clone()),
@@ -571,6 +582,14 @@ async fn run_inner(
         .map_err(|e| RunError::Lab(e.to_string()))?;
     debug("world down");
     outcome?;
+    if interrupted {
+        result.verdict = Verdict::Interrupted;
+        result.failures.push(format!(
+            "interrupted by a signal; the captures so far are in {}",
+            dir.display()
+        ));
+        return Ok(());
+    }
     let mut frames = Vec::new();
     for seg in &report.segments {
         if seg.kernel_drops > 0 {

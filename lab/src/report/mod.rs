@@ -21,6 +21,8 @@ pub enum Verdict {
     NotInstalled,
     /// The implementation needs root and the run is rootless.
     NeedsRoot,
+    /// A signal stopped the run before it was judged; its captures so far are kept.
+    Interrupted,
 }
 
 impl Verdict {
@@ -33,12 +35,13 @@ impl Verdict {
             Verdict::NotApplicable => "n/a",
             Verdict::NotInstalled => "not installed",
             Verdict::NeedsRoot => "needs root",
+            Verdict::Interrupted => "interrupted",
         }
     }
 
     /// Whether this verdict fails the run.
     pub fn is_failure(self) -> bool {
-        matches!(self, Verdict::Fail | Verdict::Error)
+        matches!(self, Verdict::Fail | Verdict::Error | Verdict::Interrupted)
     }
 }
 
