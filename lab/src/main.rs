@@ -161,7 +161,9 @@ fn run(a: RunArgs) -> anyhow::Result<()> {
         let (k, v) = i
             .split_once('=')
             .ok_or_else(|| anyhow::anyhow!("--impl {i}: expected KIND=IMPL"))?;
-        impls.insert(k.to_string(), v.to_string());
+        let kind: bootlab_lab::plan::role_kind::RoleKind =
+            k.parse().map_err(|e| anyhow::anyhow!("--impl {i}: {e}"))?;
+        impls.insert(kind, v.to_string());
     }
     let rootless = !nix::unistd::geteuid().is_root();
     let exe = std::env::current_exe()?;

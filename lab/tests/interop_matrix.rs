@@ -86,7 +86,7 @@ fn every_peer_interoperates_where_established() {
         let again = matrix(
             &[
                 "--roles".into(),
-                c.kind.clone(),
+                c.kind.to_string(),
                 "--profiles".into(),
                 c.profile.clone(),
                 "--scenarios".into(),

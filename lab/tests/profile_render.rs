@@ -2,8 +2,9 @@
 //! scenario's parameters, and produces sane files and argv. Prints which peers are not installed
 //! (reported, never silently skipped). No namespaces needed.
 
+use bootlab_lab::plan::role_kind::RoleKind;
 use bootlab_lab::roles::profile::{
-    peers_dir, Binding, Installation, Pool, Profile, ProfileSet, RenderEnv, Role, RoleParams,
+    peers_dir, Binding, Installation, Pool, Profile, ProfileSet, RenderEnv, RoleParams,
 };
 use std::net::Ipv4Addr;
 use std::path::PathBuf;
@@ -21,7 +22,7 @@ fn ip(a: u8, b: u8, c: u8, d: u8) -> Ipv4Addr {
 }
 
 /// A sample scenario's parameters for one role kind.
-fn sample(role: Role) -> RoleParams {
+fn sample(role: RoleKind) -> RoleParams {
     let server = RoleParams {
         interface: Some("s0".into()),
         server_address: Some(ip(192, 0, 2, 1)),
@@ -54,8 +55,8 @@ fn sample(role: Role) -> RoleParams {
         ..RoleParams::default()
     };
     match role {
-        Role::DhcpServer | Role::BootpServer => server,
-        Role::Relay => RoleParams {
+        RoleKind::DhcpServer | RoleKind::BootpServer => server,
+        RoleKind::Relay => RoleParams {
             client_interface: Some("c0".into()),
             server_interface: Some("u0".into()),
             servers: vec![ip(198, 51, 100, 1), ip(198, 51, 100, 2)],
@@ -63,28 +64,31 @@ fn sample(role: Role) -> RoleParams {
             address: Some(ip(192, 0, 2, 254)),
             ..RoleParams::default()
         },
-        Role::DhcpClient | Role::BootpClient | Role::RomClient | Role::RarpClient => RoleParams {
+        RoleKind::DhcpClient
+        | RoleKind::BootpClient
+        | RoleKind::RomClient
+        | RoleKind::RarpClient => RoleParams {
             interface: Some("c0".into()),
             mac: "02:00:00:00:02:0a".parse().ok(),
             ..RoleParams::default()
         },
-        Role::TftpServer => RoleParams {
+        RoleKind::TftpServer => RoleParams {
             interface: Some("s0".into()),
             root: Some("/srv/tftp".into()),
             address: Some(ip(192, 0, 2, 1)),
             ..RoleParams::default()
         },
-        Role::TftpClient => RoleParams {
+        RoleKind::TftpClient => RoleParams {
             interface: Some("c0".into()),
             file: Some("boot/rom.img".into()),
             server: Some(ip(192, 0, 2, 1)),
             ..RoleParams::default()
         },
-        Role::RarpServer => server,
+        RoleKind::RarpServer => server,
     }
 }
 
-fn env_for(set: &ProfileSet, p: &Profile, role: Role) -> RenderEnv {
+fn env_for(set: &ProfileSet, p: &Profile, role: RoleKind) -> RenderEnv {
     RenderEnv {
         state_dir: PathBuf::from(format!("/run/bootlab-test/{}-{}", p.name, role.as_str())),
         peers_dir: "/opt/bootlab-peers".into(),
@@ -149,18 +153,27 @@ fn every_listed_role_has_a_peer() {
     let set = profiles();
     for (role, want) in [
         (
-            Role::DhcpServer,
+            RoleKind::DhcpServer,
             &["isc-dhcpd", "kea-dhcp4", "dnsmasq", "udhcpd"][..],
         ),
         (
-            Role::BootpServer,
+            RoleKind::BootpServer,
             &["cmu-bootpd", "isc-dhcpd", "dnsmasq"][..],
         ),
-        (Role::Relay, &["dhcrelay", "dhcp-helper", "cmu-bootpgw"][..]),
-        (Role::DhcpClient, &["dhclient", "dhcpcd", "udhcpc"][..]),
-        (Role::RomClient, &["ipxe-qemu"][..]),
-        (Role::TftpServer, &["tftpd-hpa", "atftpd", "dnsmasq"][..]),
-        (Role::TftpClient, &["tftp-hpa", "atftp", "busybox-tftp"][..]),
+        (
+            RoleKind::Relay,
+            &["dhcrelay", "dhcp-helper", "cmu-bootpgw"][..],
+        ),
+        (RoleKind::DhcpClient, &["dhclient", "dhcpcd", "udhcpc"][..]),
+        (RoleKind::RomClient, &["ipxe-qemu"][..]),
+        (
+            RoleKind::TftpServer,
+            &["tftpd-hpa", "atftpd", "dnsmasq"][..],
+        ),
+        (
+            RoleKind::TftpClient,
+            &["tftp-hpa", "atftp", "busybox-tftp"][..],
+        ),
     ] {
         let have: Vec<&str> = set.for_role(role).map(|p| p.name.as_str()).collect();
         for w in want {
@@ -177,7 +190,7 @@ fn every_listed_role_has_a_peer() {
 #[test]
 fn server_configs_carry_the_scenario() {
     let set = profiles();
-    let render = |name: &str, role: Role| {
+    let render = |name: &str, role: RoleKind| {
         let p = set.get(name).expect("profile");
         p.render(role, &sample(role), &env_for(&set, p, role))
             .expect("renders")
@@ -190,7 +203,7 @@ fn server_configs_carry_the_scenario() {
             .expect("file")
     };
 
-    let dhcpd = file(&render("isc-dhcpd", Role::DhcpServer), "dhcpd.conf");
+    let dhcpd = file(&render("isc-dhcpd", RoleKind::DhcpServer), "dhcpd.conf");
     assert!(
         dhcpd.contains("subnet 192.0.2.0 netmask 255.255.255.0 {"),
         "{dhcpd}"
@@ -205,7 +218,7 @@ fn server_configs_carry_the_scenario() {
         "standalone tags leave no blank runs:\n{dhcpd}"
     );
 
-    let kea = render("kea-dhcp4", Role::DhcpServer);
+    let kea = render("kea-dhcp4", RoleKind::DhcpServer);
     let conf = file(&kea, "kea-dhcp4.conf");
     let v: serde_json::Value = serde_json::from_str(&conf)
         .unwrap_or_else(|e| panic!("kea config is not JSON: {e}\n{conf}"));
@@ -219,24 +232,27 @@ fn server_configs_carry_the_scenario() {
         .env
         .iter()
         .any(|(k, v)| k == "KEA_PIDFILE_DIR" && v.starts_with("/run/bootlab-test/")));
-    let kea_bootp = file(&render("kea-dhcp4", Role::BootpServer), "kea-dhcp4.conf");
+    let kea_bootp = file(
+        &render("kea-dhcp4", RoleKind::BootpServer),
+        "kea-dhcp4.conf",
+    );
     let v: serde_json::Value = serde_json::from_str(&kea_bootp).expect("JSON");
     assert!(v["Dhcp4"]["hooks-libraries"][0]["library"]
         .as_str()
         .is_some_and(|l| l.ends_with("libdhcp_bootp.so")));
 
-    let dnsmasq = file(&render("dnsmasq", Role::DhcpServer), "dnsmasq.conf");
+    let dnsmasq = file(&render("dnsmasq", RoleKind::DhcpServer), "dnsmasq.conf");
     assert!(
         dnsmasq.contains("dhcp-range=192.0.2.100,192.0.2.150,255.255.255.0,600\n"),
         "{dnsmasq}"
     );
     assert!(dnsmasq.contains("dhcp-host=02:00:00:00:02:0a,set:rom,192.0.2.10,rom\ndhcp-boot=tag:rom,boot/rom.img,,192.0.2.1\n"));
     assert!(dnsmasq.contains("no-ping\n"));
-    let tftp_only = file(&render("dnsmasq", Role::TftpServer), "dnsmasq.conf");
+    let tftp_only = file(&render("dnsmasq", RoleKind::TftpServer), "dnsmasq.conf");
     assert!(!tftp_only.contains("dhcp-"), "{tftp_only}");
     assert!(tftp_only.contains("enable-tftp\ntftp-root=/srv/tftp\n"));
 
-    let udhcpd = render("udhcpd", Role::DhcpServer);
+    let udhcpd = render("udhcpd", RoleKind::DhcpServer);
     assert!(udhcpd.argv.windows(2).any(|w| w == ["-a", "0"]));
     let conf = file(&udhcpd, "udhcpd.conf");
     assert!(
@@ -245,7 +261,7 @@ fn server_configs_carry_the_scenario() {
         "{conf}"
     );
 
-    let bootpd = render("cmu-bootpd", Role::BootpServer);
+    let bootpd = render("cmu-bootpd", RoleKind::BootpServer);
     let tab = file(&bootpd, "bootptab");
     assert!(
         tab.contains(
@@ -267,7 +283,7 @@ fn server_configs_carry_the_scenario() {
 #[test]
 fn relay_and_client_command_lines() {
     let set = profiles();
-    let argv = |name: &str, role: Role| {
+    let argv = |name: &str, role: RoleKind| {
         let p = set.get(name).expect("profile");
         p.render(role, &sample(role), &env_for(&set, p, role))
             .expect("renders")
@@ -275,23 +291,23 @@ fn relay_and_client_command_lines() {
             .join(" ")
     };
     assert_eq!(
-        argv("dhcrelay", Role::Relay),
+        argv("dhcrelay", RoleKind::Relay),
         "-4 -d -pf /run/bootlab-test/dhcrelay-relay/dhcrelay.pid -c 4 -id c0 -iu u0 198.51.100.1 198.51.100.2"
     );
     assert_eq!(
-        argv("dhcp-helper", Role::Relay),
+        argv("dhcp-helper", RoleKind::Relay),
         "-d -n -u root -r /run/bootlab-test/dhcp-helper-relay/dhcp-helper.pid -i c0 -s 198.51.100.1 -s 198.51.100.2"
     );
     assert_eq!(
-        argv("cmu-bootpgw", Role::Relay),
+        argv("cmu-bootpgw", RoleKind::Relay),
         "-s -d 4 -h 4 198.51.100.1"
     );
     let dhcpcd = {
         let p = set.get("dhcpcd").expect("profile");
         p.render(
-            Role::BootpClient,
-            &sample(Role::BootpClient),
-            &env_for(&set, p, Role::BootpClient),
+            RoleKind::BootpClient,
+            &sample(RoleKind::BootpClient),
+            &env_for(&set, p, RoleKind::BootpClient),
         )
         .expect("renders")
     };
@@ -304,10 +320,10 @@ fn relay_and_client_command_lines() {
         ]
     );
     assert_eq!(
-        argv("busybox-tftp", Role::TftpClient),
+        argv("busybox-tftp", RoleKind::TftpClient),
         "tftp -g -r boot/rom.img -l /run/bootlab-test/busybox-tftp-tftp-client/download 192.0.2.1"
     );
-    assert!(argv("ipxe-qemu", Role::RomClient)
+    assert!(argv("ipxe-qemu", RoleKind::RomClient)
         .contains("e1000,netdev=n0,mac=02:00:00:00:02:0a,romfile="));
 }
 
@@ -317,9 +333,9 @@ fn a_profile_refuses_a_role_it_does_not_fill() {
     let p = set.get("udhcpc").expect("profile");
     assert!(p
         .render(
-            Role::DhcpServer,
+            RoleKind::DhcpServer,
             &RoleParams::default(),
-            &env_for(&set, p, Role::DhcpServer)
+            &env_for(&set, p, RoleKind::DhcpServer)
         )
         .is_err());
 }

@@ -7,8 +7,9 @@
 //! Topology: host `srv` (s0 192.0.2.1/24) — veth — host `cli` (c0, no address); relay checks put
 //! host `rly` (c0r 192.0.2.254/24, u0 198.51.100.254/24) between `cli` and `srv` (u0s 198.51.100.1/24).
 
+use bootlab_lab::plan::role_kind::RoleKind;
 use bootlab_lab::roles::profile::{
-    peers_dir, udp_port_bound, Binding, Installation, Pool, ProfileSet, ReadyCheck, Rendered, Role,
+    peers_dir, udp_port_bound, Binding, Installation, Pool, ProfileSet, ReadyCheck, Rendered,
     RoleParams,
 };
 use std::io::{BufRead, BufReader};
@@ -371,7 +372,13 @@ fn state_dir(tag: &str) -> PathBuf {
     d
 }
 
-fn render(set: &ProfileSet, name: &str, role: Role, params: &RoleParams, tag: &str) -> Rendered {
+fn render(
+    set: &ProfileSet,
+    name: &str,
+    role: RoleKind,
+    params: &RoleParams,
+    tag: &str,
+) -> Rendered {
     let p = set.get(name).unwrap_or_else(|e| panic!("{e}"));
     p.render(
         role,
@@ -408,10 +415,10 @@ fn client_params() -> RoleParams {
 /// client must print `bound` with an address in `expect` and have it on c0.
 fn serve_one_client(
     server: &str,
-    srole: Role,
+    srole: RoleKind,
     params: RoleParams,
     client: &str,
-    crole: Role,
+    crole: RoleKind,
     expect: &[Ipv4Addr],
 ) {
     let set = profiles();
@@ -446,7 +453,7 @@ fn serve_one_client(
     );
     // The server's own event rule for the reply it sent must fire too.
     let server_event = match srole {
-        Role::BootpServer => "boot-reply-sent",
+        RoleKind::BootpServer => "boot-reply-sent",
         _ => "lease-acked",
     };
     if s.rendered.events.iter().any(|e| e.event == server_event) {
@@ -464,10 +471,10 @@ fn pool_addresses() -> Vec<Ipv4Addr> {
 fn isc_dhcpd_serves_udhcpc() {
     serve_one_client(
         "isc-dhcpd",
-        Role::DhcpServer,
+        RoleKind::DhcpServer,
         server_params("s0"),
         "udhcpc",
-        Role::DhcpClient,
+        RoleKind::DhcpClient,
         &pool_addresses(),
     );
 }
@@ -476,10 +483,10 @@ fn isc_dhcpd_serves_udhcpc() {
 fn kea_dhcp4_serves_udhcpc() {
     serve_one_client(
         "kea-dhcp4",
-        Role::DhcpServer,
+        RoleKind::DhcpServer,
         server_params("s0"),
         "udhcpc",
-        Role::DhcpClient,
+        RoleKind::DhcpClient,
         &pool_addresses(),
     );
 }
@@ -488,10 +495,10 @@ fn kea_dhcp4_serves_udhcpc() {
 fn dnsmasq_serves_udhcpc() {
     serve_one_client(
         "dnsmasq",
-        Role::DhcpServer,
+        RoleKind::DhcpServer,
         server_params("s0"),
         "udhcpc",
-        Role::DhcpClient,
+        RoleKind::DhcpClient,
         &pool_addresses(),
     );
 }
@@ -500,10 +507,10 @@ fn dnsmasq_serves_udhcpc() {
 fn udhcpd_serves_udhcpc() {
     serve_one_client(
         "udhcpd",
-        Role::DhcpServer,
+        RoleKind::DhcpServer,
         server_params("s0"),
         "udhcpc",
-        Role::DhcpClient,
+        RoleKind::DhcpClient,
         &pool_addresses(),
     );
 }
@@ -520,10 +527,10 @@ fn cmu_bootpd_serves_dhclient_a_static_binding() {
     }];
     serve_one_client(
         "cmu-bootpd",
-        Role::BootpServer,
+        RoleKind::BootpServer,
         p,
         "dhclient",
-        Role::BootpClient,
+        RoleKind::BootpClient,
         &[ip(192, 0, 2, 10)],
     );
 }
@@ -532,10 +539,10 @@ fn cmu_bootpd_serves_dhclient_a_static_binding() {
 fn dhclient_binds_from_dnsmasq() {
     serve_one_client(
         "dnsmasq",
-        Role::DhcpServer,
+        RoleKind::DhcpServer,
         server_params("s0"),
         "dhclient",
-        Role::DhcpClient,
+        RoleKind::DhcpClient,
         &pool_addresses(),
     );
 }
@@ -544,10 +551,10 @@ fn dhclient_binds_from_dnsmasq() {
 fn dhcpcd_binds_from_isc_dhcpd() {
     serve_one_client(
         "isc-dhcpd",
-        Role::DhcpServer,
+        RoleKind::DhcpServer,
         server_params("s0"),
         "dhcpcd",
-        Role::DhcpClient,
+        RoleKind::DhcpClient,
         &pool_addresses(),
     );
 }
@@ -569,7 +576,10 @@ fn relay_one_client(relay: &str) {
     sp.server_subnet = "198.51.100.0/24".parse().ok();
     sp.router = Some(ip(192, 0, 2, 254));
     let tag = format!("relay-{relay}");
-    let mut s = Running::start(&srv, render(&set, "isc-dhcpd", Role::DhcpServer, &sp, &tag));
+    let mut s = Running::start(
+        &srv,
+        render(&set, "isc-dhcpd", RoleKind::DhcpServer, &sp, &tag),
+    );
     s.wait_ready(&srv, Duration::from_secs(10));
     let rp = RoleParams {
         client_interface: Some("c0r".into()),
@@ -578,11 +588,11 @@ fn relay_one_client(relay: &str) {
         address: Some(ip(192, 0, 2, 254)),
         ..RoleParams::default()
     };
-    let mut r = Running::start(&rly, render(&set, relay, Role::Relay, &rp, &tag));
+    let mut r = Running::start(&rly, render(&set, relay, RoleKind::Relay, &rp, &tag));
     r.wait_ready(&rly, Duration::from_secs(10));
     let mut c = Running::start(
         &cli,
-        render(&set, "udhcpc", Role::DhcpClient, &client_params(), &tag),
+        render(&set, "udhcpc", RoleKind::DhcpClient, &client_params(), &tag),
     );
     let ev = c.wait_event("bound", Duration::from_secs(30));
     println!("isc-dhcpd via {relay} -> udhcpc: {ev}");
@@ -635,7 +645,7 @@ fn tftp_transfer(server: &str, client: &str) {
         root: Some(root.clone()),
         ..RoleParams::default()
     };
-    let mut s = Running::start(&srv, render(&set, server, Role::TftpServer, &sp, &tag));
+    let mut s = Running::start(&srv, render(&set, server, RoleKind::TftpServer, &sp, &tag));
     s.wait_ready(&srv, Duration::from_secs(10));
     let cp = RoleParams {
         interface: Some("c0".into()),
@@ -643,7 +653,7 @@ fn tftp_transfer(server: &str, client: &str) {
         server: Some(ip(192, 0, 2, 1)),
         ..RoleParams::default()
     };
-    let cr = render(&set, client, Role::TftpClient, &cp, &tag);
+    let cr = render(&set, client, RoleKind::TftpClient, &cp, &tag);
     let out = cr.state_dir.join("download");
     let mut c = Running::start(&cli, cr);
     let events = c.wait_exit(Duration::from_secs(20));
@@ -696,10 +706,10 @@ fn bootp_serves_dhcpcd(server: &str) {
     p.next_server = Some(ip(192, 0, 2, 1));
     serve_one_client(
         server,
-        Role::BootpServer,
+        RoleKind::BootpServer,
         p,
         "dhcpcd",
-        Role::BootpClient,
+        RoleKind::BootpClient,
         &[ip(192, 0, 2, 10)],
     );
 }
@@ -741,7 +751,13 @@ fn bootp_kea_dhcp4_answers_bootptest() {
     p.bindings = static_binding();
     let mut s = Running::start(
         &srv,
-        render(&set, "kea-dhcp4", Role::BootpServer, &p, "kea-bootptest"),
+        render(
+            &set,
+            "kea-dhcp4",
+            RoleKind::BootpServer,
+            &p,
+            "kea-bootptest",
+        ),
     );
     s.wait_ready(&srv, Duration::from_secs(10));
     let mut bt = cli
@@ -789,7 +805,10 @@ fn ipxe_qemu_boots_from_dnsmasq() {
     sp.boot_file = Some("boot.ipxe".into());
     sp.next_server = Some(ip(192, 0, 2, 1));
     sp.root = Some(root);
-    let mut s = Running::start(&srv, render(&set, "dnsmasq", Role::DhcpServer, &sp, "ipxe"));
+    let mut s = Running::start(
+        &srv,
+        render(&set, "dnsmasq", RoleKind::DhcpServer, &sp, "ipxe"),
+    );
     s.wait_ready(&srv, Duration::from_secs(10));
     let cp = RoleParams {
         interface: Some("c0".into()),
@@ -799,7 +818,7 @@ fn ipxe_qemu_boots_from_dnsmasq() {
     let t0 = Instant::now();
     let mut c = Running::start(
         &cli,
-        render(&set, "ipxe-qemu", Role::RomClient, &cp, "ipxe"),
+        render(&set, "ipxe-qemu", RoleKind::RomClient, &cp, "ipxe"),
     );
     let bound = c.wait_event("bound", Duration::from_secs(90));
     println!("ipxe-qemu: {bound} after {} ms", t0.elapsed().as_millis());

@@ -14,9 +14,10 @@
 
 use crate::exec::batch::{self, Job};
 use crate::exec::runner::Options;
+use crate::plan::role_kind::RoleKind;
 use crate::plan::scenario::Scenario;
 use crate::report::{RuleResult, ScenarioResult, Verdict};
-use crate::roles::profile::{Installation, Profile, ProfileSet, Role};
+use crate::roles::profile::{Installation, Profile, ProfileSet};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
@@ -25,7 +26,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 /// The server kinds: the matrix's default `--roles`.
-pub const SERVER_KINDS: &[&str] = &["dhcp-server", "bootp-server"];
+pub const SERVER_KINDS: &[RoleKind] = &[RoleKind::DhcpServer, RoleKind::BootpServer];
 
 /// Arguments of `bootlab matrix`.
 #[derive(Debug, Clone, clap::Args)]
@@ -34,7 +35,7 @@ pub struct Args {
     /// kinds dhcp-server,bootp-server; also relay, dhcp-client, bootp-client, rom-client,
     /// tftp-server, tftp-client).
     #[arg(long, value_delimiter = ',')]
-    pub roles: Vec<String>,
+    pub roles: Vec<RoleKind>,
     /// Scenario names (comma-separated; default every scenario with a role of those kinds).
     #[arg(long, value_delimiter = ',')]
     pub scenarios: Vec<String>,
@@ -109,7 +110,7 @@ impl Status {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Cell {
     /// The role kind swapped.
-    pub kind: String,
+    pub kind: RoleKind,
     /// The profile used for it.
     pub profile: String,
     /// The scenario.
@@ -149,7 +150,7 @@ pub struct Matrix {
 /// A planned cell: run it, or a status decided without running.
 #[derive(Debug, Clone)]
 struct Plan {
-    kind: String,
+    kind: RoleKind,
     profile: String,
     scenario: Arc<Scenario>,
     decided: Option<(Status, String)>,
@@ -166,7 +167,7 @@ fn project_dir(name: &str) -> PathBuf {
 
 /// The per-implementation golden file of a cell (not the fallback to ours):
 /// `golden/<scenario>@<kind>=<profile>.snap` (see [`crate::judge::golden::path_for`]).
-pub fn golden_file(golden_dir: &Path, scenario: &str, kind: &str, profile: &str) -> PathBuf {
+pub fn golden_file(golden_dir: &Path, scenario: &str, kind: RoleKind, profile: &str) -> PathBuf {
     let imp = format!("{kind}={profile}");
     golden_dir.join(format!(
         "{}.snap",
@@ -177,7 +178,7 @@ pub fn golden_file(golden_dir: &Path, scenario: &str, kind: &str, profile: &str)
 /// Decides every cell: which profiles fill each kind, which scenarios have it, and what can be
 /// known without running (not installed, needs root, n/a).
 fn plan(
-    kinds: &[String],
+    kinds: &[RoleKind],
     scenarios: &[Arc<Scenario>],
     set: &ProfileSet,
     only: &[String],
@@ -185,8 +186,8 @@ fn plan(
 ) -> Result<Vec<Plan>, String> {
     let peers = crate::roles::profile::peers_dir();
     let mut out = Vec::new();
-    for kind in kinds {
-        let role: Role = kind.parse()?;
+    for &kind in kinds {
+        let role = kind;
         let profiles: Vec<&Profile> = set
             .for_role(role)
             .filter(|p| only.is_empty() || only.contains(&p.name))
@@ -194,7 +195,7 @@ fn plan(
         for p in profiles {
             for sc in scenarios
                 .iter()
-                .filter(|sc| sc.roles.values().any(|r| r.kind.get_ref() == kind))
+                .filter(|sc| sc.roles.values().any(|r| *r.kind.get_ref() == kind))
             {
                 let decided = if let Installation::NotInstalled { binary, package } =
                     p.installation(&peers)
@@ -213,7 +214,7 @@ fn plan(
                         .map(|why| (Status::NotApplicable, why))
                 };
                 out.push(Plan {
-                    kind: kind.clone(),
+                    kind,
                     profile: p.name.clone(),
                     scenario: sc.clone(),
                     decided,
@@ -229,9 +230,9 @@ fn plan(
 /// server) is dropped, because which free address a server picks is its own choice (RFC 2131
 /// §4.3.1 only says "an address from the pool"); the per-implementation golden file pins the
 /// address it does pick. Static bindings stay checked.
-pub fn for_peer(sc: &Scenario, kind: &str) -> Scenario {
+pub fn for_peer(sc: &Scenario, kind: RoleKind) -> Scenario {
     let mut sc = sc.clone();
-    if kind == "rom-client" {
+    if kind == RoleKind::RomClient {
         // A boot ROM peer is firmware in a software-emulated VM (iPXE in qemu/TCG): BIOS, ROM
         // start-up and its DHCP wait take ~20 s before the first TFTP packet. The waits bound
         // how long the lab waits, not what is on the wire: give it 4x (the golden trace and
@@ -250,11 +251,11 @@ pub fn for_peer(sc: &Scenario, kind: &str) -> Scenario {
             sc.timeout = toml::Spanned::new(sc.timeout.span(), longer);
         }
     }
-    if !SERVER_KINDS.contains(&kind) {
+    if !kind.is_server() {
         return sc;
     }
     let mut pools: Vec<(u32, u32)> = Vec::new();
-    for r in sc.roles.values().filter(|r| r.kind.get_ref() == kind) {
+    for r in sc.roles.values().filter(|r| *r.kind.get_ref() == kind) {
         for sn in r
             .config
             .get("subnet")
@@ -351,19 +352,11 @@ pub fn run(a: Args) -> anyhow::Result<()> {
         return write_reports(&m, &a.out);
     }
     let started = Instant::now();
-    let kinds: Vec<String> = if a.roles.is_empty() {
-        SERVER_KINDS.iter().map(|s| s.to_string()).collect()
+    let kinds: Vec<RoleKind> = if a.roles.is_empty() {
+        SERVER_KINDS.to_vec()
     } else {
         a.roles.clone()
     };
-    for k in &kinds {
-        if !crate::plan::scenario::ROLE_KINDS.contains(&k.as_str()) {
-            anyhow::bail!(
-                "--roles {k}: unknown role kind (one of {})",
-                crate::plan::scenario::ROLE_KINDS.join(", ")
-            );
-        }
-    }
     let scenario_dir = a
         .scenario_dir
         .clone()
@@ -402,7 +395,7 @@ pub fn run(a: Args) -> anyhow::Result<()> {
     );
     let accept = a.accept;
     let new_cell = |p: &Plan| Cell {
-        kind: p.kind.clone(),
+        kind: p.kind,
         profile: p.profile.clone(),
         scenario: p.scenario.name.clone(),
         status: Status::NotApplicable,
@@ -411,16 +404,16 @@ pub fn run(a: Args) -> anyhow::Result<()> {
         seconds: 0.0,
         rules: BTreeMap::new(),
         artifacts: None,
-        golden: golden_file(&golden, &p.scenario.name, &p.kind, &p.profile).exists(),
+        golden: golden_file(&golden, &p.scenario.name, p.kind, &p.profile).exists(),
     };
     let jobs: Vec<Job> = plans
         .iter()
         .filter(|p| p.decided.is_none())
         .map(|p| {
             let mut options = base.clone();
-            options.impls.insert(p.kind.clone(), p.profile.clone());
+            options.impls.insert(p.kind, p.profile.clone());
             Job {
-                scenario: Arc::new(for_peer(&p.scenario, &p.kind)),
+                scenario: Arc::new(for_peer(&p.scenario, p.kind)),
                 options,
                 repetition: 1,
                 tag: format!("[{}={}]", p.kind, p.profile),
@@ -450,7 +443,7 @@ pub fn run(a: Args) -> anyhow::Result<()> {
                 .iter()
                 .all(|f| f.starts_with("trace differs") || f.starts_with("no golden file"))
         {
-            let path = golden_file(&golden, &p.scenario.name, &p.kind, &p.profile);
+            let path = golden_file(&golden, &p.scenario.name, p.kind, &p.profile);
             if let Ok(text) = std::fs::read_to_string(r.artifacts.join("trace.txt")) {
                 if crate::judge::golden::compare(&path, &text, true).is_ok() {
                     eprintln!("accepted {}", path.display());
@@ -526,20 +519,20 @@ pub fn counts(cells: &[Cell]) -> BTreeMap<Status, usize> {
 // ---------------------------------------------------------------------------------------------
 
 /// The rules whose outcome describes the swapped role (not our roles in the same run).
-fn rule_concerns(kind: &str, id: &str) -> bool {
+fn rule_concerns(kind: RoleKind, id: &str) -> bool {
     match kind {
-        "dhcp-server" | "bootp-server" => {
+        RoleKind::DhcpServer | RoleKind::BootpServer => {
             id.starts_with("ADDR-")
                 || id.starts_with("SRV-")
                 || matches!(id, "FMT-BOOTP-01" | "FMT-SIZE-01" | "FMT-COOKIE-03")
         }
-        "relay" => id.starts_with("RELAY-") || id == "ADDR-RELAY-01",
-        "dhcp-client" | "bootp-client" | "rom-client" => {
+        RoleKind::Relay => id.starts_with("RELAY-") || id == "ADDR-RELAY-01",
+        RoleKind::DhcpClient | RoleKind::BootpClient | RoleKind::RomClient => {
             id.starts_with("CLI-") || id == "FMT-COOKIE-02"
         }
         // ADDR-ARP-02 is decided by the BOOTP server's delivery on the boot host, not by TFTP.
-        "tftp-server" | "tftp-client" => id.starts_with("TFTP-"),
-        _ => false,
+        RoleKind::TftpServer | RoleKind::TftpClient => id.starts_with("TFTP-"),
+        RoleKind::RarpServer | RoleKind::RarpClient => false,
     }
 }
 
@@ -565,7 +558,7 @@ pub fn rule_table(cells: &[Cell]) -> BTreeMap<String, BTreeMap<String, Tally>> {
         .filter(|c| matches!(c.status, Status::Pass | Status::Fail))
     {
         for (id, o) in &c.rules {
-            if !rule_concerns(&c.kind, id) {
+            if !rule_concerns(c.kind, id) {
                 continue;
             }
             let e = t
@@ -621,7 +614,7 @@ fn rom_answers_arp(cell: &Cell) -> bool {
 /// (from the rule results of the swapped role, and from the traces).
 pub fn findings(cells: &[Cell]) -> Vec<String> {
     let t = rule_table(cells);
-    let has = |kinds: &[&str]| cells.iter().any(|c| kinds.contains(&c.kind.as_str()));
+    let has = |kinds: &[RoleKind]| cells.iter().any(|c| kinds.contains(&c.kind));
     let mut out = Vec::new();
     let who = |id: &str, failing: bool, detail: bool| -> String {
         let v: Vec<String> = t
@@ -673,7 +666,7 @@ pub fn findings(cells: &[Cell]) -> Vec<String> {
             .iter()
             .filter(|c| {
                 c.scenario == "dhcp-dora"
-                    && SERVER_KINDS.contains(&c.kind.as_str())
+                    && c.kind.is_server()
                     && matches!(c.status, Status::Pass | Status::Fail)
             })
             .filter_map(|c| first_offer(c).map(|y| format!("{} {y}", c.profile)))
@@ -682,7 +675,11 @@ pub fn findings(cells: &[Cell]) -> Vec<String> {
             out.push(format!("First address offered from the pool 192.0.2.100-110 in dhcp-dora (ours: 192.0.2.100, the lowest free): {}", offers.join(", ")));
         }
     }
-    if has(&["dhcp-client", "bootp-client", "rom-client"]) {
+    if has(&[
+        RoleKind::DhcpClient,
+        RoleKind::BootpClient,
+        RoleKind::RomClient,
+    ]) {
         out.push(format!("Clients whose secs is not 0 in the first request or not counting (CLI-SECS-01 fail): {}", who("CLI-SECS-01", true, true)));
         out.push(format!(
             "Clients that keep secs constant across retransmissions (CLI-SECS-02 fail): {}",
@@ -708,10 +705,12 @@ pub fn findings(cells: &[Cell]) -> Vec<String> {
             }
         ));
     }
-    if has(&["rom-client"]) {
+    if has(&[RoleKind::RomClient]) {
         let answering: BTreeSet<String> = cells
             .iter()
-            .filter(|c| c.kind == "rom-client" && matches!(c.status, Status::Pass | Status::Fail))
+            .filter(|c| {
+                c.kind == RoleKind::RomClient && matches!(c.status, Status::Pass | Status::Fail)
+            })
             .filter(|c| rom_answers_arp(c))
             .map(|c| c.profile.clone())
             .collect();
@@ -720,7 +719,7 @@ pub fn findings(cells: &[Cell]) -> Vec<String> {
             if answering.is_empty() { "none seen".into() } else { answering.into_iter().collect::<Vec<_>>().join(", ") }
         ));
     }
-    if has(&["relay"]) {
+    if has(&[RoleKind::Relay]) {
         out.push(format!(
             "Relays that set giaddr to the receiving interface (RELAY-GI-01 pass in every run): {}",
             who("RELAY-GI-01", false, false)
@@ -730,7 +729,7 @@ pub fn findings(cells: &[Cell]) -> Vec<String> {
             who("RELAY-HOPS-02", true, true)
         ));
     }
-    if has(&["tftp-server", "tftp-client"]) {
+    if has(&[RoleKind::TftpServer, RoleKind::TftpClient]) {
         let failing: Vec<String> = t
             .iter()
             .filter(|(imp, _)| imp.starts_with("tftp-"))
@@ -772,11 +771,11 @@ fn short(s: &str, n: usize) -> String {
 }
 
 /// Kinds in order, then per kind the profiles (columns) and scenarios (rows).
-fn layout(cells: &[Cell]) -> Vec<(String, Vec<String>, Vec<String>)> {
-    let mut kinds: Vec<String> = Vec::new();
+fn layout(cells: &[Cell]) -> Vec<(RoleKind, Vec<String>, Vec<String>)> {
+    let mut kinds: Vec<RoleKind> = Vec::new();
     for c in cells {
         if !kinds.contains(&c.kind) {
-            kinds.push(c.kind.clone());
+            kinds.push(c.kind);
         }
     }
     kinds
@@ -911,7 +910,7 @@ pub fn html(m: &Matrix) -> String {
         let _ = writeln!(
             o,
             "<h2>{}</h2>\n<table><tr><th>scenario</th>",
-            html_escape(&kind)
+            html_escape(kind.as_str())
         );
         for p in &profiles {
             let _ = write!(o, "<th>{}</th>", html_escape(p));
@@ -973,7 +972,7 @@ mod tests {
         rules: &[(&str, &str)],
     ) -> Cell {
         Cell {
-            kind: kind.into(),
+            kind: kind.parse().expect("a role kind"),
             profile: profile.into(),
             scenario: scenario.into(),
             status,
@@ -1048,12 +1047,12 @@ mod tests {
         let Ok(dora) = crate::plan::scenario::load(&dir.join("dhcp-dora.toml")) else {
             return;
         };
-        let w = for_peer(&dora, "dhcp-server");
+        let w = for_peer(&dora, RoleKind::DhcpServer);
         assert!(w.steps[0]
             .wait
             .as_ref()
             .is_some_and(|w| !w.with.contains_key("address")));
-        let same = for_peer(&dora, "dhcp-client");
+        let same = for_peer(&dora, RoleKind::DhcpClient);
         assert!(same.steps[0]
             .wait
             .as_ref()
@@ -1061,7 +1060,7 @@ mod tests {
         let Ok(bootp) = crate::plan::scenario::load(&dir.join("bootp-static-binding.toml")) else {
             return;
         };
-        let w = for_peer(&bootp, "bootp-server");
+        let w = for_peer(&bootp, RoleKind::BootpServer);
         assert!(w.steps[0]
             .wait
             .as_ref()

@@ -4,6 +4,7 @@
 use crate::judge::golden::{self, Comparison};
 use crate::judge::rules::{self, Outcome};
 use crate::judge::trace::{Frame, Names, RoleEvent, Trace};
+use crate::plan::role_kind::RoleKind;
 use crate::plan::scenario::{parse_duration, Scenario};
 use crate::report::{RuleResult, ScenarioResult, Verdict};
 use crate::roles::profile::ProfileSet;
@@ -25,7 +26,7 @@ pub struct Options {
     /// Rewrite golden files instead of comparing.
     pub accept: bool,
     /// Role kind -> implementation (`--impl dhcp-server=dnsmasq`); `ours` when absent.
-    pub impls: BTreeMap<String, String>,
+    pub impls: BTreeMap<RoleKind, String>,
     /// The `bootlab` executable that runs our daemons.
     pub exe: PathBuf,
     /// Whether the lab runs without root (peers that need root are then "needs root").
@@ -52,34 +53,6 @@ pub enum RunError {
     /// Files could not be written.
     #[error("{0}")]
     Io(#[from] std::io::Error),
-}
-
-/// Kinds started before the others, so clients find their servers up.
-fn start_rank(kind: &str) -> u8 {
-    match kind {
-        "tftp-server" | "rarp-server" => 0,
-        "dhcp-server" | "bootp-server" => 1,
-        "relay" => 2,
-        _ => 3,
-    }
-}
-
-/// Kinds that print `ready` and are waited for before the steps start.
-fn waits_ready(kind: &str) -> bool {
-    start_rank(kind) < 3
-}
-
-/// Our subcommand for a role kind.
-fn our_subcommand(kind: &str) -> &'static str {
-    match kind {
-        "dhcp-server" | "bootp-server" => "server",
-        "relay" => "relay",
-        "tftp-server" => "tftpd",
-        "tftp-client" => "tftp",
-        "rarp-server" => "rarpd",
-        "rarp-client" => "rarp-client",
-        _ => "client",
-    }
 }
 
 /// The implementation label of a run: `ours` or `kind=impl,...`.
@@ -205,29 +178,22 @@ fn our_config(
         .iter()
         .map(|(k, v)| (k.clone(), subst(v)))
         .collect();
-    let kind = role.kind.get_ref().as_str();
-    let client_kind = match kind {
-        "dhcp-client" => Some("dhcp"),
-        "bootp-client" => Some("bootp"),
-        "rom-client" => Some("rom"),
-        _ => None,
-    };
-    if let Some(k) = client_kind {
+    let kind = *role.kind.get_ref();
+    if let Some(k) = kind.our_client_kind() {
         t.entry("kind").or_insert(toml::Value::String(k.into()));
     }
-    let takes_seed = client_kind.is_some() || matches!(kind, "dhcp-server" | "bootp-server");
-    if !t.contains_key("interface") && segs.len() == 1 && kind != "tftp-client" {
+    if !t.contains_key("interface") && segs.len() == 1 && kind != RoleKind::TftpClient {
         t.insert(
             "interface".into(),
             toml::Value::String(topology::interface_name(0)),
         );
     }
-    if takes_seed {
+    if kind.our_takes_seed() {
         let seed = sc.seed ^ fnv(role_name);
         t.entry("seed")
             .or_insert(toml::Value::Integer((seed & 0x7fff_ffff_ffff_ffff) as i64));
     }
-    if takes_seed || matches!(kind, "tftp-server" | "tftp-client" | "rarp-client") {
+    if kind.our_clock_is_scaled() {
         t.entry("time-scale")
             .or_insert(toml::Value::Float(sc.time_scale));
     }
@@ -237,8 +203,8 @@ fn our_config(
 /// Command-line flags for our daemons that take no config file (`tftp get`, `rarp-client`):
 /// `key = value` becomes `--key value`, `key = true` becomes `--key`; a tftp-client's `file` is the
 /// positional argument and its `output` defaults to the state directory.
-fn flag_args(kind: &str, config: &toml::Table, state: &Path) -> Vec<String> {
-    let tftp = kind == "tftp-client";
+fn flag_args(kind: RoleKind, config: &toml::Table, state: &Path) -> Vec<String> {
+    let tftp = kind == RoleKind::TftpClient;
     let mut a = if tftp {
         vec!["get".to_string()]
     } else {
@@ -329,7 +295,7 @@ pub fn file_content(name: &str, size: usize) -> Vec<u8> {
 
 /// A started role.
 struct Running {
-    kind: String,
+    kind: RoleKind,
     process: Process,
     profile: Option<crate::roles::profile::Rendered>,
 }
@@ -494,7 +460,7 @@ async fn run_inner(
         .iter()
         .map(|(n, r)| (n.clone(), implementation(r, opts)))
         .collect();
-    plans.sort_by_key(|(n, _)| (start_rank(sc.roles[n].kind.get_ref()), n.clone()));
+    plans.sort_by_key(|(n, _)| (sc.roles[n].kind.get_ref().start_rank(), n.clone()));
 
     let mut running: HashMap<String, Running> = HashMap::new();
     let outcome = async {
@@ -556,7 +522,7 @@ async fn run_inner(
         r.process.stop(grace).await;
         roles.insert(
             name.clone(),
-            (r.kind.clone(), sc.roles[name].host.get_ref().clone()),
+            (r.kind, sc.roles[name].host.get_ref().clone()),
         );
     }
     let mut names_sorted: Vec<&String> = running.keys().collect();
@@ -704,7 +670,7 @@ async fn start_role(
 ) -> Result<(), RunError> {
     let role = &sc.roles[name];
     let host = role.host.get_ref();
-    let kind = role.kind.get_ref().clone();
+    let kind = *role.kind.get_ref();
     let state = dir.join(host).join(name);
     std::fs::create_dir_all(&state)?;
     let config = our_config(sc, name, role, files, &state);
@@ -715,10 +681,10 @@ async fn start_role(
     let (spec, profile) = if imp == "ours" {
         let mut argv = vec![
             opts.exe.to_string_lossy().into_owned(),
-            our_subcommand(&kind).into(),
+            kind.our_subcommand().into(),
         ];
-        if matches!(kind.as_str(), "tftp-client" | "rarp-client") {
-            argv.extend(flag_args(&kind, &config, &state));
+        if kind.our_config_is_flags() {
+            argv.extend(flag_args(kind, &config, &state));
         } else {
             let path = state.join("config.toml");
             std::fs::write(
@@ -743,7 +709,7 @@ async fn start_role(
         (launch.spec, Some(launch.rendered))
     };
     let process = world.spawn(host, spec).map_err(|e| rerr(e.to_string()))?;
-    if waits_ready(&kind) {
+    if kind.waits_ready() {
         let ready = match &profile {
             None => process
                 .wait_for_line(

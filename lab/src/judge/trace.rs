@@ -13,6 +13,7 @@
 //! Frame numbers are left out of the golden text (they move when a retransmission is folded);
 //! [`Trace::normalized`] renders without them, [`Trace::annotated`] with them.
 
+use crate::plan::role_kind::RoleKind;
 use crate::plan::scenario::Collapse;
 use bootlab_wire::arp;
 use bootlab_wire::bootp::{self, code, Message, Op, Vendor};
@@ -97,7 +98,7 @@ pub struct Trace {
     /// How much faster than real time our implementations ran (rules scale timings back).
     pub time_scale: f64,
     /// Role name -> (kind, host).
-    pub roles: HashMap<String, (String, String)>,
+    pub roles: HashMap<String, (RoleKind, String)>,
 }
 
 /// Stable tokens for values that change between runs.
@@ -163,11 +164,11 @@ impl Trace {
     }
 
     /// The host names of roles of a kind.
-    pub fn hosts_of_kind(&self, kind: &str) -> Vec<String> {
+    pub fn hosts_of_kind(&self, kind: RoleKind) -> Vec<String> {
         let mut v: Vec<String> = self
             .roles
             .values()
-            .filter(|(k, _)| k == kind)
+            .filter(|(k, _)| *k == kind)
             .map(|(_, h)| h.clone())
             .collect();
         v.sort();

@@ -3,4 +3,5 @@
 
 pub mod checklist;
 pub mod impairment;
+pub mod role_kind;
 pub mod scenario;

@@ -1,4 +1,6 @@
-//! Roles: which implementation plays each part of a scenario, ours or a third-party profile.
+//! Roles: which implementation plays each part of a scenario, ours or a third-party profile, and
+//! what each role kind means to the lab.
 
+pub mod kind;
 pub mod peer;
 pub mod profile;

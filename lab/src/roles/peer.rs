@@ -4,10 +4,10 @@
 //! command line, and telling when it is ready. Also which scenario features a profile cannot do
 //! ([`unsupported`]), so the interop matrix says n/a instead of failing.
 
+use crate::plan::role_kind::RoleKind;
 use crate::plan::scenario::Scenario;
 use crate::roles::profile::{
-    Binding, EventOn, Mac, Pool, Profile, ProfileSet, ReadyCheck, Rendered, Role, RoleParams,
-    Subnet,
+    Binding, EventOn, Mac, Pool, Profile, ProfileSet, ReadyCheck, Rendered, RoleParams, Subnet,
 };
 use crate::world::process::{Process, ProcessSpec, Stream};
 use crate::world::topology;
@@ -30,7 +30,7 @@ pub struct Launch {
 pub fn prepare(
     set: &ProfileSet,
     implementation: &str,
-    kind: &str,
+    kind: RoleKind,
     config: &toml::Table,
     state: &Path,
     name: &str,
@@ -52,22 +52,22 @@ pub fn prepare_role(
     let kind = sc
         .roles
         .get(role_name)
-        .map(|r| r.kind.get_ref().clone())
+        .map(|r| *r.kind.get_ref())
         .ok_or_else(|| format!("no role {role_name}"))?;
     let params = role_params(sc, role_name, config)?;
-    launch(set, implementation, &kind, &params, state, role_name)
+    launch(set, implementation, kind, &params, state, role_name)
 }
 
 fn launch(
     set: &ProfileSet,
     implementation: &str,
-    kind: &str,
+    kind: RoleKind,
     params: &RoleParams,
     state: &Path,
     name: &str,
 ) -> Result<Launch, String> {
     let profile = set.get(implementation).map_err(|e| e.to_string())?;
-    let role: Role = kind.parse()?;
+    let role = kind;
     if !profile.fills(role) {
         return Err(format!("{implementation} cannot fill role kind {kind}"));
     }
@@ -75,10 +75,10 @@ fn launch(
         .render(role, params, &set.render_env(state))
         .map_err(|e| e.to_string())?;
     let mut rendered = rendered;
-    if role == Role::BootpClient {
+    if role == RoleKind::BootpClient {
         rendered.events.push(bootp_reply_alias());
     }
-    if role == Role::RomClient {
+    if role == RoleKind::RomClient {
         // Our ROM reports its BOOTP/DHCP reply as `boot-reply-received`; a ROM peer's profile
         // calls the same moment `bound`.
         let aliases: Vec<crate::roles::profile::CompiledEvent> = rendered
@@ -213,7 +213,7 @@ pub fn role_params(
         .roles
         .get(role_name)
         .ok_or_else(|| format!("no role {role_name}"))?;
-    let kind = role.kind.get_ref().as_str();
+    let kind = *role.kind.get_ref();
     let host = role.host.get_ref();
     let ports = ports(sc, host);
     let by_name = |n: &str| ports.iter().find(|p| p.name == n).cloned();
@@ -221,7 +221,7 @@ pub fn role_params(
     let first = ports.first().cloned();
     let mut p = RoleParams::default();
     match kind {
-        "dhcp-server" | "bootp-server" => {
+        RoleKind::DhcpServer | RoleKind::BootpServer => {
             let port = named
                 .or(first)
                 .ok_or_else(|| format!("host {host} has no interface"))?;
@@ -305,7 +305,7 @@ pub fn role_params(
                     .unwrap_or(false),
             );
         }
-        "relay" => {
+        RoleKind::Relay => {
             let client_if = strings(config, "interfaces")
                 .into_iter()
                 .next()
@@ -329,13 +329,13 @@ pub fn role_params(
                 .and_then(|v| u16::try_from(v).ok())
                 .filter(|v| *v > 0);
         }
-        "tftp-server" => {
+        RoleKind::TftpServer => {
             let port = named.or(first);
             p.interface = port.as_ref().map(|q| q.name.clone());
             p.address = ip(config, "address").or(port.as_ref().and_then(|q| q.address));
             p.root = s(config, "root").map(PathBuf::from);
         }
-        "tftp-client" => {
+        RoleKind::TftpClient => {
             let port = named.or(first);
             p.interface = port.as_ref().map(|q| q.name.clone());
             p.address = port.as_ref().and_then(|q| q.address);
@@ -356,7 +356,7 @@ pub fn role_params(
                 config
                     .get("arp-check")
                     .and_then(|v| v.as_bool())
-                    .unwrap_or(kind == "dhcp-client"),
+                    .unwrap_or(kind == RoleKind::DhcpClient),
             );
             p.file = s(config, "file").map(String::from);
         }
@@ -399,19 +399,19 @@ const OURS_ONLY: &[(&str, &str)] = &[
 
 /// The scenario features (profile `unsupported` names, see `lab/profiles/README.md`) that the roles
 /// of `kind` use in `sc`, i.e. what a peer replacing them must do.
-pub fn features(sc: &Scenario, kind: &str) -> BTreeSet<&'static str> {
+pub fn features(sc: &Scenario, kind: RoleKind) -> BTreeSet<&'static str> {
     let mut f = BTreeSet::new();
     let replaced: Vec<&crate::plan::scenario::Role> = sc
         .roles
         .values()
-        .filter(|r| r.kind.get_ref() == kind)
+        .filter(|r| *r.kind.get_ref() == kind)
         .collect();
-    let has_kind = |k: &str| sc.roles.values().any(|r| r.kind.get_ref() == k);
+    let has_kind = |k: RoleKind| sc.roles.values().any(|r| *r.kind.get_ref() == k);
     if replaced.is_empty() {
         return f;
     }
-    let server = matches!(kind, "dhcp-server" | "bootp-server");
-    let client = matches!(kind, "dhcp-client" | "bootp-client" | "rom-client");
+    let server = kind.is_server();
+    let client = kind.is_client();
     if client
         && sc.time_scale > 1.0
         && replaced
@@ -421,7 +421,7 @@ pub fn features(sc: &Scenario, kind: &str) -> BTreeSet<&'static str> {
         f.insert("scaled-time");
     }
     // A relay forwarding to more than one server (RFC 1542 §4.1.1 "one or more").
-    if kind == "relay"
+    if kind == RoleKind::Relay
         && replaced
             .iter()
             .any(|r| strings(&r.config, "servers").len() > 1)
@@ -442,7 +442,7 @@ pub fn features(sc: &Scenario, kind: &str) -> BTreeSet<&'static str> {
         if client && c.contains_key("inform") {
             f.insert("inform");
         }
-        if kind == "tftp-client"
+        if kind == RoleKind::TftpClient
             && ["blksize", "windowsize", "tsize"]
                 .iter()
                 .any(|k| c.contains_key(*k))
@@ -474,13 +474,13 @@ pub fn features(sc: &Scenario, kind: &str) -> BTreeSet<&'static str> {
         }
     }
     if server {
-        if has_kind("relay") {
+        if has_kind(RoleKind::Relay) {
             f.insert("relay");
         }
-        if has_kind("dhcp-client") {
+        if has_kind(RoleKind::DhcpClient) {
             f.insert("dhcp");
         }
-        if has_kind("bootp-client") || has_kind("rom-client") {
+        if has_kind(RoleKind::BootpClient) || has_kind(RoleKind::RomClient) {
             f.insert("bootp");
         }
     }
@@ -490,7 +490,7 @@ pub fn features(sc: &Scenario, kind: &str) -> BTreeSet<&'static str> {
 /// Why `profile` cannot replace the roles of `kind` in `sc`: the first scenario feature its
 /// `unsupported` list names (or one only our daemons have), as `feature: reason`. `None`: it can
 /// try (the run decides pass or fail).
-pub fn unsupported(profile: &Profile, sc: &Scenario, kind: &str) -> Option<String> {
+pub fn unsupported(profile: &Profile, sc: &Scenario, kind: RoleKind) -> Option<String> {
     let feats = features(sc, kind);
     let own = feats.iter().find_map(|feat| {
         profile
@@ -721,18 +721,23 @@ mod tests {
 
     #[test]
     fn features_name_what_peers_may_lack() {
-        let f = features(&scenario("backup-server-secs-threshold"), "bootp-server");
+        let f = features(
+            &scenario("backup-server-secs-threshold"),
+            RoleKind::BootpServer,
+        );
         assert!(f.contains("secs-threshold") && f.contains("bootp"), "{f:?}");
-        let f = features(&scenario("q164394-nt4-arp-cache"), "bootp-server");
+        let f = features(&scenario("q164394-nt4-arp-cache"), RoleKind::BootpServer);
         assert!(f.contains("quirks"), "{f:?}");
-        let f = features(&scenario("relay-one-hop"), "dhcp-server");
+        let f = features(&scenario("relay-one-hop"), RoleKind::DhcpServer);
         assert!(
             f.contains("relay") && f.contains("dhcp") && f.contains("dynamic-pool"),
             "{f:?}"
         );
-        assert!(features(&scenario("dhcp-dora"), "relay").is_empty());
+        assert!(features(&scenario("dhcp-dora"), RoleKind::Relay).is_empty());
         // Two relays with one server each is not "multiple servers".
-        assert!(!features(&scenario("relay-two-hops"), "relay").contains("multiple-servers"));
+        assert!(
+            !features(&scenario("relay-two-hops"), RoleKind::Relay).contains("multiple-servers")
+        );
     }
 
     #[test]
@@ -744,19 +749,19 @@ mod tests {
         let why = set
             .get("udhcpd")
             .ok()
-            .and_then(|p| unsupported(p, &sc, "dhcp-server"));
+            .and_then(|p| unsupported(p, &sc, RoleKind::DhcpServer));
         assert!(why.is_some_and(|w| w.starts_with("relay:")));
         let sc = scenario("q164394-nt4-arp-cache");
         assert!(set
             .get("isc-dhcpd")
             .ok()
-            .and_then(|p| unsupported(p, &sc, "bootp-server"))
+            .and_then(|p| unsupported(p, &sc, RoleKind::BootpServer))
             .is_some_and(|w| w.starts_with("quirks")));
         let sc = scenario("dhcp-dora");
         assert_eq!(
             set.get("isc-dhcpd")
                 .ok()
-                .and_then(|p| unsupported(p, &sc, "dhcp-server")),
+                .and_then(|p| unsupported(p, &sc, RoleKind::DhcpServer)),
             None
         );
     }
@@ -772,7 +777,7 @@ mod tests {
             server: Some(Ipv4Addr::new(192, 0, 2, 1)),
             ..RoleParams::default()
         };
-        let Ok(r) = p.render(Role::TftpClient, &params, &set.render_env("/tmp/x")) else {
+        let Ok(r) = p.render(RoleKind::TftpClient, &params, &set.render_env("/tmp/x")) else {
             return;
         };
         let ok = line_events(&r, Stream::Stdout, "bootlab-exit 0 2000");

@@ -10,6 +10,7 @@
 //! [`Rendered::ready_on_line`] and [`Rendered::events_on_line`], and the exit status to
 //! [`Rendered::events_on_exit`]. See `lab/profiles/README.md` for the file format.
 
+use crate::plan::role_kind::RoleKind;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::fmt;
@@ -452,58 +453,6 @@ fn mac_json(mac: Mac) -> serde_json::Value {
 // The profile file
 // ---------------------------------------------------------------------------------------------
 
-/// A role kind a profile can fill (the scenario's `kind`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Role {
-    /// A DHCP server (RFC 2131).
-    DhcpServer,
-    /// A BOOTP server (RFC 951).
-    BootpServer,
-    /// A BOOTP/DHCP relay agent (RFC 1542 §4).
-    Relay,
-    /// A DHCP client (RFC 2131).
-    DhcpClient,
-    /// A BOOTP client (RFC 951).
-    BootpClient,
-    /// A boot ROM: BOOTP/DHCP then TFTP (PXE).
-    RomClient,
-    /// A TFTP server (RFC 1350).
-    TftpServer,
-    /// A TFTP client (RFC 1350).
-    TftpClient,
-    /// A RARP server (RFC 903).
-    RarpServer,
-    /// A RARP client (RFC 903).
-    RarpClient,
-}
-
-impl Role {
-    /// The kebab-case name used in scenarios and profiles.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Role::DhcpServer => "dhcp-server",
-            Role::BootpServer => "bootp-server",
-            Role::Relay => "relay",
-            Role::DhcpClient => "dhcp-client",
-            Role::BootpClient => "bootp-client",
-            Role::RomClient => "rom-client",
-            Role::TftpServer => "tftp-server",
-            Role::TftpClient => "tftp-client",
-            Role::RarpServer => "rarp-server",
-            Role::RarpClient => "rarp-client",
-        }
-    }
-}
-
-impl FromStr for Role {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        serde_json::from_value(serde_json::Value::String(s.to_string()))
-            .map_err(|_| format!("unknown role kind {s:?}"))
-    }
-}
-
 /// Isolation a peer needs beyond its host's network namespace.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -630,7 +579,7 @@ pub struct Profile {
     #[serde(default)]
     pub version_args: Vec<String>,
     /// The roles it can fill.
-    pub roles: Vec<Role>,
+    pub roles: Vec<RoleKind>,
     /// True when it cannot run in a rootless (user namespace) lab.
     #[serde(default)]
     pub needs_root: bool,
@@ -853,7 +802,10 @@ impl Profile {
         let is_client = self.roles.iter().any(|r| {
             matches!(
                 r,
-                Role::DhcpClient | Role::BootpClient | Role::RomClient | Role::TftpClient
+                RoleKind::DhcpClient
+                    | RoleKind::BootpClient
+                    | RoleKind::RomClient
+                    | RoleKind::TftpClient
             )
         });
         if is_client && self.done.is_none() {
@@ -905,7 +857,7 @@ impl Profile {
     }
 
     /// Whether it can fill `role`.
-    pub fn fills(&self, role: Role) -> bool {
+    pub fn fills(&self, role: RoleKind) -> bool {
         self.roles.contains(&role)
     }
 
@@ -922,7 +874,7 @@ impl Profile {
     /// [`Rendered::write_files`].
     pub fn render(
         &self,
-        role: Role,
+        role: RoleKind,
         params: &RoleParams,
         env: &RenderEnv,
     ) -> Result<Rendered, ProfileError> {
@@ -1171,7 +1123,7 @@ impl ProfileSet {
     }
 
     /// Every profile that can fill `role`, by name.
-    pub fn for_role(&self, role: Role) -> impl Iterator<Item = &Profile> {
+    pub fn for_role(&self, role: RoleKind) -> impl Iterator<Item = &Profile> {
         self.profiles.values().filter(move |p| p.fills(role))
     }
 
@@ -2034,7 +1986,7 @@ template = "servers {{#each servers}}{{this}} {{/each}}\n"
             peers_dir: "/opt/p".into(),
             profiles_dir: "/nowhere".into(),
         };
-        let r = p.render(Role::Relay, &params, &env).expect("renders");
+        let r = p.render(RoleKind::Relay, &params, &env).expect("renders");
         assert_eq!(
             r.argv,
             [
@@ -2067,7 +2019,9 @@ template = "servers {{#each servers}}{{this}} {{/each}}\n"
         assert_eq!(r.launch_argv(), r.argv);
         let mut with_hops = params;
         with_hops.hop_limit = Some(4);
-        let r = p.render(Role::Relay, &with_hops, &env).expect("renders");
+        let r = p
+            .render(RoleKind::Relay, &with_hops, &env)
+            .expect("renders");
         assert_eq!(r.argv[r.argv.len() - 2..], ["-c", "4"]);
     }
 

@@ -4,6 +4,7 @@
 use super::query::{ip_dst, maybe_before};
 use super::{fail, verdict, Check, Outcome};
 use crate::judge::trace::{Frame, Trace};
+use crate::plan::role_kind::RoleKind;
 use bootlab_wire::arp;
 use bootlab_wire::bootp::{Message, MessageType, Op};
 use bootlab_wire::tftp;
@@ -107,8 +108,8 @@ fn giaddr_01(t: &Trace) -> Outcome {
 }
 
 fn server_hosts(t: &Trace) -> Vec<String> {
-    let mut v = t.hosts_of_kind("dhcp-server");
-    v.extend(t.hosts_of_kind("bootp-server"));
+    let mut v = t.hosts_of_kind(RoleKind::DhcpServer);
+    v.extend(t.hosts_of_kind(RoleKind::BootpServer));
     v
 }
 

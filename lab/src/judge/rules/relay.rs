@@ -3,6 +3,7 @@
 use super::query::{ip_dst, ip_src, maybe_before, relay_ingress, relayed};
 use super::{fail, verdict, Check, Outcome};
 use crate::judge::trace::{Frame, Trace};
+use crate::plan::role_kind::RoleKind;
 use bootlab_wire::bootp::{code, parse_relay_agent_information, Area, Message, Op, Vendor};
 use std::collections::{BTreeSet, HashMap};
 use std::net::Ipv4Addr;
@@ -596,7 +597,7 @@ fn sent_by(t: &Trace, f: &Frame, host: &str) -> bool {
 /// RELAY-REP-01 (RFC 1542 §4.1.2): a reply whose giaddr is not one of the relay's addresses is
 /// discarded, not delivered.
 fn rep_01(t: &Trace) -> Outcome {
-    let relays = t.hosts_of_kind("relay");
+    let relays = t.hosts_of_kind(RoleKind::Relay);
     let mut any = false;
     for (f, m) in t.bootp().filter(|(f, m)| {
         m.op == Op::BootReply && f.decoded.udp.as_ref().is_some_and(|u| u.dst_port == 67)

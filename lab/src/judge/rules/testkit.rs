@@ -1,6 +1,7 @@
 //! Hand-built traces for the group files' tests.
 
 use crate::judge::trace::{Frame, Names, Trace};
+use crate::plan::role_kind::RoleKind;
 use bootlab_wire::arp;
 use bootlab_wire::bootp::{code, Message, MessageType, Op};
 use bootlab_wire::frame::{build_arp, build_udp, Decoder};
@@ -59,14 +60,12 @@ impl Kit {
             ..Trace::default()
         };
         for (role, kind, host) in [
-            ("dhcpd", "dhcp-server", "server"),
-            ("relay", "relay", "router"),
-            ("client", "dhcp-client", "client"),
-            ("tftpd", "tftp-server", "server"),
+            ("dhcpd", RoleKind::DhcpServer, "server"),
+            ("relay", RoleKind::Relay, "router"),
+            ("client", RoleKind::DhcpClient, "client"),
+            ("tftpd", RoleKind::TftpServer, "server"),
         ] {
-            trace
-                .roles
-                .insert(role.into(), (kind.to_string(), host.to_string()));
+            trace.roles.insert(role.into(), (kind, host.to_string()));
         }
         Kit {
             trace,
