@@ -129,7 +129,7 @@ fn load_all(
     let mut out = Vec::new();
     let mut errors = Vec::new();
     for f in files {
-        match bootlab_lab::plan::scenario::load(&f) {
+        match bootlab_lab::roles::check::load(&f) {
             Ok(s) => out.push(s),
             Err(e) => errors.push(e.to_string()),
         }

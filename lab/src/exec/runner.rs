@@ -158,131 +158,9 @@ pub fn names_of(t: &Topology) -> Names {
     n
 }
 
-/// Fills a role's config for one of our daemons: `@segment` strings become the host's interface on
-/// that segment, `$files` the run's file directory, `$state` the role's state directory and
-/// `$mac:HOST` the MAC of HOST's first interface; the
-/// keys the daemon takes from the lab (`interface`, `seed`, `time-scale`, a client's `kind`) are
-/// added when absent.
-fn our_config(
-    sc: &Scenario,
-    role_name: &str,
-    role: &crate::plan::scenario::Role,
-    files: &Path,
-    state: &Path,
-) -> toml::Table {
-    let host = &sc.hosts[role.host.get_ref()];
-    let segs: Vec<&String> = host.on.get_ref().keys().collect();
-    let subst = |v: &toml::Value| substitute(v, &segs, files, state);
-    let mut t: toml::Table = role
-        .config
-        .iter()
-        .map(|(k, v)| (k.clone(), subst(v)))
-        .collect();
-    let kind = *role.kind.get_ref();
-    if let Some(k) = kind.our_client_kind() {
-        t.entry("kind").or_insert(toml::Value::String(k.into()));
-    }
-    if !t.contains_key("interface") && segs.len() == 1 && kind != RoleKind::TftpClient {
-        t.insert(
-            "interface".into(),
-            toml::Value::String(topology::interface_name(0)),
-        );
-    }
-    if kind.our_takes_seed() {
-        let seed = sc.seed ^ fnv(role_name);
-        t.entry("seed")
-            .or_insert(toml::Value::Integer((seed & 0x7fff_ffff_ffff_ffff) as i64));
-    }
-    if kind.our_clock_is_scaled() {
-        t.entry("time-scale")
-            .or_insert(toml::Value::Float(sc.time_scale));
-    }
-    t
-}
-
-/// Command-line flags for our daemons that take no config file (`tftp get`, `rarp-client`):
-/// `key = value` becomes `--key value`, `key = true` becomes `--key`; a tftp-client's `file` is the
-/// positional argument and its `output` defaults to the state directory.
-fn flag_args(kind: RoleKind, config: &toml::Table, state: &Path) -> Vec<String> {
-    let tftp = kind == RoleKind::TftpClient;
-    let mut a = if tftp {
-        vec!["get".to_string()]
-    } else {
-        vec![]
-    };
-    let s = |v: &toml::Value| match v {
-        toml::Value::String(s) => s.clone(),
-        other => other.to_string(),
-    };
-    for (k, v) in config {
-        match (k.as_str(), v) {
-            ("file", _) => {}
-            (_, toml::Value::Boolean(true)) => a.push(format!("--{k}")),
-            (_, toml::Value::Boolean(false)) => {}
-            _ => {
-                a.push(format!("--{k}"));
-                a.push(s(v));
-            }
-        }
-    }
-    if tftp {
-        if !config.contains_key("output") {
-            a.push("--output".into());
-            a.push(state.join("download").to_string_lossy().into_owned());
-        }
-        a.push(config.get("file").map(s).unwrap_or_default());
-    }
-    a
-}
-
-fn substitute(v: &toml::Value, segs: &[&String], files: &Path, state: &Path) -> toml::Value {
-    match v {
-        toml::Value::String(s) if s.starts_with("$mac:") => {
-            // `$mac:HOST`: the hardware address of HOST's first interface (names are derived).
-            let host = &s["$mac:".len()..];
-            toml::Value::String(topology::MacAddr::derived(host, 0).to_string())
-        }
-        toml::Value::String(s) => {
-            if let Some(seg) = s.strip_prefix('@') {
-                if let Some(i) = segs.iter().position(|x| x.as_str() == seg) {
-                    return toml::Value::String(topology::interface_name(i));
-                }
-            }
-            toml::Value::String(
-                s.replace("$files", &files.to_string_lossy())
-                    .replace("$state", &state.to_string_lossy()),
-            )
-        }
-        toml::Value::Array(a) => toml::Value::Array(
-            a.iter()
-                .map(|x| substitute(x, segs, files, state))
-                .collect(),
-        ),
-        toml::Value::Table(t) => toml::Value::Table(
-            t.iter()
-                .map(|(k, x)| {
-                    let key = match substitute(&toml::Value::String(k.clone()), segs, files, state)
-                    {
-                        toml::Value::String(k2) => k2,
-                        _ => k.clone(),
-                    };
-                    (key, substitute(x, segs, files, state))
-                })
-                .collect(),
-        ),
-        other => other.clone(),
-    }
-}
-
-fn fnv(s: &str) -> u64 {
-    s.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
-        (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
-    })
-}
-
 /// Deterministic file content for `[files]`: a boot image the TFTP scenarios download.
 pub fn file_content(name: &str, size: usize) -> Vec<u8> {
-    let mut x = fnv(name) | 1;
+    let mut x = crate::roles::ours::fnv(name) | 1;
     (0..size)
         .map(|_| {
             x ^= x << 13;
@@ -673,7 +551,7 @@ async fn start_role(
     let kind = *role.kind.get_ref();
     let state = dir.join(host).join(name);
     std::fs::create_dir_all(&state)?;
-    let config = our_config(sc, name, role, files, &state);
+    let config = crate::roles::ours::config(sc, name, role, files, &state);
     let rerr = |why: String| RunError::Role {
         role: name.to_string(),
         why,
@@ -684,7 +562,7 @@ async fn start_role(
             kind.our_subcommand().into(),
         ];
         if kind.our_config_is_flags() {
-            argv.extend(flag_args(kind, &config, &state));
+            argv.extend(crate::roles::ours::flags(kind, &config, &state));
         } else {
             let path = state.join("config.toml");
             std::fs::write(
@@ -770,7 +648,7 @@ async fn do_step(
                 |l| {
                     line_events(&prof, l.stream, &l.text)
                         .iter()
-                        .any(|e| matches(e, &w.event, &w.with))
+                        .any(|e| matches(e, w.event.get_ref(), &w.with))
                 },
                 within,
             )
@@ -780,12 +658,12 @@ async fn do_step(
             (true, false) | (false, true) => Ok(()),
             (false, false) => Err(format!(
                 "{role} did not report {:?} within {}",
-                w.event,
+                w.event.get_ref(),
                 w.within.get_ref()
             )),
             (true, true) => Err(format!(
                 "{role} reported {:?} within {}, which must not happen",
-                w.event,
+                w.event.get_ref(),
                 w.within.get_ref()
             )),
         });

@@ -213,7 +213,7 @@ pub struct Wait {
     /// The role that prints the event.
     pub role: Spanned<String>,
     /// The event name (`bound`, `boot-file-received`...).
-    pub event: String,
+    pub event: Spanned<String>,
     /// Optional field values the event must carry (`{ address = "192.0.2.100" }`).
     #[serde(default)]
     pub with: toml::Table,
@@ -387,6 +387,23 @@ fn field_of_error(text: &str, e: &toml::de::Error) -> String {
 }
 
 /// 1-based line number of byte offset `at`.
+/// Whether TOML line `l` sets `key` (bare or quoted, at the start or inside an inline table).
+fn mentions_key(l: &str, key: &str) -> bool {
+    let mut rest = l;
+    while let Some(at) = rest.find(key) {
+        let before = rest[..at].trim_end();
+        let after = rest[at + key.len()..].trim_start();
+        let after = after.strip_prefix('"').unwrap_or(after).trim_start();
+        let before = before.strip_suffix('"').unwrap_or(before).trim_end();
+        let starts = before.is_empty() || before.ends_with('{') || before.ends_with(',');
+        if starts && after.starts_with('=') {
+            return true;
+        }
+        rest = &rest[at + key.len()..];
+    }
+    false
+}
+
 fn line_of(text: &str, at: usize) -> usize {
     text.as_bytes()[..at.min(text.len())]
         .iter()
@@ -412,6 +429,57 @@ impl Scenario {
             field: field.into(),
             message: message.into(),
         })
+    }
+
+    /// An error at a step's field whose value sits at `span` (e.g. a wait's event name).
+    pub fn step_error(
+        &self,
+        span: std::ops::Range<usize>,
+        field: impl Into<String>,
+        message: impl Into<String>,
+    ) -> ScenarioError {
+        match self.err::<()>(span, field, message) {
+            Err(e) => e,
+            Ok(()) => unreachable!("err always fails"),
+        }
+    }
+
+    /// An error in role `role`'s `config`: at the line where `key` (its last dotted part) is
+    /// written inside that role's table, else at the role's header.
+    pub fn role_config_error(&self, role: &str, key: &str, message: &str) -> ScenarioError {
+        let text = &self.source_text;
+        let header = format!("[roles.{role}]");
+        let leaf = key.rsplit('.').next().unwrap_or(key);
+        let mut line = 0;
+        let mut inside = false;
+        for (i, l) in text.lines().enumerate() {
+            let t = l.trim_start();
+            if t.starts_with('[') {
+                if inside {
+                    break;
+                }
+                inside = t.starts_with(&header);
+                if inside {
+                    line = i + 1;
+                }
+                continue;
+            }
+            if inside && !leaf.is_empty() && mentions_key(l, leaf) {
+                line = i + 1;
+                break;
+            }
+        }
+        let field = if key.is_empty() {
+            format!("roles.{role}.config")
+        } else {
+            format!("roles.{role}.config.{key}")
+        };
+        ScenarioError::Invalid {
+            path: self.path.clone(),
+            line,
+            field,
+            message: message.to_string(),
+        }
     }
 
     /// The overall bound on the run.

@@ -856,7 +856,12 @@ impl Profile {
         }
     }
 
-    /// Whether it can fill `role`.
+    /// The event names its rules report.
+    pub fn event_names(&self) -> impl Iterator<Item = &str> {
+        self.events.iter().map(|e| e.event.as_str())
+    }
+
+    /// Whether this profile can play `role`.
     pub fn fills(&self, role: RoleKind) -> bool {
         self.roles.contains(&role)
     }

@@ -255,13 +255,20 @@ const BOOTP_ROM: &[&str] = &["vendor", "file", "sname", "max-tries"];
 impl ClientConfig {
     /// Reads and validates a file: syntax, unknown keys, keys that do not fit `kind`, values.
     pub fn load(path: &std::path::Path) -> Result<Self, ConfigError> {
-        let (cfg, text): (ClientConfig, String) = bootlab_net::config::load(path)?;
+        let (_, text): (toml::Table, String) = bootlab_net::config::load(path)?;
+        Self::parse(&text, path)
+    }
+
+    /// Parses and validates TOML `text` as [`ClientConfig::load`] does; `path` is only used in
+    /// errors.
+    pub fn parse(text: &str, path: &std::path::Path) -> Result<Self, ConfigError> {
+        let cfg: ClientConfig = bootlab_net::config::parse(text, path)?;
         let checked = cfg.validate().and_then(|()| match cfg.kind {
             Kind::Dhcp => cfg.dhcp([0; 6]).map(drop),
             Kind::Bootp => cfg.bootp(Vec::new()).map(drop),
             Kind::Rom => cfg.rom([0; 6]).map(drop),
         });
-        checked.map_err(|e| bootlab_net::config::invalid_key(&text, path, e.key, &e.message))?;
+        checked.map_err(|e| bootlab_net::config::invalid_key(text, path, e.key, &e.message))?;
         Ok(cfg)
     }
 
