@@ -3,7 +3,7 @@
 
 use crate::judge::golden::{self, Comparison};
 use crate::judge::rules::{self, Outcome};
-use crate::judge::trace::{Frame, Names, RoleEvent, Trace};
+use crate::judge::trace::{Clock, Frame, Names, RoleEvent, RoleInfo, Trace};
 use crate::plan::role_kind::RoleKind;
 use crate::plan::scenario::{parse_duration, Scenario};
 use crate::report::{RuleResult, ScenarioResult, Verdict};
@@ -174,6 +174,8 @@ pub fn file_content(name: &str, size: usize) -> Vec<u8> {
 /// A started role.
 struct Running {
     kind: RoleKind,
+    /// The clock it runs on: ours scaled by the scenario's `time-scale`, a peer in real time.
+    clock: Clock,
     process: Process,
     profile: Option<crate::roles::profile::Rendered>,
 }
@@ -400,7 +402,11 @@ async fn run_inner(
         r.process.stop(grace).await;
         roles.insert(
             name.clone(),
-            (r.kind, sc.roles[name].host.get_ref().clone()),
+            RoleInfo {
+                kind: r.kind,
+                host: sc.roles[name].host.get_ref().clone(),
+                clock: r.clock,
+            },
         );
     }
     let mut names_sorted: Vec<&String> = running.keys().collect();
@@ -455,7 +461,6 @@ async fn run_inner(
         names,
         events,
         roles,
-        time_scale: sc.time_scale,
     };
     let text = trace.normalized(sc.collapse);
     std::fs::write(dir.join("trace.txt"), &text)?;
@@ -614,6 +619,13 @@ async fn start_role(
         name.to_string(),
         Running {
             kind,
+            clock: if imp == "ours" && kind.our_clock_is_scaled() {
+                Clock::Scaled(sc.time_scale)
+            } else if imp == "ours" {
+                Clock::Scaled(1.0)
+            } else {
+                Clock::Real
+            },
             process,
             profile,
         },

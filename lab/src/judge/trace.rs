@@ -86,6 +86,47 @@ pub struct RoleEvent {
     pub fields: serde_json::Value,
 }
 
+/// The clock a role ran on. Timing rules judge a gap in the clock of the role that sent the
+/// frames, never the scenario's `time-scale` as such.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Clock {
+    /// Protocol time ran `scale` times faster than the capture's (ours, `time-scale`).
+    Scaled(f64),
+    /// The host's real clock (every third-party peer; hosts with no role of the lab's).
+    Real,
+}
+
+impl Clock {
+    /// How many protocol seconds one captured second is for this clock.
+    pub fn scale(self) -> f64 {
+        match self {
+            Clock::Scaled(s) => s,
+            Clock::Real => 1.0,
+        }
+    }
+}
+
+impl std::fmt::Display for Clock {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Clock::Scaled(s) if *s == 1.0 => f.write_str("real time"),
+            Clock::Scaled(s) => write!(f, "scaled x{s}"),
+            Clock::Real => f.write_str("real time"),
+        }
+    }
+}
+
+/// A role of the run as the judge sees it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RoleInfo {
+    /// Its kind.
+    pub kind: RoleKind,
+    /// The host it ran on.
+    pub host: String,
+    /// The clock it ran on.
+    pub clock: Clock,
+}
+
 /// A whole run's frames and context, what rule checks look at.
 #[derive(Debug, Clone, Default)]
 pub struct Trace {
@@ -95,10 +136,8 @@ pub struct Trace {
     pub names: Names,
     /// Events the roles printed, in the order the lab saw them.
     pub events: Vec<RoleEvent>,
-    /// How much faster than real time our implementations ran (rules scale timings back).
-    pub time_scale: f64,
-    /// Role name -> (kind, host).
-    pub roles: HashMap<String, (RoleKind, String)>,
+    /// Role name -> what it is, where it ran and on which clock.
+    pub roles: HashMap<String, RoleInfo>,
 }
 
 /// Stable tokens for values that change between runs.
@@ -168,12 +207,57 @@ impl Trace {
         let mut v: Vec<String> = self
             .roles
             .values()
-            .filter(|(k, _)| *k == kind)
-            .map(|(_, h)| h.clone())
+            .filter(|r| r.kind == kind)
+            .map(|r| r.host.clone())
             .collect();
         v.sort();
         v.dedup();
         v
+    }
+
+    /// The clock of the role whose kind `fits` on the host that owns `mac` (real time when none).
+    pub fn clock_of_mac(&self, mac: [u8; 6], fits: impl Fn(RoleKind) -> bool) -> Clock {
+        let Some(host) = self.names.macs.get(&mac) else {
+            return Clock::Real;
+        };
+        self.roles
+            .values()
+            .find(|r| &r.host == host && fits(r.kind))
+            .map_or(Clock::Real, |r| r.clock)
+    }
+
+    /// The clock of the role that sent `f`: the role on the frame's source host whose kind
+    /// speaks the frame's protocol (BOOTP from port 68: a client; from 67: a server or relay;
+    /// TFTP: a TFTP role; ARP/RARP: a client or RARP role), else the host's only role; a host
+    /// with no role of the run (a squatter, a router) is on real time.
+    pub fn sender_clock(&self, f: &Frame) -> Clock {
+        let Some(src) = f.decoded.eth.as_ref().map(|e| e.src_addr.0) else {
+            return Clock::Real;
+        };
+        let Some(host) = self.names.macs.get(&src) else {
+            return Clock::Real;
+        };
+        let on_host: Vec<&RoleInfo> = self.roles.values().filter(|r| &r.host == host).collect();
+        let fits = |r: &&RoleInfo| -> bool {
+            if f.decoded.tftp().is_some() {
+                return r.kind.is_tftp();
+            }
+            if let Some(u) = f.decoded.udp.as_ref() {
+                if f.decoded.bootp().is_some() {
+                    return match u.src_port {
+                        68 => r.kind.is_client(),
+                        _ => r.kind.is_server() || r.kind == RoleKind::Relay,
+                    };
+                }
+                return false;
+            }
+            r.kind.is_client()
+                || matches!(r.kind, RoleKind::RarpClient | RoleKind::RarpServer)
+        };
+        match on_host.iter().find(|r| fits(r)).or(on_host.first()) {
+            Some(r) if on_host.iter().all(|o| o.clock == r.clock) || fits(r) => r.clock,
+            _ => Clock::Real,
+        }
     }
 
     /// The normalized text, for golden files.
@@ -181,7 +265,8 @@ impl Trace {
         self.render(collapse, false)
     }
 
-    /// The normalized text with frame numbers, for reports.
+    /// The normalized text for reports, with each frame's number in its segment's pcap and the
+    /// clock of the role that sent it.
     pub fn annotated(&self, collapse: Collapse) -> String {
         self.render(collapse, true)
     }
@@ -191,7 +276,12 @@ impl Trace {
         // Lines per segment, each with the frame number it came from.
         let mut lines: Vec<(String, usize, String)> = Vec::new();
         for f in &self.frames {
-            if let Some(text) = self.line(f, &mut tokens) {
+            if let Some(mut text) = self.line(f, &mut tokens) {
+                if numbers {
+                    // The annotated trace says which clock sent each frame (timing rules judge
+                    // gaps in it); the golden text stays clock-free.
+                    let _ = write!(text, "  [clock: {}]", self.sender_clock(f));
+                }
                 lines.push((f.segment.clone(), f.number, text));
             }
         }

@@ -1,7 +1,7 @@
 //! Checks of the checklist's CLI group: client behaviour, ARP probing, DECLINE and `secs`
 //! (RFC 2131 §4.4, RFC 5227, RFC 951 §7, KB Q162396).
 
-use super::query::{from_client, ip_dst, ip_src, is_broadcast, protocol_secs, TOLERANCE};
+use super::query::{from_client, ip_dst, ip_src, is_broadcast, protocol_secs, secs_in, TOLERANCE};
 use super::{fail, verdict, Check, Outcome};
 use crate::judge::trace::{Frame, Trace};
 use bootlab_wire::arp;
@@ -175,7 +175,7 @@ fn decl_03(t: &Trace) -> Outcome {
         });
         let Some((g, _)) = next else { continue };
         any = true;
-        let gap = g.time.saturating_sub(f.time).mul_f64(t.time_scale);
+        let gap = g.time.saturating_sub(f.time).mul_f64(t.sender_clock(f).scale());
         // 0.5 s tolerance for scheduling (checklist §"How to read this").
         if gap + Duration::from_millis(500) < Duration::from_secs(10) {
             return fail(
@@ -244,7 +244,7 @@ fn secs_02(t: &Trace) -> Outcome {
         any = true;
         for w in disc.windows(2) {
             let (a, b) = (w[0], w[1]);
-            let elapsed = b.0.time.saturating_sub(a.0.time).mul_f64(t.time_scale);
+            let elapsed = b.0.time.saturating_sub(a.0.time).mul_f64(t.sender_clock(a.0).scale());
             if elapsed >= Duration::from_millis(1500) && b.1.secs <= a.1.secs {
                 return fail(
                     &b.0.segment,
@@ -421,7 +421,7 @@ fn secs_03(t: &Trace) -> Outcome {
             }
         };
         any = true;
-        let elapsed = protocol_secs(t, t0, f.time);
+        let elapsed = protocol_secs(t, f, t0, f.time);
         if f64::from(m.secs) > elapsed + 2.0 + TOLERANCE {
             return fail(
                 &f.segment,
@@ -497,7 +497,7 @@ pub(super) fn rtx_gaps(
     for run in retransmission_runs(t, pred) {
         for (i, w) in run.windows(2).enumerate() {
             any = true;
-            let gap = protocol_secs(t, w[0].0.time, w[1].0.time);
+            let gap = protocol_secs(t, w[0].0, w[0].0.time, w[1].0.time);
             let want = (4.0 * 2f64.powi(i as i32)).min(cap);
             if (gap - want).abs() > 1.0 + TOLERANCE {
                 return fail(
@@ -532,7 +532,7 @@ fn rtx_02(t: &Trace) -> Outcome {
                 && g.time > f.time
                 && g.time < l.time
         });
-        let span = protocol_secs(t, f.time, l.time);
+        let span = protocol_secs(t, f, f.time, l.time);
         if !answered && span > 64.0 + 2.0 + TOLERANCE {
             return fail(
                 &l.segment,
@@ -821,7 +821,7 @@ fn extend_check(t: &Trace, bcast: bool, what: &str, ratio: f64, timer: u8) -> Ou
             .and_then(|o| o.u32(timer))
             .map(f64::from)
             .unwrap_or(f64::from(lease) * ratio);
-        let at = protocol_secs(t, g.time, f.time);
+        let at = protocol_secs(t, f, g.time, f.time);
         // RFC 2131 §4.4.5 lets the client fuzz its timers: allow 10 % early.
         if at + TOLERANCE < due * 0.9 || at > f64::from(lease) + TOLERANCE {
             return fail(
@@ -865,7 +865,7 @@ fn timer_02(t: &Trace) -> Outcome {
                 continue;
             }
             any = true;
-            let gap = protocol_secs(t, a.time, b.time);
+            let gap = protocol_secs(t, a, a.time, b.time);
             if gap + TOLERANCE < 60.0 {
                 return fail(
                     &b.segment,
@@ -926,7 +926,7 @@ fn acd_02(t: &Trace) -> Outcome {
             );
         }
         for w in probes.windows(2) {
-            let gap = protocol_secs(t, w[0].time, w[1].time);
+            let gap = protocol_secs(t, w[0], w[0].time, w[1].time);
             if gap + TOLERANCE < 1.0 || gap > 2.0 + TOLERANCE {
                 return fail(
                     &w[1].segment,
@@ -935,7 +935,7 @@ fn acd_02(t: &Trace) -> Outcome {
                 );
             }
         }
-        let wait = protocol_secs(t, probes[2].time, f.time);
+        let wait = protocol_secs(t, probes[2], probes[2].time, f.time);
         if wait + TOLERANCE < 2.0 {
             return fail(
                 &f.segment,
@@ -1016,7 +1016,7 @@ fn acd_04(t: &Trace) -> Outcome {
             .collect();
         if let Some(second) = anns.get(1) {
             any = true;
-            let gap = protocol_secs(t, f.time, second.time);
+            let gap = protocol_secs(t, f, f.time, second.time);
             if (gap - 2.0).abs() > TOLERANCE {
                 return fail(
                     &second.segment,
@@ -1031,7 +1031,7 @@ fn acd_04(t: &Trace) -> Outcome {
                 .eth
                 .as_ref()
                 .is_some_and(|e| e.src_addr.0 == key.0)
-                && protocol_secs(t, f.time, g.time) > 2.0 + TOLERANCE
+                && protocol_secs(t, f, f.time, g.time) > 2.0 + TOLERANCE
         });
         if let Some(g) = alive {
             return fail(
@@ -1082,7 +1082,7 @@ fn acd_05(t: &Trace) -> Outcome {
         if n >= 10 {
             if let Some((_, t0)) = last_start.iter().find(|(c, _)| *c == m.chaddr) {
                 any = true;
-                let gap = protocol_secs(t, *t0, f.time);
+                let gap = protocol_secs(t, f, *t0, f.time);
                 if gap + TOLERANCE < 60.0 {
                     return fail(
                         &f.segment,
@@ -1315,7 +1315,7 @@ fn timer_01(t: &Trace) -> Outcome {
         }
         if let Some((b, _)) = rebind {
             any = true;
-            let at = protocol_secs(t, f.time, b.time);
+            let at = protocol_secs(t, b, f.time, b.time);
             if at > f64::from(lease) + TOLERANCE {
                 return fail(&b.segment, b.number, format!("rebinding starts {at:.1} s after the ACK, after the {lease} s lease ran out"));
             }
@@ -1345,9 +1345,10 @@ fn expire_01(t: &Trace) -> Outcome {
         if renewed {
             continue;
         }
+        let client_clock = t.clock_of_mac(ack.chaddr_mac(), |k| k.is_client());
         let late = |g: &Frame| {
             g.segment == f.segment
-                && protocol_secs(t, f.time, g.time) > f64::from(lease) + TOLERANCE
+                && secs_in(client_clock, f.time, g.time) > f64::from(lease) + TOLERANCE
         };
         if !t.frames.iter().any(late) {
             continue; // the capture ended before the lease did
@@ -1416,6 +1417,7 @@ fn bootp_01(t: &Trace) -> Outcome {
 mod tests {
     use super::super::testkit::*;
     use super::*;
+    use crate::judge::trace::Clock;
 
     fn ok() -> Trace {
         dora(|_, _| {}).done()
@@ -1468,6 +1470,45 @@ mod tests {
             arp::Repr::request(CLIENT, Ipv4Addr::new(192, 0, 2, 50), YIADDR),
         );
         pass_fail(acd_01, &acd(&[0], &[]), &bad.done());
+    }
+
+    /// A DISCOVER 1 s (captured) after the DECLINE: in a scenario with time-scale 10 that is
+    /// 10 s for our scaled client, but still 1 s for a third-party client, which runs in real
+    /// time and knows nothing of the scale. The rule judges the gap in the sender's own clock.
+    #[test]
+    fn timing_is_judged_in_the_senders_clock() {
+        let mut k = dora(|_, _| {});
+        let mut d = Message::new_dhcp(MessageType::Decline, 0x1234, CLIENT);
+        d.options_mut().set_ip(code::REQUESTED_IP_ADDRESS, YIADDR);
+        d.options_mut().set_ip(code::SERVER_IDENTIFIER, SERVER_IP);
+        k.bootp("lan", 500, (CLIENT, ZERO, 68), (BCAST, ALL, 67), &d);
+        let n = client_msg(MessageType::Discover, 0x99, CLIENT);
+        k.bootp("lan", 1_500, (CLIENT, ZERO, 68), (BCAST, ALL, 67), &n);
+        let with_client_clock = |clock: Clock| {
+            let mut t = k.done();
+            for r in t.roles.values_mut() {
+                if r.kind.is_client() {
+                    r.clock = clock;
+                }
+            }
+            t
+        };
+        let ours = with_client_clock(Clock::Scaled(10.0));
+        let peer = with_client_clock(Clock::Real);
+        assert_eq!(decl_03(&ours), Outcome::Pass);
+        assert!(
+            matches!(decl_03(&peer), Outcome::Fail(_)),
+            "a real-time peer 1 s after its DECLINE violates the 10 s wait: {:?}",
+            decl_03(&peer)
+        );
+        // The server's clock does not matter for the client's wait.
+        let mut mixed = with_client_clock(Clock::Real);
+        for r in mixed.roles.values_mut() {
+            if r.kind.is_server() {
+                r.clock = Clock::Scaled(10.0);
+            }
+        }
+        assert!(matches!(decl_03(&mixed), Outcome::Fail(_)));
     }
 
     #[test]

@@ -1,13 +1,19 @@
 //! Queries the group files share: time in protocol seconds, directions, addresses.
 
-use crate::judge::trace::{Frame, Trace};
+use crate::judge::trace::{Clock, Frame, Trace};
 use bootlab_wire::bootp::{Message, Op};
 use std::net::Ipv4Addr;
 use std::time::Duration;
 
-/// An interval of the capture in protocol seconds: captured time times the scenario's time scale.
-pub(super) fn protocol_secs(t: &Trace, from: Duration, to: Duration) -> f64 {
-    to.saturating_sub(from).as_secs_f64() * t.time_scale
+/// An interval of the capture in protocol seconds of the clock `sender` (a frame of the role
+/// whose timing is judged) ran on: ours scaled by `time-scale`, a peer in real time.
+pub(super) fn protocol_secs(t: &Trace, sender: &Frame, from: Duration, to: Duration) -> f64 {
+    secs_in(t.sender_clock(sender), from, to)
+}
+
+/// An interval of the capture in protocol seconds of `clock`.
+pub(super) fn secs_in(clock: Clock, from: Duration, to: Duration) -> f64 {
+    to.saturating_sub(from).as_secs_f64() * clock.scale()
 }
 
 /// The checklist's tolerance on every timing (namespaces add scheduling jitter), in seconds.

@@ -1,6 +1,6 @@
 //! Hand-built traces for the group files' tests.
 
-use crate::judge::trace::{Frame, Names, Trace};
+use crate::judge::trace::{Clock, RoleInfo, Frame, Names, Trace};
 use crate::plan::role_kind::RoleKind;
 use bootlab_wire::arp;
 use bootlab_wire::bootp::{code, Message, MessageType, Op};
@@ -56,7 +56,6 @@ impl Kit {
         }
         let mut trace = Trace {
             names,
-            time_scale: 1.0,
             ..Trace::default()
         };
         for (role, kind, host) in [
@@ -65,7 +64,14 @@ impl Kit {
             ("client", RoleKind::DhcpClient, "client"),
             ("tftpd", RoleKind::TftpServer, "server"),
         ] {
-            trace.roles.insert(role.into(), (kind, host.to_string()));
+            trace.roles.insert(
+                role.into(),
+                RoleInfo {
+                    kind,
+                    host: host.to_string(),
+                    clock: Clock::Scaled(1.0),
+                },
+            );
         }
         Kit {
             trace,

@@ -328,7 +328,7 @@ fn rtx_01(t: &Trace) -> Outcome {
                     }
                     times.push(f.time);
                     if let [.., a, b, c2] = times.as_slice() {
-                        let (g1, g2) = (protocol_secs(t, *a, *b), protocol_secs(t, *b, *c2));
+                        let (g1, g2) = (protocol_secs(t, f, *a, *b), protocol_secs(t, f, *b, *c2));
                         if g2 + TOLERANCE < g1 {
                             return fail(
                                 &f.segment,
