@@ -33,6 +33,8 @@ enum Command {
     /// Run every applicable scenario with every installed third-party implementation of some role
     /// kinds (default the servers): the interop matrix (markdown, HTML, JSON).
     Matrix(bootlab_lab::cmd::matrix::Args),
+    /// Review pending golden changes (`golden/*.snap.new`): accept or reject each difference.
+    Review(bootlab_lab::cmd::review::Args),
     /// List the scenarios: name, then what each proves.
     List(ListArgs),
     /// List the checklist's rules and which are checked.
@@ -63,6 +65,13 @@ fn real_main() -> anyhow::Result<()> {
         Command::Run(a) => run(a),
         Command::Matrix(a) => bootlab_lab::cmd::matrix::run(a),
         Command::List(a) => list(a),
+        Command::Review(a) => {
+            let dir = a
+                .golden_dir
+                .clone()
+                .unwrap_or_else(|| project_dir("golden"));
+            bootlab_lab::cmd::review::run(a, dir)
+        }
         Command::Rules => {
             print!("{}", bootlab_lab::judge::rules::listing());
             Ok(())

@@ -61,6 +61,14 @@ pub struct Args {
     /// Run nothing: rewrite the reports (and findings) of an earlier run's `matrix.json` into `--out`.
     #[arg(long, value_name = "MATRIX_JSON")]
     pub from: Option<PathBuf>,
+    /// Also write the matrix's record (every cell's status, detail and rule outcomes, without
+    /// machine paths or golden diffs) here: the file the README's findings are generated from.
+    #[arg(long, value_name = "FILE")]
+    pub record: Option<PathBuf>,
+    /// With `--from`: print the README's interop findings table generated from that matrix and
+    /// nothing else.
+    #[arg(long, requires = "from")]
+    pub readme: bool,
 }
 
 /// A cell's status.
@@ -371,6 +379,10 @@ fn rules_map(rules: &[RuleResult]) -> BTreeMap<String, String> {
 pub fn run(a: Args) -> anyhow::Result<()> {
     if let Some(from) = &a.from {
         let mut m = load(from).map_err(|e| anyhow::anyhow!(e))?;
+        if a.readme {
+            print!("{}", readme_findings(&m));
+            return Ok(());
+        }
         m.findings = findings(&m.cells);
         return write_reports(&m, &a.out);
     }
@@ -479,6 +491,10 @@ pub fn run(a: Args) -> anyhow::Result<()> {
         findings: vec![],
     };
     m.findings = findings(&m.cells);
+    if let Some(path) = &a.record {
+        std::fs::write(path, serde_json::to_string_pretty(&record(&m))? + "\n")?;
+        eprintln!("recorded {}", path.display());
+    }
     if outcome.interrupted {
         // What finished is reported; the cells not run are left out.
         let _ = write_files(&m, &out);
@@ -504,7 +520,7 @@ pub fn settle(claim: Option<&str>, verdict: Verdict, first_failure: &str) -> (St
         _ => (
             status,
             format!(
-                "the profile claims {claim}, but the run that tried it held: the claim is wrong{}",
+                "the profile claims {claim}; tried anyway, the run's steps and rules held, so it is not n/a{}",
                 if first_failure.is_empty() {
                     String::new()
                 } else {
@@ -1005,7 +1021,97 @@ pub fn html(m: &Matrix) -> String {
     o
 }
 
-/// Reads a `matrix.json` written by [`run`].
+/// The matrix as recorded for the repository: cells sorted, without artifact paths, golden diffs
+/// or wall times (they change from run to run and machine to machine).
+pub fn record(m: &Matrix) -> Matrix {
+    let mut cells: Vec<Cell> = m
+        .cells
+        .iter()
+        .map(|c| Cell {
+            failures: vec![],
+            seconds: 0.0,
+            artifacts: None,
+            detail: c.detail.lines().next().unwrap_or_default().to_string(),
+            ..c.clone()
+        })
+        .collect();
+    cells.sort_by(|a, b| (a.kind, &a.profile, &a.scenario).cmp(&(b.kind, &b.profile, &b.scenario)));
+    Matrix {
+        cells,
+        seconds: 0.0,
+        rootless: m.rootless,
+        findings: findings(&m.cells),
+    }
+}
+
+/// The README's interop findings, generated from a matrix: per implementation, the rules it
+/// violated (with how many runs and the scenarios), how many cells changed or differ from ours,
+/// and its proven n/a and untested cells. Between the README's `findings` markers; a test keeps
+/// them in step with the recorded matrix.
+pub fn readme_findings(m: &Matrix) -> String {
+    let table = rule_table(&m.cells);
+    let mut imps: Vec<(RoleKind, String)> = m
+        .cells
+        .iter()
+        .map(|c| (c.kind, c.profile.clone()))
+        .collect();
+    imps.sort();
+    imps.dedup();
+    let mut o = String::new();
+    let c = counts(&m.cells);
+    let summary: Vec<String> = c.iter().map(|(s, n)| format!("{n} {}", s.word())).collect();
+    let _ = writeln!(o, "{} cells: {}.\n", m.cells.len(), summary.join(", "));
+    o.push_str("| implementation | violates (rule: runs; scenarios) | pass | differs / changed | proven n/a | untested |\n");
+    o.push_str("|---|---|---|---|---|---|\n");
+    for (kind, profile) in imps {
+        let of: Vec<&Cell> = m
+            .cells
+            .iter()
+            .filter(|c| c.kind == kind && c.profile == profile)
+            .collect();
+        let n = |st: Status| of.iter().filter(|c| c.status == st).count();
+        let imp = format!("{kind}={profile}");
+        let violated: Vec<String> = table
+            .get(&imp)
+            .map(|rules| {
+                rules
+                    .iter()
+                    .filter(|(_, t)| t.fail > 0)
+                    .map(|(id, t)| format!("{id}: {}; {}", t.fail, t.failing.join(", ")))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let names = |st: Status| -> String {
+            let v: Vec<&str> = of
+                .iter()
+                .filter(|c| c.status == st)
+                .map(|c| c.scenario.as_str())
+                .collect();
+            if v.is_empty() {
+                "-".into()
+            } else {
+                v.join(", ")
+            }
+        };
+        let _ = writeln!(
+            o,
+            "| {imp} | {} | {} | {} / {} | {} | {} |",
+            if violated.is_empty() {
+                "-".to_string()
+            } else {
+                md_escape(&violated.join("<br>"))
+            },
+            n(Status::Pass),
+            n(Status::Differs),
+            n(Status::Changed),
+            names(Status::NotApplicable),
+            n(Status::Untested)
+        );
+    }
+    o
+}
+
+/// Reads a `matrix.json` written by [`run`] (or a recorded matrix).
 pub fn load(path: &Path) -> Result<Matrix, String> {
     let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
     serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))
@@ -1050,12 +1156,16 @@ mod tests {
     #[test]
     fn claims_are_settled_by_the_capability_run() {
         let claim = "secs-threshold: dnsmasq has no setting";
-        let (st, why) = settle(Some(claim), Verdict::Fail, "step 4 failed: answered at secs=0");
+        let (st, why) = settle(
+            Some(claim),
+            Verdict::Fail,
+            "step 4 failed: answered at secs=0",
+        );
         assert_eq!(st, Status::NotApplicable);
         assert!(why.contains("proven") && why.contains("secs=0"), "{why}");
         let (st, why) = settle(Some(claim), Verdict::Pass, "");
         assert_eq!(st, Status::Pass, "a claim the run disproves is not n/a");
-        assert!(why.contains("claim is wrong"), "{why}");
+        assert!(why.contains("not n/a"), "{why}");
         let (st, _) = settle(Some(claim), Verdict::Differs, "trace differs from ours");
         assert_eq!(st, Status::Differs);
         let (st, why) = settle(None, Verdict::Fail, "violates X");

@@ -237,7 +237,11 @@ fn event_text(e: &serde_json::Value) -> String {
         o.remove("event");
     }
     let f = fields.to_string();
-    let f = if f == "{}" { String::new() } else { format!(" {f}") };
+    let f = if f == "{}" {
+        String::new()
+    } else {
+        format!(" {f}")
+    };
     let mut t = format!("{name}{f}");
     if t.len() > 160 {
         let mut cut = 157;

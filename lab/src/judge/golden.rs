@@ -192,7 +192,11 @@ mod tests {
             }])
         );
         assert_eq!(accept(&p, "t\n").ok(), Some(true));
-        assert_eq!(pending(&dir).ok(), Some(vec![]), "accepting clears the pending file");
+        assert_eq!(
+            pending(&dir).ok(),
+            Some(vec![]),
+            "accepting clears the pending file"
+        );
         assert_eq!(accept(&p, "t\n").ok(), Some(false));
         assert_eq!(compare(&p, "t\n").ok(), Some(Comparison::Same));
         let text = std::fs::read_to_string(&p).unwrap_or_default();

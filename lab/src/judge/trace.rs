@@ -251,8 +251,7 @@ impl Trace {
                 }
                 return false;
             }
-            r.kind.is_client()
-                || matches!(r.kind, RoleKind::RarpClient | RoleKind::RarpServer)
+            r.kind.is_client() || matches!(r.kind, RoleKind::RarpClient | RoleKind::RarpServer)
         };
         match on_host.iter().find(|r| fits(r)).or(on_host.first()) {
             Some(r) if on_host.iter().all(|o| o.clock == r.clock) || fits(r) => r.clock,

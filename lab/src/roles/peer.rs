@@ -392,6 +392,10 @@ const OURS_ONLY: &[(&str, &str)] = &[
         "the relay must insert option 82 (RFC 3046), which profiles cannot be given yet (no RoleParams field)",
     ),
     (
+        "broadcast-replies",
+        "the scenario configures our server to broadcast every reply (reply-policy = \"broadcast\") and expects the ADDR-UNI-01 failure that policy causes; a peer delivers replies its own way",
+    ),
+    (
         "tftp-options",
         "the client must ask for TFTP options (blksize, windowsize, tsize: RFC 2347-2349, 7440), which profiles cannot be given yet (no RoleParams field)",
     ),
@@ -430,6 +434,9 @@ pub fn features(sc: &Scenario, kind: RoleKind) -> BTreeSet<&'static str> {
     }
     for r in &replaced {
         let c = &r.config;
+        if server && c.get("reply-policy").and_then(|v| v.as_str()) == Some("broadcast") {
+            f.insert("broadcast-replies");
+        }
         if int(c, "secs-threshold").unwrap_or(0) > 0 {
             f.insert("secs-threshold");
         }

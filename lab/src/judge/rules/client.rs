@@ -175,7 +175,10 @@ fn decl_03(t: &Trace) -> Outcome {
         });
         let Some((g, _)) = next else { continue };
         any = true;
-        let gap = g.time.saturating_sub(f.time).mul_f64(t.sender_clock(f).scale());
+        let gap = g
+            .time
+            .saturating_sub(f.time)
+            .mul_f64(t.sender_clock(f).scale());
         // 0.5 s tolerance for scheduling (checklist §"How to read this").
         if gap + Duration::from_millis(500) < Duration::from_secs(10) {
             return fail(
@@ -244,7 +247,10 @@ fn secs_02(t: &Trace) -> Outcome {
         any = true;
         for w in disc.windows(2) {
             let (a, b) = (w[0], w[1]);
-            let elapsed = b.0.time.saturating_sub(a.0.time).mul_f64(t.sender_clock(a.0).scale());
+            let elapsed =
+                b.0.time
+                    .saturating_sub(a.0.time)
+                    .mul_f64(t.sender_clock(a.0).scale());
             if elapsed >= Duration::from_millis(1500) && b.1.secs <= a.1.secs {
                 return fail(
                     &b.0.segment,

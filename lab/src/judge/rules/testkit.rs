@@ -1,6 +1,6 @@
 //! Hand-built traces for the group files' tests.
 
-use crate::judge::trace::{Clock, RoleInfo, Frame, Names, Trace};
+use crate::judge::trace::{Clock, Frame, Names, RoleInfo, Trace};
 use crate::plan::role_kind::RoleKind;
 use bootlab_wire::arp;
 use bootlab_wire::bootp::{code, Message, MessageType, Op};
