@@ -379,6 +379,11 @@ fn rules_map(rules: &[RuleResult]) -> BTreeMap<String, String> {
 pub fn run(a: Args) -> anyhow::Result<()> {
     if let Some(from) = &a.from {
         let mut m = load(from).map_err(|e| anyhow::anyhow!(e))?;
+        if let Some(path) = &a.record {
+            std::fs::write(path, serde_json::to_string_pretty(&record(&m))? + "\n")?;
+            eprintln!("recorded {}", path.display());
+            return Ok(());
+        }
         if a.readme {
             print!("{}", readme_findings(&m));
             return Ok(());
