@@ -121,7 +121,11 @@ impl Probe {
         Ok(Probe {
             sock,
             me: Me { mac, address },
-            scale: if cfg.time_scale > 0.0 { cfg.time_scale } else { 1.0 },
+            scale: if cfg.time_scale > 0.0 {
+                cfg.time_scale
+            } else {
+                1.0
+            },
             vars,
             decoder: Decoder::default(),
             held: HashMap::new(),
@@ -168,7 +172,9 @@ impl Probe {
     }
 
     async fn send(&mut self, n: usize, s: &script::Send) -> anyhow::Result<()> {
-        let built = s.build(&self.me, &self.vars).with_context(|| format!("step {n}: send"))?;
+        let built = s
+            .build(&self.me, &self.vars)
+            .with_context(|| format!("step {n}: send"))?;
         if let Some((ip, port)) = built.udp_source {
             if ip == self.me.address && !ip.is_unspecified() && !self.held.contains_key(&port) {
                 // Best effort: a port some daemon on this host holds stays its own.
@@ -248,7 +254,10 @@ impl Probe {
                     for (var, field) in &e.capture {
                         let key = matcher::canonical(field);
                         let v = seen.fields.get(&key).cloned().with_context(|| {
-                            format!("step {n}: capture {var}: frame {} has no field {field}", seen.number)
+                            format!(
+                                "step {n}: capture {var}: frame {} has no field {field}",
+                                seen.number
+                            )
                         })?;
                         caps.insert(var.clone(), json!(v));
                         self.vars.insert(var.clone(), v);

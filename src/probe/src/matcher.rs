@@ -62,7 +62,9 @@ pub fn option_text(code: u8, data: &[u8]) -> String {
     match (code, data.len()) {
         (53, 1) => message_type_name(MessageType::from(data[0])),
         (1 | 3 | 4 | 6 | 7 | 16 | 28 | 42 | 50 | 54, n) if n % 4 == 0 && n > 0 => ips(data),
-        (2 | 51 | 58 | 59, 4) => u32::from_be_bytes([data[0], data[1], data[2], data[3]]).to_string(),
+        (2 | 51 | 58 | 59, 4) => {
+            u32::from_be_bytes([data[0], data[1], data[2], data[3]]).to_string()
+        }
         (57 | 13 | 26, 2) => u16::from_be_bytes([data[0], data[1]]).to_string(),
         (52, 1) => data[0].to_string(),
         (55, _) => data
@@ -135,7 +137,10 @@ pub fn fields(d: &Decoded, raw: &[u8]) -> Fields {
                 put("icmp.type", m[0].to_string());
                 put("icmp.code", m[1].to_string());
                 if m.len() >= 12 {
-                    put("icmp.mask", Ipv4Addr::new(m[8], m[9], m[10], m[11]).to_string());
+                    put(
+                        "icmp.mask",
+                        Ipv4Addr::new(m[8], m[9], m[10], m[11]).to_string(),
+                    );
                 }
             }
         }
@@ -213,7 +218,10 @@ pub fn fields(d: &Decoded, raw: &[u8]) -> Fields {
             tftp::Packet::Oack { options } => options,
             _ => &[],
         };
-        if matches!(p, tftp::Packet::Oack { .. } | tftp::Packet::Rrq(_) | tftp::Packet::Wrq(_)) {
+        if matches!(
+            p,
+            tftp::Packet::Oack { .. } | tftp::Packet::Rrq(_) | tftp::Packet::Wrq(_)
+        ) {
             let names: Vec<String> = opts.iter().map(|o| o.name.to_ascii_lowercase()).collect();
             put("tftp.options", names.join(","));
         }
@@ -305,7 +313,10 @@ mod tests {
             address: Ipv4Addr::new(192, 0, 2, 1),
         };
         let b = s.build(&me, &Vars::new()).expect("built");
-        (bootlab_wire::frame::Decoder::default().decode(&b.frame), b.frame)
+        (
+            bootlab_wire::frame::Decoder::default().decode(&b.frame),
+            b.frame,
+        )
     }
 
     #[test]

@@ -18,7 +18,9 @@ use serde::Deserialize;
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ScriptError {
     /// `$name` names no variable captured or declared so far.
-    #[error("{field}: no variable ${name} (capture it in an earlier expect, or declare it in [vars])")]
+    #[error(
+        "{field}: no variable ${name} (capture it in an earlier expect, or declare it in [vars])"
+    )]
     UnknownVariable {
         /// The template field.
         field: String,
@@ -501,7 +503,10 @@ fn opt<T>(
 
 /// Writes options (code, length, data) into a fixed field followed by End and Pad octets
 /// (RFC 2131 §4.1 overload); cut at the field's size.
-fn overload_field<const N: usize>(specs: &[OptionSpec], vars: &Vars) -> Result<[u8; N], ScriptError> {
+fn overload_field<const N: usize>(
+    specs: &[OptionSpec],
+    vars: &Vars,
+) -> Result<[u8; N], ScriptError> {
     let mut bytes = Vec::new();
     for s in specs {
         let o = s.build(vars)?;
@@ -637,11 +642,23 @@ impl Send {
             Ok(v.uint("xid", vars, 0xffff_ffff)? as u32)
         })?;
         m.secs = opt(&self.secs, 0, |v| Ok(v.uint("secs", vars, 0xffff)? as u16))?;
-        m.flags = opt(&self.flags, 0, |v| Ok(v.uint("flags", vars, 0xffff)? as u16))?;
-        m.ciaddr = opt(&self.ciaddr, Ipv4Addr::UNSPECIFIED, |v| v.ip("ciaddr", vars))?;
-        m.yiaddr = opt(&self.yiaddr, Ipv4Addr::UNSPECIFIED, |v| v.ip("yiaddr", vars))?;
-        m.siaddr = opt(&self.siaddr, Ipv4Addr::UNSPECIFIED, |v| v.ip("siaddr", vars))?;
-        m.giaddr = opt(&self.giaddr, Ipv4Addr::UNSPECIFIED, |v| v.ip("giaddr", vars))?;
+        m.flags = opt(
+            &self.flags,
+            0,
+            |v| Ok(v.uint("flags", vars, 0xffff)? as u16),
+        )?;
+        m.ciaddr = opt(&self.ciaddr, Ipv4Addr::UNSPECIFIED, |v| {
+            v.ip("ciaddr", vars)
+        })?;
+        m.yiaddr = opt(&self.yiaddr, Ipv4Addr::UNSPECIFIED, |v| {
+            v.ip("yiaddr", vars)
+        })?;
+        m.siaddr = opt(&self.siaddr, Ipv4Addr::UNSPECIFIED, |v| {
+            v.ip("siaddr", vars)
+        })?;
+        m.giaddr = opt(&self.giaddr, Ipv4Addr::UNSPECIFIED, |v| {
+            v.ip("giaddr", vars)
+        })?;
         if let Some(v) = &self.chaddr {
             let hw = v.hw("chaddr", vars)?;
             m.chaddr = [0; 16];
@@ -663,7 +680,11 @@ impl Send {
             omit_end: self.omit_end,
             ..Faults::default()
         };
-        let cookie = self.cookie.as_ref().map(|c| c.text("cookie", vars)).transpose()?;
+        let cookie = self
+            .cookie
+            .as_ref()
+            .map(|c| c.text("cookie", vars))
+            .transpose()?;
         if cookie.as_deref() == Some("none") {
             m.vend = Vendor::Raw(vec![0; bootp::MIN_MESSAGE_LEN - bootp::HEADER_LEN]);
         } else {
@@ -758,10 +779,18 @@ impl Send {
         eth_dst: Address,
         vars: &Vars,
     ) -> Result<Built, ScriptError> {
-        let ty = opt(&self.icmp_type, 17, |v| Ok(v.uint("icmp-type", vars, 0xff)? as u8))?;
-        let code = opt(&self.icmp_code, 0, |v| Ok(v.uint("icmp-code", vars, 0xff)? as u8))?;
-        let id = opt(&self.icmp_id, 1, |v| Ok(v.uint("icmp-id", vars, 0xffff)? as u16))?;
-        let seq = opt(&self.icmp_seq, 1, |v| Ok(v.uint("icmp-seq", vars, 0xffff)? as u16))?;
+        let ty = opt(&self.icmp_type, 17, |v| {
+            Ok(v.uint("icmp-type", vars, 0xff)? as u8)
+        })?;
+        let code = opt(&self.icmp_code, 0, |v| {
+            Ok(v.uint("icmp-code", vars, 0xff)? as u8)
+        })?;
+        let id = opt(&self.icmp_id, 1, |v| {
+            Ok(v.uint("icmp-id", vars, 0xffff)? as u16)
+        })?;
+        let seq = opt(&self.icmp_seq, 1, |v| {
+            Ok(v.uint("icmp-seq", vars, 0xffff)? as u16)
+        })?;
         let mut icmp = vec![ty, code, 0, 0];
         icmp.extend(id.to_be_bytes());
         icmp.extend(seq.to_be_bytes());
@@ -810,7 +839,11 @@ impl Send {
                 })
             })
             .collect();
-        let block = opt(&self.block, 0, |v| Ok(v.uint("block", vars, 0xffff)? as u16))?;
+        let block = opt(
+            &self.block,
+            0,
+            |v| Ok(v.uint("block", vars, 0xffff)? as u16),
+        )?;
         let request = || -> Result<tftp::Request, ScriptError> {
             Ok(tftp::Request {
                 filename: opt(&self.filename, String::new(), |v| v.text("filename", vars))?,
@@ -825,7 +858,9 @@ impl Send {
             "wrq" => tftp::Packet::Wrq(request()?),
             "ack" => tftp::Packet::Ack { block },
             "data" => {
-                let n = opt(&self.data_size, 0, |v| Ok(v.uint("data-size", vars, 65_535)? as usize))?;
+                let n = opt(&self.data_size, 0, |v| {
+                    Ok(v.uint("data-size", vars, 65_535)? as usize)
+                })?;
                 tftp::Packet::Data {
                     block,
                     data: (0..n).map(|i| (i % 251) as u8).collect(),
@@ -904,7 +939,8 @@ mod tests {
             m.options().and_then(|o| o.requested_ip_address()),
             Some(Ipv4Addr::new(192, 0, 2, 100))
         );
-        let missing = send("message-type = \"request\"\nciaddr = \"$nope\"").build_bootp(&me(), &Vars::new());
+        let missing =
+            send("message-type = \"request\"\nciaddr = \"$nope\"").build_bootp(&me(), &Vars::new());
         assert!(matches!(missing, Err(ScriptError::UnknownVariable { .. })));
     }
 
@@ -926,12 +962,17 @@ mod tests {
     fn tftp_rrq_carries_options_in_order() {
         let t = send("proto = \"tftp\"\nfilename = \"f\"\ntftp-options = [[\"blksize\", \"7\"], [\"tsize\", \"0\"]]");
         let p = t.build_tftp(&Vars::new()).expect("built");
-        assert_eq!(p, b"\x00\x01f\x00octet\x00blksize\x007\x00tsize\x000\x00".to_vec());
+        assert_eq!(
+            p,
+            b"\x00\x01f\x00octet\x00blksize\x007\x00tsize\x000\x00".to_vec()
+        );
     }
 
     #[test]
     fn an_address_mask_request_has_a_valid_icmp_checksum() {
-        let b = send("proto = \"icmp\"").build(&me(), &Vars::new()).expect("built");
+        let b = send("proto = \"icmp\"")
+            .build(&me(), &Vars::new())
+            .expect("built");
         let icmp = &b.frame[14 + 20..];
         assert_eq!(icmp[0], 17);
         assert_eq!(icmp.len(), 12);

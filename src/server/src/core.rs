@@ -1082,8 +1082,6 @@ fn echo_82(request: &Message, reply: &mut Options) {
     }
 }
 
-/// Joins a generic boot-file `name` to the `home` directory (RFC 951 §7.3, CMU bootptab `hd`);
-/// absolute names and names without a home are returned as they are.
 /// Whether option 52 says the field `bit` (1 `file`, 2 `sname`) carries options (RFC 2132 §9.3).
 fn overloaded(msg: &Message, bit: u8) -> bool {
     msg.options()
@@ -1091,6 +1089,8 @@ fn overloaded(msg: &Message, bit: u8) -> bool {
         .is_some_and(|v| v & bit != 0)
 }
 
+/// Joins a generic boot-file `name` to the `home` directory (RFC 951 §7.3, CMU bootptab `hd`);
+/// absolute names and names without a home are returned as they are.
 pub fn resolve_boot_file(name: &str, home: Option<&str>) -> String {
     match home {
         Some(h) if !name.starts_with('/') && !h.is_empty() => {
