@@ -118,6 +118,13 @@ impl Probe {
             "ready",
             json!({ "interface": cfg.interface, "mac": mac.to_string(), "address": address.to_string() }),
         );
+        let mut held = HashMap::new();
+        for &port in &cfg.hold {
+            let u = std::net::UdpSocket::bind((address, port))
+                .with_context(|| format!("hold: UDP port {port} on {address}"))?;
+            u.set_nonblocking(true)?;
+            held.insert(port, u);
+        }
         Ok(Probe {
             sock,
             me: Me { mac, address },
@@ -128,7 +135,7 @@ impl Probe {
             },
             vars,
             decoder: Decoder::default(),
-            held: HashMap::new(),
+            held,
             received: 0,
             buf: vec![0u8; 65_600],
         })

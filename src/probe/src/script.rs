@@ -160,6 +160,10 @@ pub struct Config {
     /// answer replies with ICMP port unreachable.
     #[serde(default)]
     pub address: Option<Ipv4Addr>,
+    /// UDP ports held on `address` from the start (a probe playing a TFTP server holds 69), so
+    /// the kernel does not answer requests to them with ICMP port unreachable.
+    #[serde(default)]
+    pub hold: Vec<u16>,
     /// How much faster than real time `within` and `sleep` run (the lab's `time-scale`).
     #[serde(default = "one")]
     pub time_scale: f64,
