@@ -67,7 +67,17 @@ fn real_main() -> anyhow::Result<()> {
         Command::Matrix(a) => bootlab_lab::cmd::matrix::run(a),
         Command::List(a) => list(a),
         Command::Rules => {
-            print!("{}", bootlab_lab::judge::rules::listing());
+            // Which scenarios exercise each rule: those whose [expect.rules] enforce an outcome.
+            let mut exercised: std::collections::BTreeMap<String, Vec<String>> = Default::default();
+            for sc in load_all(&[], &project_dir("scenarios"))? {
+                for id in sc.expect.rules.keys() {
+                    exercised
+                        .entry(id.clone())
+                        .or_default()
+                        .push(sc.name.clone());
+                }
+            }
+            print!("{}", bootlab_lab::judge::rules::listing(&exercised));
             Ok(())
         }
     }

@@ -53,6 +53,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         let mut term = signal(SignalKind::terminate())?;
         let mut int = signal(SignalKind::interrupt())?;
         let mut probe = Probe::open(&cfg)?;
+        tokio::time::sleep(Duration::from_millis(cfg.settle_ms)).await;
         let ok = tokio::select! {
             r = probe.script(&cfg.steps) => r,
             _ = term.recv() => return Ok::<bool, anyhow::Error>(true),
@@ -220,7 +221,7 @@ impl Probe {
             let raw = &self.buf[..got.len];
             let d = self.decoder.decode(raw);
             let mut fields = matcher::fields(&d, raw);
-            fields.insert("_kind".into(), kind_word(&d, raw).into());
+            fields.insert("_kind".into(), kind_word(&d, raw));
             return Some(Seen {
                 number: self.received,
                 summary: d.to_string(),

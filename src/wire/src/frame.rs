@@ -708,11 +708,28 @@ mod tests {
             options: vec![],
         });
         d.decode(&build_udp(cm, sm, c, srv, 2000, 69, &rrq.emit()));
-        let data = tftp::Packet::Data { block: 1, data: vec![0; 512] };
+        let data = tftp::Packet::Data {
+            block: 1,
+            data: vec![0; 512],
+        };
         d.decode(&build_udp(sm, cm, srv, c, 3000, 2000, &data.emit()));
-        let stray = d.decode(&build_udp(cm, sm, c, srv, 2001, 3000, &tftp::Packet::Ack { block: 1 }.emit()));
-        assert!(stray.tftp().is_some(), "ACK from another port to the server TID");
-        let err = tftp::Packet::Error { code: tftp::ErrorCode::UnknownTid, message: "x".into() };
+        let stray = d.decode(&build_udp(
+            cm,
+            sm,
+            c,
+            srv,
+            2001,
+            3000,
+            &tftp::Packet::Ack { block: 1 }.emit(),
+        ));
+        assert!(
+            stray.tftp().is_some(),
+            "ACK from another port to the server TID"
+        );
+        let err = tftp::Packet::Error {
+            code: tftp::ErrorCode::UnknownTid,
+            message: "x".into(),
+        };
         let answer = d.decode(&build_udp(sm, cm, srv, c, 3000, 2001, &err.emit()));
         assert!(matches!(answer.tftp(), Some(tftp::Packet::Error { .. })));
     }

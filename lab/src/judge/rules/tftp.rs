@@ -674,7 +674,9 @@ fn tid_02(t: &Trace) -> Outcome {
         }
         if dst.1 != 69
             && src.1 != 69
-            && !transfers.iter().any(|(c, s)| *c == src || *s == src || *c == dst)
+            && !transfers
+                .iter()
+                .any(|(c, s)| *c == src || *s == src || *c == dst)
             && t.tftp().any(|(g, q)| {
                 matches!(q, Packet::Rrq(_) | Packet::Wrq(_))
                     && ends(g).is_some_and(|(gs, _)| gs == dst)
@@ -701,7 +703,10 @@ fn tid_02(t: &Trace) -> Outcome {
                 return fail(
                     &f.segment,
                     f.number,
-                    format!("datagram from {}:{} to the transfer's TID got no ERROR 5", src.0, src.1),
+                    format!(
+                        "datagram from {}:{} to the transfer's TID got no ERROR 5",
+                        src.0, src.1
+                    ),
                 );
             }
             if let Some((g, _)) = t.tftp().find(|(g, q)| {
@@ -896,14 +901,27 @@ mod tests {
             k.done()
         };
         pass_fail(tid_02, &mk(true), &mk(false));
-        assert_eq!(tid_02(&read(1000, 512, &[], &[]).done()), Outcome::NotApplicable);
+        assert_eq!(
+            tid_02(&read(1000, 512, &[], &[]).done()),
+            Outcome::NotApplicable
+        );
     }
 
     #[test]
     fn to_01_an_invalid_timeout_left_out_is_exercised() {
-        let left_out = read(600, 512, &[("timeout", "0"), ("tsize", "0")], &[("tsize", "600")]);
+        let left_out = read(
+            600,
+            512,
+            &[("timeout", "0"), ("tsize", "0")],
+            &[("tsize", "600")],
+        );
         assert_eq!(to_01(&left_out.done()), Outcome::Pass);
-        let altered = read(600, 512, &[("timeout", "256"), ("tsize", "0")], &[("timeout", "255")]);
+        let altered = read(
+            600,
+            512,
+            &[("timeout", "256"), ("tsize", "0")],
+            &[("timeout", "255")],
+        );
         assert!(matches!(to_01(&altered.done()), Outcome::Fail(_)));
     }
 
