@@ -67,14 +67,22 @@ pub struct Args {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Status {
-    /// Every step, the golden trace and the rule expectations held.
+    /// Conformant: every step, rule expectation and the golden trace held.
     Pass,
-    /// A step, the golden trace or a rule expectation failed.
+    /// Violates a rule (at a frame), or a step or a rule expectation failed.
     Fail,
+    /// Behaviour changed against the implementation's own reviewed golden file.
+    Changed,
+    /// Steps and rules held; the trace differs from ours and no golden file of its own exists.
+    Differs,
     /// The lab failed to carry the run out (timeout, a process would not start).
     Error,
-    /// The profile cannot do a feature the scenario needs.
+    /// Proven not applicable: the profile says it cannot do a feature the scenario needs, the
+    /// cell was tried anyway and failed; the detail and artifacts are the evidence.
     NotApplicable,
+    /// Not run: the lab cannot yet give a third-party profile what the scenario needs (or the
+    /// scenario is about a quirk only our daemons have). Says nothing about the implementation.
+    Untested,
     /// The program is not installed here.
     NotInstalled,
     /// The program needs root and the lab runs rootless.
@@ -87,8 +95,11 @@ impl Status {
         match self {
             Status::Pass => "pass",
             Status::Fail => "fail",
+            Status::Changed => "changed",
+            Status::Differs => "differs",
             Status::Error => "error",
             Status::NotApplicable => "n/a",
+            Status::Untested => "untested",
             Status::NotInstalled => "not installed",
             Status::NeedsRoot => "needs root",
         }
@@ -97,6 +108,8 @@ impl Status {
         match v {
             Verdict::Pass => Status::Pass,
             Verdict::Fail => Status::Fail,
+            Verdict::Changed => Status::Changed,
+            Verdict::Differs => Status::Differs,
             Verdict::Error => Status::Error,
             Verdict::NotApplicable => Status::NotApplicable,
             Verdict::NotInstalled => Status::NotInstalled,
@@ -132,6 +145,13 @@ pub struct Cell {
     pub artifacts: Option<PathBuf>,
     /// Whether a per-implementation golden file exists (`golden/<scenario>@<kind>=<profile>.snap`).
     pub golden: bool,
+    /// The clock the peer ran on (`real time`: third-party programs are never time-scaled).
+    #[serde(default)]
+    pub clock: String,
+    /// The profile's claim that it cannot do a feature of the scenario, when it makes one; the
+    /// cell was tried anyway (a capability run) and `status` says what the run showed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub claim: Option<String>,
 }
 
 /// The whole matrix, as written to `matrix.json`.
@@ -154,6 +174,8 @@ struct Plan {
     profile: String,
     scenario: Arc<Scenario>,
     decided: Option<(Status, String)>,
+    /// The profile's own claim of an unsupported feature: the run is a capability run.
+    claim: Option<String>,
 }
 
 /// `scenarios/`, `golden/`: next to the working directory when there, else in the checkout.
@@ -210,14 +232,15 @@ fn plan(
                         p.needs_root_reason.clone().unwrap_or_default(),
                     ))
                 } else {
-                    crate::roles::peer::unsupported(p, sc, kind)
-                        .map(|why| (Status::NotApplicable, why))
+                    crate::roles::peer::lab_cannot(sc, kind)
+                        .map(|why| (Status::Untested, format!("not run: {why}")))
                 };
                 out.push(Plan {
                     kind,
                     profile: p.name.clone(),
                     scenario: sc.clone(),
                     decided,
+                    claim: crate::roles::peer::claimed_unsupported(p, sc, kind),
                 });
             }
         }
@@ -381,7 +404,7 @@ pub fn run(a: Args) -> anyhow::Result<()> {
     let base = Options {
         out: out.join("runs"),
         golden: golden.clone(),
-        accept: false,
+        accept: a.accept,
         impls: BTreeMap::new(),
         exe: std::env::current_exe()?,
         rootless,
@@ -393,7 +416,6 @@ pub fn run(a: Args) -> anyhow::Result<()> {
         "bootlab matrix: {} cells, {to_run} to run, {jobs_at_once} at once",
         plans.len()
     );
-    let accept = a.accept;
     let new_cell = |p: &Plan| Cell {
         kind: p.kind,
         profile: p.profile.clone(),
@@ -405,6 +427,8 @@ pub fn run(a: Args) -> anyhow::Result<()> {
         rules: BTreeMap::new(),
         artifacts: None,
         golden: golden_file(&golden, &p.scenario.name, p.kind, &p.profile).exists(),
+        clock: "real time".into(),
+        claim: p.claim.clone(),
     };
     let jobs: Vec<Job> = plans
         .iter()
@@ -420,6 +444,7 @@ pub fn run(a: Args) -> anyhow::Result<()> {
             }
         })
         .collect();
+    let accept = a.accept;
     let outcome = batch::run(jobs, jobs_at_once)?;
     let mut ran = outcome.results.into_iter();
     let mut cells = Vec::new();
@@ -431,30 +456,16 @@ pub fn run(a: Args) -> anyhow::Result<()> {
             cells.push(cell);
             continue;
         }
-        let Some(mut r) = ran.next().flatten() else {
+        let Some(r) = ran.next().flatten() else {
             // Not run: the batch was interrupted before it started.
             continue;
         };
-        // --accept: only a run whose steps and rules held but whose trace differs from ours (or
-        // from an older per-implementation file) is recorded.
-        if accept
-            && r.verdict == Verdict::Fail
-            && r.failures
-                .iter()
-                .all(|f| f.starts_with("trace differs") || f.starts_with("no golden file"))
-        {
-            let path = golden_file(&golden, &p.scenario.name, p.kind, &p.profile);
-            if let Ok(text) = std::fs::read_to_string(r.artifacts.join("trace.txt")) {
-                if crate::judge::golden::compare(&path, &text, true).is_ok() {
-                    eprintln!("accepted {}", path.display());
-                    r.verdict = Verdict::Pass;
-                    r.failures.clear();
-                    cell.golden = true;
-                }
-            }
+        if accept && r.verdict == Verdict::Pass {
+            cell.golden = golden_file(&golden, &p.scenario.name, p.kind, &p.profile).exists();
         }
-        cell.status = Status::from_verdict(r.verdict);
-        cell.detail = first_failure(&r);
+        let (status, detail) = settle(p.claim.as_deref(), r.verdict, &first_failure(&r));
+        cell.status = status;
+        cell.detail = detail;
         cell.failures = r.failures.clone();
         cell.seconds = (r.duration.as_secs_f64() * 10.0).round() / 10.0;
         cell.rules = rules_map(&r.rules);
@@ -476,13 +487,41 @@ pub fn run(a: Args) -> anyhow::Result<()> {
     write_reports(&m, &out)
 }
 
+/// A run's cell status and one-line detail. Without a `claim` the run's verdict is the status.
+/// With one (the profile says it cannot do a feature of the scenario) the run was a capability
+/// run: a failing run proves the n/a, and its first failure is the evidence; a run whose steps
+/// and rules held disproves the claim, and the cell is a real one.
+pub fn settle(claim: Option<&str>, verdict: Verdict, first_failure: &str) -> (Status, String) {
+    let status = Status::from_verdict(verdict);
+    let Some(claim) = claim else {
+        return (status, first_failure.to_string());
+    };
+    match status {
+        Status::Fail | Status::Error => (
+            Status::NotApplicable,
+            format!("{claim} (proven: tried, and {first_failure})"),
+        ),
+        _ => (
+            status,
+            format!(
+                "the profile claims {claim}, but the run that tried it held: the claim is wrong{}",
+                if first_failure.is_empty() {
+                    String::new()
+                } else {
+                    format!("; {first_failure}")
+                }
+            ),
+        ),
+    }
+}
+
 /// Writes `matrix.md`, `matrix.html` and `matrix.json` into `out`, prints the markdown, and exits
 /// with status 1 when a cell failed.
 fn write_reports(m: &Matrix, out: &Path) -> anyhow::Result<()> {
     write_files(m, out)?;
     if m.cells
         .iter()
-        .any(|c| matches!(c.status, Status::Fail | Status::Error))
+        .any(|c| matches!(c.status, Status::Fail | Status::Changed | Status::Error))
     {
         std::process::exit(1);
     }
@@ -553,10 +592,12 @@ pub struct Tally {
 /// cells that ran (pass or fail); rules that were n/a everywhere are left out.
 pub fn rule_table(cells: &[Cell]) -> BTreeMap<String, BTreeMap<String, Tally>> {
     let mut t: BTreeMap<String, BTreeMap<String, Tally>> = BTreeMap::new();
-    for c in cells
-        .iter()
-        .filter(|c| matches!(c.status, Status::Pass | Status::Fail))
-    {
+    for c in cells.iter().filter(|c| {
+        matches!(
+            c.status,
+            Status::Pass | Status::Fail | Status::Changed | Status::Differs
+        )
+    }) {
         for (id, o) in &c.rules {
             if !rule_concerns(c.kind, id) {
                 continue;
@@ -843,6 +884,7 @@ pub fn markdown(m: &Matrix) -> String {
         o.push('\n');
     }
     let _ = writeln!(o, "`pass*`: passes against its own golden file `golden/<scenario>@<kind>=<profile>.snap` (a reviewed, legitimate difference from ours).\n");
+    let _ = writeln!(o, "{LEGEND}\n");
     if !notes.is_empty() {
         let _ = writeln!(o, "### Notes\n");
         for (i, n) in notes.iter().enumerate() {
@@ -889,12 +931,20 @@ fn html_escape(s: &str) -> String {
         .replace('"', "&quot;")
 }
 
+/// What each status means; every peer runs on real time, ours on the scenario's time-scale.
+pub const LEGEND: &str = "Statuses: `pass` conformant; `fail` violates a rule at a frame, or a step or rule expectation failed; \
+`changed` the trace differs from the peer's own reviewed golden file; `differs` steps and rules held but the trace differs from ours \
+(no golden file of its own yet: a difference to review, not a failure); `n/a` proven: the profile says it cannot do a feature the \
+scenario needs, the cell was tried and failed (the detail is the evidence); `untested` not run: the lab cannot yet give a peer what \
+the scenario needs; `error` the lab failed. Clocks: every peer runs on real time; ours on the scenario's time-scale, and timing \
+rules judge each frame in its sender's clock.";
+
 /// The matrix as a standalone HTML page (colours per status, the detail as a tooltip and below).
 pub fn html(m: &Matrix) -> String {
     let mut o = String::from(
         "<!doctype html>\n<html><head><meta charset=\"utf-8\"><title>bootlab interop matrix</title><style>\n\
          body{font-family:sans-serif}table{border-collapse:collapse;margin-bottom:1.5em}td,th{border:1px solid #999;padding:3px 6px;font-size:90%}\n\
-         .pass{background:#cfc}.fail,.error{background:#fcc}.n-a{background:#eee}.not-installed,.needs-root{background:#ffc}small{color:#555}\n\
+         .pass{background:#cfc}.fail,.error{background:#fcc}.changed{background:#fdb}.differs{background:#def}.n-a,.untested{background:#eee}.not-installed,.needs-root{background:#ffc}small{color:#555}\n\
          </style></head><body>\n<h1>Interop matrix</h1>\n",
     );
     let c = counts(&m.cells);
@@ -946,6 +996,7 @@ pub fn html(m: &Matrix) -> String {
         }
         o.push_str("</table>\n");
     }
+    let _ = writeln!(o, "<p><small>{}</small></p>", html_escape(LEGEND));
     o.push_str("<h2>Findings</h2>\n<ul>\n");
     for f in &m.findings {
         let _ = writeln!(o, "<li>{}</li>", html_escape(f));
@@ -989,7 +1040,26 @@ mod tests {
                 .collect(),
             artifacts: None,
             golden: false,
+            clock: "real time".into(),
+            claim: None,
         }
+    }
+
+    /// A profile's claim that it cannot do a feature is tried: a failing run proves the n/a
+    /// (with the failure as evidence), a run that holds disproves it and is a real cell.
+    #[test]
+    fn claims_are_settled_by_the_capability_run() {
+        let claim = "secs-threshold: dnsmasq has no setting";
+        let (st, why) = settle(Some(claim), Verdict::Fail, "step 4 failed: answered at secs=0");
+        assert_eq!(st, Status::NotApplicable);
+        assert!(why.contains("proven") && why.contains("secs=0"), "{why}");
+        let (st, why) = settle(Some(claim), Verdict::Pass, "");
+        assert_eq!(st, Status::Pass, "a claim the run disproves is not n/a");
+        assert!(why.contains("claim is wrong"), "{why}");
+        let (st, _) = settle(Some(claim), Verdict::Differs, "trace differs from ours");
+        assert_eq!(st, Status::Differs);
+        let (st, why) = settle(None, Verdict::Fail, "violates X");
+        assert_eq!((st, why.as_str()), (Status::Fail, "violates X"));
     }
 
     #[test]

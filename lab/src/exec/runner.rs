@@ -220,6 +220,112 @@ fn matches(e: &serde_json::Value, name: &str, with: &toml::Table) -> bool {
     })
 }
 
+/// ` with address=192.0.2.100` for a wait's `with` table (empty when none).
+fn with_text(with: &toml::Table) -> String {
+    if with.is_empty() {
+        return String::new();
+    }
+    let parts: Vec<String> = with.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    format!(" with {}", parts.join(", "))
+}
+
+/// One event as `name {fields}` without the `event` key, cut to a readable length.
+fn event_text(e: &serde_json::Value) -> String {
+    let name = e.get("event").and_then(|x| x.as_str()).unwrap_or("?");
+    let mut fields = e.clone();
+    if let Some(o) = fields.as_object_mut() {
+        o.remove("event");
+    }
+    let f = fields.to_string();
+    let f = if f == "{}" { String::new() } else { format!(" {f}") };
+    let mut t = format!("{name}{f}");
+    if t.len() > 160 {
+        let mut cut = 157;
+        while !t.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        t.truncate(cut);
+        t.push_str("...");
+    }
+    t
+}
+
+/// What was observed when a wait failed: the role's own events (those named like the awaited
+/// one first, with their fields: "bound" with another address), whether it has exited and how,
+/// the tail of its stderr, and the latest events of the other roles (a TFTP server's `refused`).
+fn observed(running: &HashMap<String, Running>, role: &str, event: &str) -> String {
+    let mut parts = Vec::new();
+    if let Some(r) = running.get(role) {
+        let events = r.events();
+        let same: Vec<String> = events
+            .iter()
+            .filter(|e| e.get("event").and_then(|x| x.as_str()) == Some(event))
+            .map(event_text)
+            .collect();
+        if !same.is_empty() {
+            parts.push(format!("{role} reported {}", same.join("; ")));
+        }
+        let last: Vec<String> = events.iter().rev().take(4).rev().map(event_text).collect();
+        if last.is_empty() {
+            parts.push(format!("{role} reported no events"));
+        } else {
+            parts.push(format!("{role}'s last events: {}", last.join("; ")));
+        }
+        match r.process.try_status() {
+            Some(st) => parts.push(format!("{role} exited ({st})")),
+            None => parts.push(format!("{role} still running")),
+        }
+        let tail: Vec<String> = r
+            .process
+            .history()
+            .iter()
+            .filter(|l| l.stream == Stream::Stderr && !l.text.trim().is_empty())
+            .rev()
+            .take(3)
+            .map(|l| l.text.trim().to_string())
+            .collect();
+        if !tail.is_empty() {
+            let tail: Vec<String> = tail.into_iter().rev().collect();
+            parts.push(format!("{role}'s stderr ends: {}", tail.join(" | ")));
+        }
+    }
+    let mut others: Vec<&String> = running.keys().filter(|n| n.as_str() != role).collect();
+    others.sort();
+    for name in others {
+        let events = running[name].events();
+        let notable: Vec<&serde_json::Value> = events
+            .iter()
+            .filter(|e| {
+                !matches!(
+                    e.get("event").and_then(|x| x.as_str()),
+                    Some("ready" | "stopped")
+                )
+            })
+            .collect();
+        let last: Vec<String> = notable
+            .iter()
+            .skip(notable.len().saturating_sub(2))
+            .map(|e| event_text(e))
+            .collect();
+        if !last.is_empty() {
+            parts.push(format!("{name}: {}", last.join("; ")));
+        }
+    }
+    parts.join("; ")
+}
+
+/// ` (sent by HOST)` for frame `number` of `segment`, when the lab knows its sender.
+fn sent_by(trace: &Trace, segment: &str, number: usize) -> String {
+    trace
+        .frames
+        .iter()
+        .find(|f| f.segment == segment && f.number == number)
+        .and_then(|f| f.decoded.eth.as_ref())
+        .and_then(|e| trace.names.macs.get(&e.src_addr.0))
+        .map(|h| format!(" (sent by {h})"))
+        .unwrap_or_default()
+}
+
 /// Runs one scenario once and judges it.
 pub async fn run(sc: &Scenario, opts: &Options, repetition: u32) -> ScenarioResult {
     let started = Instant::now();
@@ -261,6 +367,7 @@ pub async fn run(sc: &Scenario, opts: &Options, repetition: u32) -> ScenarioResu
         }
     }
     if result.verdict == Verdict::Pass && !result.failures.is_empty() {
+        // A step failed before judging (e.g. the lab could not read a capture).
         result.verdict = Verdict::Fail;
     }
     result.duration = started.elapsed();
@@ -469,57 +576,120 @@ async fn run_inner(
         trace.annotated(sc.collapse),
     )?;
 
-    if sc.expect.golden {
-        let path = golden::path_for(
-            &opts.golden,
-            &sc.name,
-            (result.implementation != "ours").then_some(result.implementation.as_str()),
-        );
-        match golden::compare(&path, &text, opts.accept)? {
-            Comparison::Same | Comparison::Accepted(_) => {}
-            Comparison::Missing(p) => result.failures.push(format!(
-                "no golden file {} (run with --accept to write it)",
-                p.display()
-            )),
-            Comparison::Differs { path, diff } => result.failures.push(format!(
-                "trace differs from {} (pcaps in {}):\n{diff}",
-                path.display(),
-                dir.display()
-            )),
-        }
-    }
-    debug("golden compared");
+    // Rules first: whether the run may be accepted as a golden file depends on them.
+    let steps_failed = !result.failures.is_empty();
+    let mut rule_failures = Vec::new();
     for (rule, outcome) in rules::evaluate(&trace) {
         let expected = sc.expect.rules.get(rule.id).map(|s| s.get_ref().clone());
         let detail = match &outcome {
-            Outcome::Fail(v) => Some(format!("{} frame {}: {}", v.segment, v.frame, v.message)),
+            Outcome::Fail(v) => Some(format!(
+                "{} frame {}{}: {}",
+                v.segment,
+                v.frame,
+                sent_by(&trace, &v.segment, v.frame),
+                v.message
+            )),
             _ => None,
         };
-        if let Some(exp) = &expected {
-            let ok = match exp.as_str() {
-                "pass" => outcome == Outcome::Pass,
-                _ => matches!(outcome, Outcome::Fail(_)),
-            };
-            if !ok {
-                result.failures.push(format!(
-                    "rule {} ({}): expected {exp}, got {}{}",
-                    rule.id,
-                    rule.source,
-                    outcome.word(),
-                    detail
-                        .as_deref()
-                        .map(|d| format!(" at {d}"))
-                        .unwrap_or_default()
-                ));
-            }
-        }
+        let problem = match (expected.as_ref().map(|e| e.outcome()), &outcome) {
+            (Some("pass"), Outcome::Pass) | (Some("fail"), Outcome::Fail(_)) => None,
+            (None, Outcome::Fail(_)) => Some(format!(
+                "violates {} ({}) at {}",
+                rule.id,
+                rule.source,
+                detail.as_deref().unwrap_or_default()
+            )),
+            (None, _) => None,
+            (Some("pass"), Outcome::NotApplicable) => Some(format!(
+                "rule {} ({}): expected pass, but nothing in the trace exercised it (n/a)",
+                rule.id, rule.source
+            )),
+            (Some(exp), got) => Some(format!(
+                "rule {} ({}): expected {exp}{}, got {}{}",
+                rule.id,
+                rule.source,
+                expected
+                    .as_ref()
+                    .and_then(|e| e.why())
+                    .map(|w| format!(" ({w})"))
+                    .unwrap_or_default(),
+                got.word(),
+                detail
+                    .as_deref()
+                    .map(|d| format!(" at {d}"))
+                    .unwrap_or_default()
+            )),
+        };
+        rule_failures.extend(problem);
         result.rules.push(RuleResult {
             id: rule.id.to_string(),
             outcome: outcome.word().into(),
-            expected,
+            expected: expected.as_ref().map(|e| e.outcome().to_string()),
             detail,
         });
     }
+    let judged_failing = steps_failed || !rule_failures.is_empty();
+    result.failures.extend(rule_failures);
+
+    // Then the golden file: ours, or the implementation's own when it has one.
+    let mut golden_verdict = None;
+    if sc.expect.golden {
+        let imp = (result.implementation != "ours").then_some(result.implementation.as_str());
+        let own = golden::own_path(&opts.golden, &sc.name, imp);
+        let path = golden::path_for(&opts.golden, &sc.name, imp);
+        let is_own = path == own;
+        let cmp = golden::compare(&path, &text)?;
+        if opts.accept {
+            if judged_failing {
+                result.failures.push(format!(
+                    "--accept refused: the run's steps or rules failed, so {} was left as it was",
+                    own.display()
+                ));
+            } else if cmp != Comparison::Same {
+                golden::accept(&own, &text)?;
+                eprintln!("accepted {}", own.display());
+            }
+        } else {
+            match cmp {
+                Comparison::Same => golden::clear_pending(&own),
+                Comparison::Missing(p) => {
+                    let pending = golden::write_pending(&own, &text)?;
+                    result.failures.push(format!(
+                        "no golden file {}; this run's trace is in {} (accept it with `bootlab review`)",
+                        p.display(),
+                        pending.display()
+                    ));
+                    golden_verdict = Some(Verdict::Changed);
+                }
+                Comparison::Differs { path, diff } => {
+                    let pending = golden::write_pending(&own, &text)?;
+                    if is_own {
+                        result.failures.push(format!(
+                            "trace differs from {} (pcaps in {}; pending {}):\n{diff}",
+                            path.display(),
+                            dir.display(),
+                            pending.display()
+                        ));
+                        golden_verdict = Some(Verdict::Changed);
+                    } else {
+                        result.failures.push(format!(
+                            "trace differs from ours ({}); no reviewed golden file of its own yet \
+                             (pending {}):\n{diff}",
+                            path.display(),
+                            pending.display()
+                        ));
+                        golden_verdict = Some(Verdict::Differs);
+                    }
+                }
+            }
+        }
+    }
+    debug("golden compared");
+    result.verdict = if judged_failing || (opts.accept && !result.failures.is_empty()) {
+        Verdict::Fail
+    } else {
+        golden_verdict.unwrap_or(Verdict::Pass)
+    };
     let rules_text: String = result
         .rules
         .iter()
@@ -654,6 +824,7 @@ async fn do_step(
             return Ok(Err(format!("role {role} is not running")));
         };
         let prof = r.profile.clone();
+        let waited = Instant::now();
         let found = r
             .process
             .wait_for_line(
@@ -669,15 +840,19 @@ async fn do_step(
         return Ok(match (found, absent) {
             (true, false) | (false, true) => Ok(()),
             (false, false) => Err(format!(
-                "{role} did not report {:?} within {}{}",
+                "{role} did not report {:?}{} within {} (waited {:.1} s){}; observed: {}",
                 w.event.get_ref(),
+                with_text(&w.with),
                 w.within.get_ref(),
-                last_detail(&r.events())
+                waited.elapsed().as_secs_f64(),
+                last_detail(&r.events()),
+                observed(running, role, w.event.get_ref())
             )),
             (true, true) => Err(format!(
-                "{role} reported {:?} within {}, which must not happen",
+                "{role} reported {:?} within {}, which must not happen; observed: {}",
                 w.event.get_ref(),
-                w.within.get_ref()
+                w.within.get_ref(),
+                observed(running, role, w.event.get_ref())
             )),
         });
     }

@@ -20,11 +20,84 @@ pub enum Comparison {
         /// `--- golden` / `+++ actual` unified diff.
         diff: String,
     },
-    /// Written because `--accept` was given.
-    Accepted(PathBuf),
 }
 
-/// The golden file for a scenario run by an implementation set (`None` = ours).
+/// The implementation's own golden file: `NAME.snap` for ours, `NAME@KIND=IMPL.snap` for a
+/// third-party implementation (whether it exists or not).
+pub fn own_path(golden_dir: &Path, scenario: &str, implementation: Option<&str>) -> PathBuf {
+    golden_dir.join(format!("{}.snap", snapshot_name(scenario, implementation)))
+}
+
+/// The pending file beside a golden file (`NAME.snap.new`, as insta names it).
+pub fn pending_path(golden: &Path) -> PathBuf {
+    let mut p = golden.as_os_str().to_owned();
+    p.push(".new");
+    PathBuf::from(p)
+}
+
+/// Writes `actual` as the pending file beside `golden`, for `bootlab review`.
+pub fn write_pending(golden: &Path, actual: &str) -> std::io::Result<PathBuf> {
+    let p = pending_path(golden);
+    if let Some(dir) = p.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    std::fs::write(&p, snapshot_file(actual))?;
+    Ok(p)
+}
+
+/// Removes a stale pending file beside `golden` (the run matched).
+pub fn clear_pending(golden: &Path) {
+    let _ = std::fs::remove_file(pending_path(golden));
+}
+
+/// Writes `actual` as the golden file `path` (only when it differs).
+pub fn accept(path: &Path, actual: &str) -> std::io::Result<bool> {
+    let actual = contents(actual);
+    let same = std::fs::read_to_string(path)
+        .map(|g| contents(&g) == actual)
+        .unwrap_or(false);
+    if same {
+        clear_pending(path);
+        return Ok(false);
+    }
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    std::fs::write(path, snapshot_file(&actual))?;
+    clear_pending(path);
+    Ok(true)
+}
+
+/// A pending golden change found by [`pending`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Pending {
+    /// The golden file it would replace or create.
+    pub golden: PathBuf,
+    /// The `.snap.new` file.
+    pub new: PathBuf,
+}
+
+/// Every pending file in `golden_dir`, by name.
+pub fn pending(golden_dir: &Path) -> std::io::Result<Vec<Pending>> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(golden_dir)? {
+        let p = e?.path();
+        let name = p.file_name().map(|n| n.to_string_lossy().into_owned());
+        if let Some(golden) = name.as_deref().and_then(|n| n.strip_suffix(".new")) {
+            if golden.ends_with(".snap") {
+                out.push(Pending {
+                    golden: golden_dir.join(golden),
+                    new: p.clone(),
+                });
+            }
+        }
+    }
+    out.sort_by(|a, b| a.golden.cmp(&b.golden));
+    Ok(out)
+}
+
+/// The golden file a run is compared with: the implementation's own when it has one, else
+/// ours (a third-party implementation without a reviewed file of its own).
 pub fn path_for(golden_dir: &Path, scenario: &str, implementation: Option<&str>) -> PathBuf {
     match implementation {
         Some(i) => {
@@ -69,22 +142,9 @@ fn snapshot_file(actual: &str) -> String {
     )
 }
 
-/// Compares `actual` with the golden file at `path`; with `accept`, writes it instead.
-pub fn compare(path: &Path, actual: &str, accept: bool) -> std::io::Result<Comparison> {
+/// Compares `actual` with the golden file at `path`.
+pub fn compare(path: &Path, actual: &str) -> std::io::Result<Comparison> {
     let actual = contents(actual);
-    if accept {
-        if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir)?;
-        }
-        let same = std::fs::read_to_string(path)
-            .map(|g| contents(&g) == actual)
-            .unwrap_or(false);
-        if !same {
-            std::fs::write(path, snapshot_file(&actual))?;
-            return Ok(Comparison::Accepted(path.to_path_buf()));
-        }
-        return Ok(Comparison::Same);
-    }
     match std::fs::read_to_string(path) {
         Ok(golden) if contents(&golden) == actual => Ok(Comparison::Same),
         Ok(golden) => Ok(Comparison::Differs {
@@ -122,25 +182,26 @@ mod tests {
     fn accept_writes_then_compares_same() {
         let dir = std::env::temp_dir().join(format!("bootlab-golden-{}", std::process::id()));
         let p = dir.join("x.snap");
-        assert!(matches!(
-            compare(&p, "t\n", false),
-            Ok(Comparison::Missing(_))
-        ));
-        assert!(matches!(
-            compare(&p, "t\n", true),
-            Ok(Comparison::Accepted(_))
-        ));
-        assert_eq!(compare(&p, "t\n", false).ok(), Some(Comparison::Same));
+        assert!(matches!(compare(&p, "t\n"), Ok(Comparison::Missing(_))));
+        assert!(write_pending(&p, "t\n").is_ok());
+        assert_eq!(
+            pending(&dir).ok(),
+            Some(vec![Pending {
+                golden: p.clone(),
+                new: pending_path(&p)
+            }])
+        );
+        assert_eq!(accept(&p, "t\n").ok(), Some(true));
+        assert_eq!(pending(&dir).ok(), Some(vec![]), "accepting clears the pending file");
+        assert_eq!(accept(&p, "t\n").ok(), Some(false));
+        assert_eq!(compare(&p, "t\n").ok(), Some(Comparison::Same));
         let text = std::fs::read_to_string(&p).unwrap_or_default();
         assert!(
             text.starts_with("---\nsource: "),
             "an insta snapshot: {text}"
         );
         assert_eq!(contents(&text), "t\n");
-        assert!(matches!(
-            compare(&p, "u\n", false),
-            Ok(Comparison::Differs { .. })
-        ));
+        assert!(matches!(compare(&p, "u\n"), Ok(Comparison::Differs { .. })));
         let _ = std::fs::remove_dir_all(dir);
     }
 }

@@ -241,9 +241,45 @@ pub struct Expect {
     #[serde(default = "default_true")]
     pub golden: bool,
     /// Rules evaluated on the trace and the outcome each must have: `"pass"` or, for a bug
-    /// reproduction, `"fail"`. Rules not listed are evaluated too and reported, not enforced.
+    /// reproduction, `{ outcome = "fail", why = "..." }`. Every rule is evaluated; one that fails
+    /// without being listed here fails the run.
     #[serde(default)]
-    pub rules: BTreeMap<String, Spanned<String>>,
+    pub rules: BTreeMap<String, Spanned<ExpectedRule>>,
+}
+
+/// What a scenario expects of one rule: `"pass"`, or `{ outcome = "fail", why = "..." }` for a
+/// failure the scenario reproduces on purpose (a failure always comes with its reason).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(untagged)]
+pub enum ExpectedRule {
+    /// `"pass"`.
+    Word(String),
+    /// `{ outcome = "pass" | "fail", why = "..." }`.
+    Full {
+        /// `pass` or `fail`.
+        outcome: String,
+        /// Why this outcome is expected (required for `fail`).
+        #[serde(default)]
+        why: Option<String>,
+    },
+}
+
+impl ExpectedRule {
+    /// `pass` or `fail` (validated at load).
+    pub fn outcome(&self) -> &str {
+        match self {
+            ExpectedRule::Word(w) => w,
+            ExpectedRule::Full { outcome, .. } => outcome,
+        }
+    }
+
+    /// The reason given for the expectation.
+    pub fn why(&self) -> Option<&str> {
+        match self {
+            ExpectedRule::Word(_) => None,
+            ExpectedRule::Full { why, .. } => why.as_deref(),
+        }
+    }
 }
 
 impl Default for Expect {
@@ -663,11 +699,19 @@ impl Scenario {
             }
         }
         for (id, outcome) in &self.expect.rules {
-            if !matches!(outcome.get_ref().as_str(), "pass" | "fail") {
+            let e = outcome.get_ref();
+            if !matches!(e.outcome(), "pass" | "fail") {
                 return self.err(
                     outcome.span(),
                     format!("expect.rules.{id}"),
-                    "must be \"pass\" or \"fail\"",
+                    "must be \"pass\" or { outcome = \"fail\", why = \"...\" }",
+                );
+            }
+            if e.outcome() == "fail" && e.why().is_none_or(|w| w.trim().is_empty()) {
+                return self.err(
+                    outcome.span(),
+                    format!("expect.rules.{id}"),
+                    "a rule expected to fail needs its reason: { outcome = \"fail\", why = \"...\" }",
                 );
             }
             if crate::plan::checklist::find(id).is_none() {

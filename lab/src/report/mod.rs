@@ -9,10 +9,17 @@ use std::time::Duration;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Verdict {
-    /// Everything expected held.
+    /// Conformant: every step, rule expectation and the golden trace held, and no rule failed
+    /// that the scenario does not expect to fail.
     Pass,
-    /// A step, the golden trace or a rule expectation failed.
+    /// A step failed, a rule was violated (at a frame), or a rule expectation did not hold.
     Fail,
+    /// Behaviour changed: the trace differs from the implementation's own golden file (ours, or
+    /// a third-party implementation's reviewed file), or there is none yet.
+    Changed,
+    /// A third-party implementation without a golden file of its own behaved differently from
+    /// ours; not a failure (its steps and rules held), a difference to review.
+    Differs,
     /// The lab itself failed (topology, a process would not start, capture lost frames).
     Error,
     /// Not applicable: an implementation cannot fill a role, with the reason in `failures`.
@@ -31,6 +38,8 @@ impl Verdict {
         match self {
             Verdict::Pass => "pass",
             Verdict::Fail => "FAIL",
+            Verdict::Changed => "CHANGED",
+            Verdict::Differs => "differs",
             Verdict::Error => "ERROR",
             Verdict::NotApplicable => "n/a",
             Verdict::NotInstalled => "not installed",
@@ -41,7 +50,10 @@ impl Verdict {
 
     /// Whether this verdict fails the run.
     pub fn is_failure(self) -> bool {
-        matches!(self, Verdict::Fail | Verdict::Error | Verdict::Interrupted)
+        matches!(
+            self,
+            Verdict::Fail | Verdict::Changed | Verdict::Error | Verdict::Interrupted
+        )
     }
 }
 

@@ -491,18 +491,28 @@ pub fn features(sc: &Scenario, kind: RoleKind) -> BTreeSet<&'static str> {
 /// `unsupported` list names (or one only our daemons have), as `feature: reason`. `None`: it can
 /// try (the run decides pass or fail).
 pub fn unsupported(profile: &Profile, sc: &Scenario, kind: RoleKind) -> Option<String> {
-    let feats = features(sc, kind);
-    let own = feats.iter().find_map(|feat| {
+    claimed_unsupported(profile, sc, kind).or_else(|| lab_cannot(sc, kind))
+}
+
+/// The profile's own claim that it cannot do a feature the scenario uses, as `feature: reason`.
+/// A claim is not a verdict: the matrix tries the cell anyway and keeps the n/a only when the run
+/// fails (proven n/a).
+pub fn claimed_unsupported(profile: &Profile, sc: &Scenario, kind: RoleKind) -> Option<String> {
+    features(sc, kind).iter().find_map(|feat| {
         profile
             .unsupported_reason(feat)
             .map(|why| format!("{feat}: {why}"))
-    });
-    own.or_else(|| {
-        OURS_ONLY
-            .iter()
-            .find(|(feat, _)| feats.contains(feat))
-            .map(|(feat, why)| format!("{feat}: {why}"))
     })
+}
+
+/// A feature the lab cannot yet give any third-party profile (or that only our daemons have, such
+/// as a historic quirk), as `feature: reason`: such a cell is not run, and says so.
+pub fn lab_cannot(sc: &Scenario, kind: RoleKind) -> Option<String> {
+    let feats = features(sc, kind);
+    OURS_ONLY
+        .iter()
+        .find(|(feat, _)| feats.contains(feat))
+        .map(|(feat, why)| format!("{feat}: {why}"))
 }
 
 // ---------------------------------------------------------------------------------------------
