@@ -28,6 +28,8 @@ enum Command {
     Rarpd(bootlab_rarp::ServerArgs),
     /// Run our RARP client.
     RarpClient(bootlab_rarp::ClientArgs),
+    /// Run a probe script: hand-built frames sent and replies checked (scenarios' `probe` role).
+    Probe(bootlab_probe::Args),
     /// Run scenarios (all of `scenarios/` by default) on our implementations or the ones named.
     Run(RunArgs),
     /// Run every applicable scenario with every installed third-party implementation of some role
@@ -61,6 +63,7 @@ fn real_main() -> anyhow::Result<()> {
         Command::Tftp(a) => bootlab_tftp::run_client(a),
         Command::Rarpd(a) => bootlab_rarp::run_server(a),
         Command::RarpClient(a) => bootlab_rarp::run_client(a),
+        Command::Probe(a) => bootlab_probe::run(a),
         Command::Decode(a) => bootlab_lab::cmd::decode::run(a),
         Command::Run(a) => run(a),
         Command::Matrix(a) => bootlab_lab::cmd::matrix::run(a),
@@ -73,7 +76,17 @@ fn real_main() -> anyhow::Result<()> {
             bootlab_lab::cmd::review::run(a, dir)
         }
         Command::Rules => {
-            print!("{}", bootlab_lab::judge::rules::listing());
+            // Which scenarios exercise each rule: those whose [expect.rules] enforce an outcome.
+            let mut exercised: std::collections::BTreeMap<String, Vec<String>> = Default::default();
+            for sc in load_all(&[], &project_dir("scenarios"))? {
+                for id in sc.expect.rules.keys() {
+                    exercised
+                        .entry(id.clone())
+                        .or_default()
+                        .push(sc.name.clone());
+                }
+            }
+            print!("{}", bootlab_lab::judge::rules::listing(&exercised));
             Ok(())
         }
     }

@@ -84,7 +84,8 @@ fn sample(role: RoleKind) -> RoleParams {
             server: Some(ip(192, 0, 2, 1)),
             ..RoleParams::default()
         },
-        RoleKind::RarpServer => server,
+        // No profile plays the probe (it is the lab's own scripted endpoint).
+        RoleKind::RarpServer | RoleKind::Probe => server,
     }
 }
 

@@ -844,11 +844,12 @@ async fn do_step(
         return Ok(match (found, absent) {
             (true, false) | (false, true) => Ok(()),
             (false, false) => Err(format!(
-                "{role} did not report {:?}{} within {} (waited {:.1} s); observed: {}",
+                "{role} did not report {:?}{} within {} (waited {:.1} s){}; observed: {}",
                 w.event.get_ref(),
                 with_text(&w.with),
                 w.within.get_ref(),
                 waited.elapsed().as_secs_f64(),
+                last_detail(&r.events()),
                 observed(running, role, w.event.get_ref())
             )),
             (true, true) => Err(format!(
@@ -910,7 +911,17 @@ async fn do_step(
     Ok(Ok(()))
 }
 
-/// Reads a pcap file into decoded frames.
+/// `: DETAIL` from the last event of a role that carries a `detail` (a probe's failed
+/// expectation names the frame and the field), or nothing.
+fn last_detail(events: &[serde_json::Value]) -> String {
+    events
+        .iter()
+        .rev()
+        .find_map(|e| e.get("detail").and_then(|d| d.as_str()))
+        .map(|d| format!(": {d}"))
+        .unwrap_or_default()
+}
+
 /// Reads a pcap file into decoded frames; `time` is the capture timestamp since the epoch until
 /// [`rebase`] makes all segments relative to the run's first frame.
 pub fn read_pcap(segment: &str, path: &Path) -> Result<Vec<Frame>, String> {

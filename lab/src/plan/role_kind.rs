@@ -29,11 +29,13 @@ pub enum RoleKind {
     RarpServer,
     /// A RARP client (RFC 903).
     RarpClient,
+    /// A scripted endpoint that sends hand-built frames and checks replies (`bootlab probe`).
+    Probe,
 }
 
 impl RoleKind {
     /// Every kind, in this order.
-    pub const ALL: [RoleKind; 10] = [
+    pub const ALL: [RoleKind; 11] = [
         RoleKind::DhcpServer,
         RoleKind::BootpServer,
         RoleKind::Relay,
@@ -44,6 +46,7 @@ impl RoleKind {
         RoleKind::TftpClient,
         RoleKind::RarpServer,
         RoleKind::RarpClient,
+        RoleKind::Probe,
     ];
 
     /// The kebab-case name used in scenarios, profiles and reports.
@@ -59,6 +62,7 @@ impl RoleKind {
             RoleKind::TftpClient => "tftp-client",
             RoleKind::RarpServer => "rarp-server",
             RoleKind::RarpClient => "rarp-client",
+            RoleKind::Probe => "probe",
         }
     }
 

@@ -38,7 +38,9 @@ pub fn check(sc: &Scenario, profiles: Option<&ProfileSet>) -> Result<(), Scenari
                 }
             }
             let event = w.event.get_ref();
-            if !known.contains(event.as_str()) {
+            let probe_step = kind == crate::plan::role_kind::RoleKind::Probe
+                && super::kind::is_probe_step_event(event);
+            if !known.contains(event.as_str()) && !probe_step {
                 let hint = did_you_mean(event, known.iter().copied())
                     .map(|s| format!("; did you mean {s:?}?"))
                     .unwrap_or_default();

@@ -76,6 +76,23 @@ const RARP_EVENTS: &[&str] = &[
     "rarp-failed",
 ];
 
+/// Events a probe prints (`src/probe`); per step N also `sent-N`, `expect-N-ok` and
+/// `expect-N-failed`, see [`is_probe_step_event`].
+const PROBE_EVENTS: &[&str] = &["ready", "script-done", "script-failed"];
+
+/// Whether `name` is one of a probe's per-step events (`sent-3`, `expect-4-ok`, `expect-4-failed`).
+pub fn is_probe_step_event(name: &str) -> bool {
+    let digits = |s: &str| !s.is_empty() && s.chars().all(|c| c.is_ascii_digit());
+    if let Some(n) = name.strip_prefix("sent-") {
+        return digits(n);
+    }
+    name.strip_prefix("expect-").is_some_and(|rest| {
+        rest.strip_suffix("-ok")
+            .or_else(|| rest.strip_suffix("-failed"))
+            .is_some_and(digits)
+    })
+}
+
 impl RoleKind {
     /// The `bootlab` subcommand of ours that plays this kind.
     pub fn our_subcommand(self) -> &'static str {
@@ -86,6 +103,7 @@ impl RoleKind {
             RoleKind::TftpClient => "tftp",
             RoleKind::RarpServer => "rarpd",
             RoleKind::RarpClient => "rarp-client",
+            RoleKind::Probe => "probe",
             RoleKind::DhcpClient | RoleKind::BootpClient | RoleKind::RomClient => "client",
         }
     }
@@ -96,13 +114,15 @@ impl RoleKind {
             RoleKind::TftpServer | RoleKind::RarpServer => 0,
             RoleKind::DhcpServer | RoleKind::BootpServer => 1,
             RoleKind::Relay => 2,
-            _ => 3,
+            // A probe may play a server to the clients started after it.
+            RoleKind::Probe => 3,
+            _ => 4,
         }
     }
 
     /// Whether the role reports `ready` and is waited for before the steps start.
     pub fn waits_ready(self) -> bool {
-        self.start_rank() < 3
+        self.start_rank() < 4
     }
 
     /// The `kind` key our client daemon takes for this role (`dhcp`, `bootp`, `rom`).
@@ -131,7 +151,10 @@ impl RoleKind {
         self.our_takes_seed()
             || matches!(
                 self,
-                RoleKind::TftpServer | RoleKind::TftpClient | RoleKind::RarpClient
+                RoleKind::TftpServer
+                    | RoleKind::TftpClient
+                    | RoleKind::RarpClient
+                    | RoleKind::Probe
             )
     }
 
@@ -143,6 +166,7 @@ impl RoleKind {
             RoleKind::DhcpClient | RoleKind::BootpClient | RoleKind::RomClient => CLIENT_EVENTS,
             RoleKind::TftpServer | RoleKind::TftpClient => TFTP_EVENTS,
             RoleKind::RarpServer | RoleKind::RarpClient => RARP_EVENTS,
+            RoleKind::Probe => PROBE_EVENTS,
         };
         own.iter().chain(LAB_EVENTS).copied()
     }

@@ -179,6 +179,9 @@ pub fn check_config(sc: &Scenario, role_name: &str, role: &Role) -> Result<(), C
         RoleKind::RarpServer => {
             bootlab_net::config::parse::<bootlab_rarp::ServerConfig>(&text, path).map(drop)
         }
+        RoleKind::Probe => {
+            bootlab_net::config::parse::<bootlab_probe::script::Config>(&text, path).map(drop)
+        }
         RoleKind::TftpClient | RoleKind::RarpClient => Ok(()),
     };
     r.map_err(|e| match e {

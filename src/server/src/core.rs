@@ -323,8 +323,13 @@ impl Server {
             self.ignore(out, msg, "hop-limit");
             return;
         }
-        // RFC 951 §7.2: a request naming another server in `sname` is not ours to answer.
-        let sname = msg.sname_str();
+        // RFC 951 §7.2: a request naming another server in `sname` is not ours to answer; under
+        // option 52 (RFC 2131 §4.1) `sname` holds options, not a name.
+        let sname = if overloaded(msg, 2) {
+            String::new()
+        } else {
+            msg.sname_str()
+        };
         if !sname.is_empty() && self.server_name.as_deref().is_some_and(|n| n != sname) {
             self.counters.ignored_other_server += 1;
             self.ignore(out, msg, "other-server-name");
@@ -998,7 +1003,12 @@ impl Server {
     /// answered with its full path in the home directory. `None`: the request names a file and
     /// there is nowhere to resolve it, which leaves the request to another server.
     fn boot_file_for(&self, msg: &Message, host: Option<&Host>) -> Option<String> {
-        let requested = msg.file_str();
+        // Under option 52 (RFC 2131 §4.1) `file` holds options, not a name: never echo it.
+        let requested = if overloaded(msg, 1) {
+            String::new()
+        } else {
+            msg.file_str()
+        };
         let home = host
             .and_then(|h| h.home_dir.clone())
             .or_else(|| self.boot_dir.clone());
@@ -1070,6 +1080,13 @@ fn echo_82(request: &Message, reply: &mut Options) {
     {
         reply.push(code::RELAY_AGENT_INFORMATION, o82);
     }
+}
+
+/// Whether option 52 says the field `bit` (1 `file`, 2 `sname`) carries options (RFC 2132 §9.3).
+fn overloaded(msg: &Message, bit: u8) -> bool {
+    msg.options()
+        .and_then(|o| o.overload())
+        .is_some_and(|v| v & bit != 0)
 }
 
 /// Joins a generic boot-file `name` to the `home` directory (RFC 951 §7.3, CMU bootptab `hd`);

@@ -475,7 +475,12 @@ impl Decoder {
             }
             return true;
         }
-        false
+        // A datagram to or from a transfer's server TID on any other port is a stray of that
+        // transfer (RFC 1350 §4: it is answered with ERROR 5), and still TFTP.
+        self.tftp.iter().any(|c| {
+            c.server_port
+                .is_some_and(|p| (c.server, p) == (src, sp) || (c.server, p) == (dst, dp))
+        })
     }
 
     fn decode_tftp(
@@ -690,6 +695,43 @@ mod tests {
             d.udp.as_ref().map(|u| u.checksum_status),
             Some(ChecksumStatus::Absent)
         );
+    }
+
+    #[test]
+    fn a_stray_datagram_to_a_server_tid_is_tftp() {
+        let (c, srv) = (Ipv4Addr::new(192, 0, 2, 50), Ipv4Addr::new(192, 0, 2, 1));
+        let (cm, sm) = ([2, 0, 0, 0, 0, 1], [2, 0, 0, 0, 0, 2]);
+        let mut d = Decoder::new(ChecksumPolicy::Verify);
+        let rrq = tftp::Packet::Rrq(tftp::Request {
+            filename: "f".into(),
+            mode: tftp::Mode::Octet,
+            options: vec![],
+        });
+        d.decode(&build_udp(cm, sm, c, srv, 2000, 69, &rrq.emit()));
+        let data = tftp::Packet::Data {
+            block: 1,
+            data: vec![0; 512],
+        };
+        d.decode(&build_udp(sm, cm, srv, c, 3000, 2000, &data.emit()));
+        let stray = d.decode(&build_udp(
+            cm,
+            sm,
+            c,
+            srv,
+            2001,
+            3000,
+            &tftp::Packet::Ack { block: 1 }.emit(),
+        ));
+        assert!(
+            stray.tftp().is_some(),
+            "ACK from another port to the server TID"
+        );
+        let err = tftp::Packet::Error {
+            code: tftp::ErrorCode::UnknownTid,
+            message: "x".into(),
+        };
+        let answer = d.decode(&build_udp(sm, cm, srv, c, 3000, 2001, &err.emit()));
+        assert!(matches!(answer.tftp(), Some(tftp::Packet::Error { .. })));
     }
 
     #[test]

@@ -138,26 +138,43 @@ pub fn evaluate(trace: &Trace) -> Vec<(&'static Rule, Outcome)> {
         .collect()
 }
 
-/// The `bootlab rules` listing: id, status, level, source, requirement.
-pub fn listing() -> String {
+/// The `bootlab rules` listing: id, status, level, source, the scenarios that exercise the rule,
+/// requirement. `exercised` maps a rule id to the scenarios whose `[expect.rules]` enforce an
+/// outcome (pass or fail) for it: what the suite proves on every run, read from the scenario
+/// files without running anything.
+pub fn listing(exercised: &std::collections::BTreeMap<String, Vec<String>>) -> String {
     let mut out = String::new();
     let checked = all().iter().filter(|r| r.check.is_some()).count();
+    let mut proven = 0;
     for r in all() {
         let status = if r.check.is_some() {
             "checked"
         } else {
             "not yet"
         };
+        let by = exercised.get(r.id).map(Vec::as_slice).unwrap_or_default();
+        if r.check.is_some() && !by.is_empty() {
+            proven += 1;
+        }
+        let names = match by {
+            [] => "-".to_string(),
+            [a] => a.clone(),
+            [a, rest @ ..] => format!("{a} +{}", rest.len()),
+        };
         out.push_str(&format!(
-            "{:<16} {:<8} {:<12} {:<28} {}\n",
+            "{:<16} {:<8} {:<12} {:<28} {:<34} {}\n",
             r.id,
             status,
             truncate(r.level, 12),
             truncate(r.source, 28),
+            truncate(&names, 34),
             r.requirement
         ));
     }
-    out.push_str(&format!("\n{checked} of {} rules checked\n", all().len()));
+    out.push_str(&format!(
+        "\n{checked} of {} rules checked; {proven} checked and exercised (an outcome enforced by a scenario's [expect.rules])\n",
+        all().len()
+    ));
     out
 }
 

@@ -89,13 +89,25 @@ fn gave_back(t: &Trace, chaddr: [u8; 16], addr: Ipv4Addr, from: Duration, to: Du
     })
 }
 
-/// SRV-DECL-01: a declined address is offered to nobody afterwards (within the run).
+/// Whether `chaddr` was offered or given `addr` before `at`: a DECLINE or RELEASE from anyone
+/// else is a stranger's, which SEC-DECL-01 says not to honour.
+fn was_granted(t: &Trace, chaddr: [u8; 16], addr: Ipv4Addr, at: Duration) -> bool {
+    grants(t)
+        .iter()
+        .any(|(g, n)| n.chaddr == chaddr && n.yiaddr == addr && g.time < at)
+}
+
+/// SRV-DECL-01: an address its client declined is offered to nobody afterwards (within the
+/// run); a stranger's DECLINE is SEC-DECL-01's concern.
 fn decl_01(t: &Trace) -> Outcome {
     let mut any = false;
     for (f, m) in t.bootp().filter(|(_, m)| is_type(m, MessageType::Decline)) {
         let Some(addr) = m.options().and_then(|o| o.ip(code::REQUESTED_IP_ADDRESS)) else {
             continue;
         };
+        if !was_granted(t, m.chaddr, addr, f.time) {
+            continue;
+        }
         any = true;
         if let Some((g, _)) = t
             .bootp()
@@ -352,8 +364,12 @@ fn alloc_01(t: &Trace) -> Outcome {
         .enumerate()
         .filter(|(_, (_, m))| is_type(m, MessageType::Offer))
     {
+        // The same client: same chaddr and the same client identifier (echoed, RFC 6842), which
+        // keys the binding when present (RFC 2131 §4.2).
+        let cid = |x: &Message| x.options().and_then(|o| o.client_identifier());
         let prev = g[..i].iter().rev().find(|(h, n)| {
             n.chaddr == m.chaddr
+                && cid(n) == cid(m)
                 && is_type(n, MessageType::Ack)
                 && n.xid != m.xid
                 && h.time < f.time
@@ -492,6 +508,10 @@ fn rel_01(t: &Trace) -> Outcome {
         any = true;
         if let Some((g, _)) = server_replies(t).find(|(g, n)| g.time > f.time && n.xid == m.xid) {
             return fail(&g.segment, g.number, "the server answered a DHCPRELEASE");
+        }
+        // A stranger's RELEASE frees nothing (SEC-DECL-01), so only the holder's counts here.
+        if !was_granted(t, m.chaddr, m.ciaddr, f.time) {
+            continue;
         }
         let next = grants(t)
             .into_iter()
@@ -639,7 +659,7 @@ fn secs_01(t: &Trace) -> Outcome {
             f.decoded
                 .udp
                 .as_ref()
-                .is_some_and(|u| u.src_port == 68 && u.dst_port == 67)
+                .is_some_and(|u| u.src_port == 68 && u.dst_port == 67 && u.payload_len >= 300)
                 && (m.message_type().is_none() || is_type(m, MessageType::Discover))
         })
         .collect();

@@ -27,6 +27,7 @@ pub(super) const CHECKS: &[(&str, Check)] = &[
     ("TFTP-OACK-03", oack_03),
     ("TFTP-BLK-01", blk_01),
     ("TFTP-TO-01", to_01),
+    ("TFTP-TID-02", tid_02),
     ("TFTP-TSIZE-01", tsize_01),
     ("TFTP-WIN-01", win_01),
     ("TFTP-WIN-02", win_02),
@@ -605,6 +606,9 @@ fn oack_value(t: &Trace, name: &str, range: std::ops::RangeInclusive<u64>, exact
     for c in conversations(t) {
         let Some((f, opts)) = c.oack() else { continue };
         let Some(v) = tftp::find_option(opts, name) else {
+            // Asked for and left out of the OACK: what the rule wants for a value the server
+            // cannot accept (RFC 2347), and for any other it may decline.
+            any |= requested(&c, name).is_some();
             continue;
         };
         any = true;
@@ -652,6 +656,73 @@ fn blk_01(t: &Trace) -> Outcome {
 /// TFTP-TO-01 (RFC 2349): timeout 1-255, echoed exactly.
 fn to_01(t: &Trace) -> Outcome {
     oack_value(t, "timeout", 1..=255, true)
+}
+
+/// TFTP-TID-02 (RFC 1350 §4): a datagram from an unexpected port to a transfer's server TID is
+/// answered with ERROR 5 sent to that port, and the transfer goes on (no ERROR to its client).
+fn tid_02(t: &Trace) -> Outcome {
+    let ends = |f: &Frame| -> Option<((Ipv4Addr, u16), (Ipv4Addr, u16))> {
+        let (ip, u) = (f.decoded.ipv4.as_ref()?, f.decoded.udp.as_ref()?);
+        Some(((ip.src, u.src_port), (ip.dst, u.dst_port)))
+    };
+    // Each transfer: its client and its server TID (the first answer's source, not port 69).
+    let mut transfers: Vec<((Ipv4Addr, u16), (Ipv4Addr, u16))> = Vec::new();
+    for (f, p) in t.tftp() {
+        let Some((src, dst)) = ends(f) else { continue };
+        if matches!(p, Packet::Rrq(_) | Packet::Wrq(_)) {
+            continue;
+        }
+        if dst.1 != 69
+            && src.1 != 69
+            && !transfers
+                .iter()
+                .any(|(c, s)| *c == src || *s == src || *c == dst)
+            && t.tftp().any(|(g, q)| {
+                matches!(q, Packet::Rrq(_) | Packet::Wrq(_))
+                    && ends(g).is_some_and(|(gs, _)| gs == dst)
+                    && g.time < f.time
+            })
+        {
+            transfers.push((dst, src));
+        }
+    }
+    let mut any = false;
+    for (client, server) in transfers {
+        for (f, _) in t.tftp() {
+            let Some((src, dst)) = ends(f) else { continue };
+            if dst != server || src == client {
+                continue;
+            }
+            any = true;
+            let answered = t.tftp().any(|(g, q)| {
+                g.time >= f.time
+                    && ends(g) == Some((server, src))
+                    && matches!(q, Packet::Error { code, .. } if *code == tftp::ErrorCode::UnknownTid)
+            });
+            if !answered {
+                return fail(
+                    &f.segment,
+                    f.number,
+                    format!(
+                        "datagram from {}:{} to the transfer's TID got no ERROR 5",
+                        src.0, src.1
+                    ),
+                );
+            }
+            if let Some((g, _)) = t.tftp().find(|(g, q)| {
+                g.time >= f.time
+                    && ends(g) == Some((server, client))
+                    && matches!(q, Packet::Error { .. })
+            }) {
+                return fail(
+                    &g.segment,
+                    g.number,
+                    "the real transfer was ended after a stray datagram",
+                );
+            }
+        }
+    }
+    verdict(any)
 }
 
 /// TFTP-WIN-01 (RFC 7440 §3): windowsize 1-65535, at most the requested value.
@@ -807,6 +878,51 @@ mod tests {
         bad.tftp("lan", 0, C, S69, &rrq(&[]));
         bad.tftp("lan", 10, S69, C, &data(1, 10));
         pass_fail(tid_01, &read(1000, 512, &[], &[]).done(), &bad.done());
+    }
+
+    #[test]
+    fn tid_02_stray_port_gets_error_5_and_the_transfer_goes_on() {
+        const STRAY: End = (CLIENT, YIADDR, 2001);
+        let mk = |answer: bool| {
+            let mut k = Kit::new();
+            k.tftp("lan", 0, C, S69, &rrq(&[]));
+            k.tftp("lan", 10, S, C, &data(1, 512));
+            k.tftp("lan", 20, STRAY, S, &Packet::Ack { block: 1 });
+            if answer {
+                let e = Packet::Error {
+                    code: tftp::ErrorCode::UnknownTid,
+                    message: "unknown transfer ID".into(),
+                };
+                k.tftp("lan", 30, S, STRAY, &e);
+            }
+            k.tftp("lan", 40, C, S, &Packet::Ack { block: 1 });
+            k.tftp("lan", 50, S, C, &data(2, 10));
+            k.tftp("lan", 60, C, S, &Packet::Ack { block: 2 });
+            k.done()
+        };
+        pass_fail(tid_02, &mk(true), &mk(false));
+        assert_eq!(
+            tid_02(&read(1000, 512, &[], &[]).done()),
+            Outcome::NotApplicable
+        );
+    }
+
+    #[test]
+    fn to_01_an_invalid_timeout_left_out_is_exercised() {
+        let left_out = read(
+            600,
+            512,
+            &[("timeout", "0"), ("tsize", "0")],
+            &[("tsize", "600")],
+        );
+        assert_eq!(to_01(&left_out.done()), Outcome::Pass);
+        let altered = read(
+            600,
+            512,
+            &[("timeout", "256"), ("tsize", "0")],
+            &[("timeout", "255")],
+        );
+        assert!(matches!(to_01(&altered.done()), Outcome::Fail(_)));
     }
 
     #[test]

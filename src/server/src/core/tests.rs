@@ -169,6 +169,20 @@ fn bootp_static_binding_resolves_generic_boot_file() {
 }
 
 #[test]
+fn overloaded_file_and_sname_are_options_not_names() {
+    // RFC 2131 §4.1: under option 52 the fields hold options; the reply must not echo them as
+    // a boot file name, nor read them as another server's name.
+    let mut s = server("server-name = \"boot1\"");
+    let mut req = dhcp(MessageType::Discover, 1);
+    req.options_mut().set(code::OPTION_OVERLOAD, vec![3]);
+    req.file[..4].copy_from_slice(&[61, 1, 9, 255]);
+    req.sname[..4].copy_from_slice(&[12, 1, b'x', 255]);
+    let (reply, _) = one(&run(&mut s, 0, &req));
+    assert_eq!(reply.message_type(), Some(MessageType::Offer));
+    assert_eq!(reply.file_str(), "");
+}
+
+#[test]
 fn a_request_naming_another_server_in_sname_is_left_alone() {
     let mut s = server("server-name = \"boothost\"");
     let mut req = bootp(0x10);
