@@ -237,7 +237,7 @@ pub struct Impair {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct Expect {
-    /// Compare the normalized trace with `golden/<name>.trace` (default on).
+    /// Compare the normalized trace with `golden/<name>.snap` (default on).
     #[serde(default = "default_true")]
     pub golden: bool,
     /// Rules evaluated on the trace and the outcome each must have: `"pass"` or, for a bug
