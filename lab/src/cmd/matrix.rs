@@ -160,6 +160,10 @@ pub struct Cell {
     /// cell was tried anyway (a capability run) and `status` says what the run showed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub claim: Option<String>,
+    /// In a record: every status this cell showed over the recorded runs, when it showed more
+    /// than one (an unstable cell: the peer, or the lab, does not behave the same every run).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub seen: Vec<Status>,
 }
 
 /// The whole matrix, as written to `matrix.json`.
@@ -380,8 +384,7 @@ pub fn run(a: Args) -> anyhow::Result<()> {
     if let Some(from) = &a.from {
         let mut m = load(from).map_err(|e| anyhow::anyhow!(e))?;
         if let Some(path) = &a.record {
-            std::fs::write(path, serde_json::to_string_pretty(&record(&m))? + "\n")?;
-            eprintln!("recorded {}", path.display());
+            write_record(path, &m)?;
             return Ok(());
         }
         if a.readme {
@@ -446,6 +449,7 @@ pub fn run(a: Args) -> anyhow::Result<()> {
         golden: golden_file(&golden, &p.scenario.name, p.kind, &p.profile).exists(),
         clock: "real time".into(),
         claim: p.claim.clone(),
+        seen: vec![],
     };
     let jobs: Vec<Job> = plans
         .iter()
@@ -497,8 +501,7 @@ pub fn run(a: Args) -> anyhow::Result<()> {
     };
     m.findings = findings(&m.cells);
     if let Some(path) = &a.record {
-        std::fs::write(path, serde_json::to_string_pretty(&record(&m))? + "\n")?;
-        eprintln!("recorded {}", path.display());
+        write_record(path, &m)?;
     }
     if outcome.interrupted {
         // What finished is reported; the cells not run are left out.
@@ -1026,6 +1029,48 @@ pub fn html(m: &Matrix) -> String {
     o
 }
 
+/// Writes the record of `m` to `path`, merged with the record already there (see [`merge_record`]).
+fn write_record(path: &Path, m: &Matrix) -> anyhow::Result<()> {
+    let mut r = record(m);
+    if let Ok(previous) = load(path) {
+        r = merge_record(&previous, r);
+    }
+    std::fs::write(path, serde_json::to_string_pretty(&r)? + "\n")?;
+    let unstable = r.cells.iter().filter(|c| !c.seen.is_empty()).count();
+    eprintln!("recorded {} ({unstable} unstable cells)", path.display());
+    Ok(())
+}
+
+/// A new record merged with the previous one: a cell whose status differs from the one recorded
+/// before keeps every status seen (`seen`), so an unstable cell is named, not hidden. Cells no
+/// longer in the matrix are dropped.
+pub fn merge_record(previous: &Matrix, mut new: Matrix) -> Matrix {
+    for c in &mut new.cells {
+        let Some(old) = previous
+            .cells
+            .iter()
+            .find(|o| o.kind == c.kind && o.profile == c.profile && o.scenario == c.scenario)
+        else {
+            continue;
+        };
+        let mut seen: Vec<Status> = old.seen.clone();
+        seen.push(old.status);
+        seen.push(c.status);
+        seen.sort();
+        seen.dedup();
+        if seen.len() > 1 {
+            c.seen = seen;
+        }
+    }
+    new
+}
+
+/// Whether `status` is a verdict the record allows for this cell: its recorded status, or any
+/// status it was seen with when it is unstable.
+pub fn allowed(recorded: &Cell, status: Status) -> bool {
+    recorded.status == status || recorded.seen.contains(&status)
+}
+
 /// The matrix as recorded for the repository: cells sorted, without artifact paths, golden diffs
 /// or wall times (they change from run to run and machine to machine).
 pub fn record(m: &Matrix) -> Matrix {
@@ -1066,8 +1111,8 @@ pub fn readme_findings(m: &Matrix) -> String {
     let c = counts(&m.cells);
     let summary: Vec<String> = c.iter().map(|(s, n)| format!("{n} {}", s.word())).collect();
     let _ = writeln!(o, "{} cells: {}.\n", m.cells.len(), summary.join(", "));
-    o.push_str("| implementation | violates (rule: runs; scenarios) | pass | differs / changed | proven n/a | untested |\n");
-    o.push_str("|---|---|---|---|---|---|\n");
+    o.push_str("| implementation | violates (rule: runs; scenarios) | pass | differs / changed | proven n/a | untested | unstable (verdicts seen) |\n");
+    o.push_str("|---|---|---|---|---|---|---|\n");
     for (kind, profile) in imps {
         let of: Vec<&Cell> = m
             .cells
@@ -1098,9 +1143,17 @@ pub fn readme_findings(m: &Matrix) -> String {
                 v.join(", ")
             }
         };
+        let unstable: Vec<String> = of
+            .iter()
+            .filter(|c| !c.seen.is_empty())
+            .map(|c| {
+                let seen: Vec<&str> = c.seen.iter().map(|s| s.word()).collect();
+                format!("{} ({})", c.scenario, seen.join("/"))
+            })
+            .collect();
         let _ = writeln!(
             o,
-            "| {imp} | {} | {} | {} / {} | {} | {} |",
+            "| {imp} | {} | {} | {} / {} | {} | {} | {} |",
             if violated.is_empty() {
                 "-".to_string()
             } else {
@@ -1110,7 +1163,12 @@ pub fn readme_findings(m: &Matrix) -> String {
             n(Status::Differs),
             n(Status::Changed),
             names(Status::NotApplicable),
-            n(Status::Untested)
+            n(Status::Untested),
+            if unstable.is_empty() {
+                "-".to_string()
+            } else {
+                unstable.join(", ")
+            }
         );
     }
     o
@@ -1153,7 +1211,30 @@ mod tests {
             golden: false,
             clock: "real time".into(),
             claim: None,
+            seen: vec![],
         }
+    }
+
+    /// A cell that showed two verdicts over the recorded runs keeps both; the test then allows
+    /// either, and the README names it.
+    #[test]
+    fn records_keep_every_verdict_an_unstable_cell_showed() {
+        let m = |st: Status| Matrix {
+            cells: vec![cell("dhcp-client", "udhcpc", "relay-option82", st, &[])],
+            seconds: 0.0,
+            rootless: false,
+            findings: vec![],
+        };
+        let stable = merge_record(&m(Status::Pass), record(&m(Status::Pass)));
+        assert!(stable.cells[0].seen.is_empty());
+        let r = merge_record(&m(Status::Pass), record(&m(Status::Fail)));
+        assert_eq!(r.cells[0].seen, vec![Status::Pass, Status::Fail]);
+        assert!(allowed(&r.cells[0], Status::Pass) && allowed(&r.cells[0], Status::Fail));
+        assert!(!allowed(&r.cells[0], Status::Error));
+        // Once unstable, a later stable run does not forget it.
+        let again = merge_record(&r, record(&m(Status::Pass)));
+        assert_eq!(again.cells[0].seen, vec![Status::Pass, Status::Fail]);
+        assert!(readme_findings(&again).contains("relay-option82 (pass/fail)"));
     }
 
     /// A profile's claim that it cannot do a feature is tried: a failing run proves the n/a
