@@ -166,23 +166,6 @@ pub struct World {
     processes: Mutex<Vec<Process>>,
 }
 
-/// Polls until every interface in `names` (of the calling thread's namespace) is running, for at
-/// most 5 s; an interface that never comes up is an error naming it.
-fn wait_running(names: &[String]) -> Result<(), NetlinkError> {
-    let deadline = std::time::Instant::now() + Duration::from_secs(5);
-    for name in names {
-        while !bootlab_sys::iface::is_running(name)? {
-            if std::time::Instant::now() >= deadline {
-                return Err(NetlinkError::Thread(format!(
-                    "interface {name} did not come up (no carrier) within 5 s"
-                )));
-            }
-            std::thread::sleep(Duration::from_millis(2));
-        }
-    }
-    Ok(())
-}
-
 fn disable_ipv6() -> Result<(), NetlinkError> {
     netlink::sysctl("net/ipv6/conf/all/disable_ipv6", "1")?;
     netlink::sysctl("net/ipv6/conf/default/disable_ipv6", "1")
@@ -460,41 +443,21 @@ impl World {
         // 6. Wait until every link carries frames. The kernel attaches a device's queueing
         // discipline only when its link watcher processes the carrier change, which can lag
         // link-up by up to a second on a busy machine; until then every frame sent is dropped
-        // silently (a client's first DISCOVER, a probe's first request).
-        let mut checks: Vec<(String, OwnedFd, Vec<u32>)> = Vec::new();
-        for hs in &hosts {
-            let fd = hs
-                .ns
-                .net
-                .net
-                .try_clone()
-                .map_err(|e| NetlinkError::Thread(e.to_string()))?;
-            checks.push((
-                hs.name.clone(),
-                fd,
-                hs.ifaces.iter().map(|i| i.index).collect(),
-            ));
-        }
-        let switch_fd = switch
-            .net
-            .try_clone()
-            .map_err(|e| NetlinkError::Thread(e.to_string()))?;
-        let switch_ends: Vec<String> = hosts
-            .iter()
-            .flat_map(|h| h.ifaces.iter().map(|i| i.switch_end.clone()))
-            .collect();
-        try_join_all(checks.into_iter().map(|(name, fd, indices)| async move {
-            netlink::in_netns(&name, &fd, move || {
-                let names = indices
-                    .iter()
-                    .map(|i| bootlab_sys::iface::name(*i))
-                    .collect::<Result<Vec<_>, _>>()?;
-                wait_running(&names)
-            })
-            .await
+        // silently (a client's first DISCOVER, a probe's first request, an ARP reply).
+        try_join_all(hosts.iter().map(|hs| async move {
+            let links: Vec<(u32, String)> = hs
+                .ifaces
+                .iter()
+                .map(|i| (i.index, format!("{} interface {}", hs.name, i.index)))
+                .collect();
+            netlink::wait_oper_up(&hs.ns.net.nl, &links).await
         }))
         .await?;
-        netlink::in_netns("switch", &switch_fd, move || wait_running(&switch_ends)).await?;
+        let switch_ends: Vec<(u32, String)> = hosts
+            .iter()
+            .flat_map(|h| h.ifaces.iter().map(|i| (0, i.switch_end.clone())))
+            .collect();
+        netlink::wait_oper_up(&switch.nl, &switch_ends).await?;
 
         let (events, _) = broadcast::channel(1024);
         tracing::debug!(elapsed = ?t0.elapsed(), "world built");

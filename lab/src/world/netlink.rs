@@ -171,6 +171,49 @@ pub async fn link_index(h: &Handle, name: &str) -> Result<u32> {
     }
 }
 
+/// Whether link `index` (or, with `index` 0, the link named `name`) has operational state UP.
+/// The kernel sets it only when its link watcher processes the carrier change, in the same step
+/// that attaches the device's queueing discipline (before that, frames sent are dropped);
+/// `IFF_RUNNING` is no proof, since a new device's state UNKNOWN already counts as running.
+pub async fn oper_up(h: &Handle, index: u32, name: &str) -> Result<bool> {
+    let get = h.link().get();
+    let get = if index != 0 {
+        get.match_index(index)
+    } else {
+        get.match_name(name.to_owned())
+    };
+    let mut links = get.execute();
+    match links.try_next().await {
+        Ok(Some(m)) => Ok(m.attributes.iter().any(|a| {
+            matches!(
+                a,
+                rtnetlink::packet_route::link::LinkAttribute::OperState(
+                    rtnetlink::packet_route::link::State::Up
+                )
+            )
+        })),
+        Ok(None) => Err(NetlinkError::NoSuchLink(name.to_owned())),
+        Err(e) => Err(req(format!("get link {name}"))(e)),
+    }
+}
+
+/// Polls until every link is operationally up (see [`oper_up`]), for at most 5 s; a link that
+/// never comes up is an error naming it.
+pub async fn wait_oper_up(h: &Handle, links: &[(u32, String)]) -> Result<()> {
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(5);
+    for (index, name) in links {
+        while !oper_up(h, *index, name).await? {
+            if tokio::time::Instant::now() >= deadline {
+                return Err(NetlinkError::Thread(format!(
+                    "link {name} did not come up (operational state) within 5 s"
+                )));
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+        }
+    }
+    Ok(())
+}
+
 /// Enslaves link `index` to bridge `controller`, or frees it (`None`).
 pub async fn set_controller(h: &Handle, index: u32, controller: Option<u32>) -> Result<()> {
     let b = LinkUnspec::new_with_index(index);

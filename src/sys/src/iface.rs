@@ -116,23 +116,6 @@ pub fn mac(name: &str) -> Result<[u8; 6]> {
     Ok(mac)
 }
 
-/// Whether `name` is up and running (`IFF_RUNNING`: administratively up with carrier, after the
-/// kernel's link watcher has processed the carrier change and attached the device's queueing
-/// discipline; frames sent before that are dropped).
-pub fn is_running(name: &str) -> Result<bool> {
-    let sock = ioctl_socket()?;
-    let mut req = IfReq::new(name)?;
-    // SAFETY: `req` is a valid `struct ifreq` that lives across the call.
-    cvt(
-        unsafe { libc::ioctl(sock.as_raw_fd(), libc::SIOCGIFFLAGS, &mut req as *mut IfReq) },
-        "ioctl SIOCGIFFLAGS",
-        name,
-    )?;
-    // SAFETY: SIOCGIFFLAGS filled the `flags` member.
-    let flags = unsafe { req.data.flags };
-    Ok(flags & (libc::IFF_RUNNING as libc::c_short) != 0)
-}
-
 /// Sets the administrative state of `name` up or down (`SIOCSIFFLAGS`, `IFF_UP`).
 pub fn set_up(name: &str, up: bool) -> Result<()> {
     let sock = ioctl_socket()?;
