@@ -829,7 +829,7 @@ async fn do_step(
         };
         let prof = r.profile.clone();
         let waited = Instant::now();
-        let found = r
+        let waited_for = r
             .process
             .wait_for_line(
                 |l| {
@@ -839,16 +839,27 @@ async fn do_step(
                 },
                 within,
             )
-            .await
-            .is_ok();
+            .await;
+        let found = waited_for.is_ok();
+        // A role whose output closed cannot report any more: say so, rather than "within 15s"
+        // after a fraction of a second.
+        let how = match waited_for {
+            Err(crate::world::process::ProcessError::Ended { .. }) => format!(
+                "ended its output after {:.1} s without reporting",
+                waited.elapsed().as_secs_f64()
+            ),
+            _ => format!(
+                "did not report within {} (waited {:.1} s):",
+                w.within.get_ref(),
+                waited.elapsed().as_secs_f64()
+            ),
+        };
         return Ok(match (found, absent) {
             (true, false) | (false, true) => Ok(()),
             (false, false) => Err(format!(
-                "{role} did not report {:?}{} within {} (waited {:.1} s){}; observed: {}",
+                "{role} {how} {:?}{}{}; observed: {}",
                 w.event.get_ref(),
                 with_text(&w.with),
-                w.within.get_ref(),
-                waited.elapsed().as_secs_f64(),
                 last_detail(&r.events()),
                 observed(running, role, w.event.get_ref())
             )),

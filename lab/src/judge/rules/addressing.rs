@@ -209,7 +209,9 @@ fn arp_01(t: &Trace) -> Outcome {
 }
 
 /// ADDR-ARP-02 (Q164394): a TFTP read request from a freshly assigned yiaddr is answered with DATA
-/// or OACK reaching that address.
+/// or OACK reaching that address. An ERROR reaching it counts as reached too: the boot host found
+/// the client, and why it refused (a path, a missing file) is for the TFTP and SEC rules, not for
+/// this one.
 fn arp_02(t: &Trace) -> Outcome {
     let assigned: Vec<Ipv4Addr> = client_link_replies(t)
         .map(|(_, m)| m.yiaddr)
@@ -228,7 +230,12 @@ fn arp_02(t: &Trace) -> Outcome {
         let answered = t.tftp().any(|(g, q)| {
             g.segment == f.segment
                 && g.number > f.number
-                && matches!(q, tftp::Packet::Data { .. } | tftp::Packet::Oack { .. })
+                && matches!(
+                    q,
+                    tftp::Packet::Data { .. }
+                        | tftp::Packet::Oack { .. }
+                        | tftp::Packet::Error { .. }
+                )
                 && g.decoded.ipv4.as_ref().is_some_and(|i| i.dst == src)
         });
         if !answered {
@@ -582,6 +589,26 @@ mod tests {
             arp::Repr::request(SERVER, SERVER_IP, YIADDR),
         );
         pass_fail(arp_02, &ok.done(), &bad.done());
+        // A refusal that reaches the client is not an ARP-cache failure.
+        let mut refused = bootp_exchange(|_, _| {});
+        refused.tftp(
+            "lan",
+            200,
+            (CLIENT, YIADDR, 2000),
+            (SERVER, SERVER_IP, 69),
+            &rrq(),
+        );
+        refused.tftp(
+            "lan",
+            210,
+            (SERVER, SERVER_IP, 3000),
+            (CLIENT, YIADDR, 2000),
+            &Packet::Error {
+                code: tftp::ErrorCode::AccessViolation,
+                message: "absolute path outside the root".into(),
+            },
+        );
+        assert_eq!(arp_02(&refused.done()), Outcome::Pass);
     }
 
     #[test]
