@@ -583,7 +583,9 @@ async fn run_inner(
     // Rules first: whether the run may be accepted as a golden file depends on them.
     let steps_failed = !result.failures.is_empty();
     let mut rule_failures = Vec::new();
-    for (rule, outcome) in rules::evaluate(&trace) {
+    let outcomes = rules::evaluate(&trace);
+    for (rule, outcome) in &outcomes {
+        let (rule, outcome) = (*rule, outcome.clone());
         let expected = sc.expect.rules.get(rule.id).map(|s| s.get_ref().clone());
         let detail = match &outcome {
             Outcome::Fail(v) => Some(format!(
@@ -667,6 +669,9 @@ async fn run_inner(
                 }
                 Comparison::Differs { path, diff } => {
                     let pending = golden::write_pending(&own, &text)?;
+                    // The report shows golden and actual side by side.
+                    let golden = golden::contents(&std::fs::read_to_string(&path)?);
+                    std::fs::write(dir.join(crate::report::artifacts::GOLDEN), golden)?;
                     if is_own {
                         result.failures.push(format!(
                             "trace differs from {} (pcaps in {}; pending {}):\n{diff}",
@@ -710,6 +715,7 @@ async fn run_inner(
         })
         .collect();
     std::fs::write(dir.join("rules.txt"), rules_text)?;
+    crate::report::artifacts::write(sc, &topo, &trace, &outcomes, &report, dir)?;
     Ok(())
 }
 

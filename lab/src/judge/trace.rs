@@ -270,6 +270,16 @@ impl Trace {
         self.render(collapse, true)
     }
 
+    /// Every frame's normalized line (as in the golden text, same tokens), in frame order;
+    /// `None` for frames traces leave out. Reports show these next to the ladder diagram.
+    pub fn frame_lines(&self) -> Vec<Option<String>> {
+        let mut tokens = Tokens::default();
+        self.frames
+            .iter()
+            .map(|f| self.line(f, &mut tokens))
+            .collect()
+    }
+
     fn render(&self, collapse: Collapse, numbers: bool) -> String {
         let mut tokens = Tokens::default();
         // Lines per segment, each with the frame number it came from.

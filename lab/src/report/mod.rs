@@ -1,5 +1,9 @@
 //! Reports of a run: the terminal summary, a JSON summary and JUnit XML for CI systems.
 
+pub mod artifacts;
+pub mod ladder;
+pub mod pcapng;
+
 use serde::Serialize;
 use std::fmt::Write as _;
 use std::path::PathBuf;

@@ -16,7 +16,7 @@ mod relay;
 mod security;
 mod server;
 #[cfg(test)]
-mod testkit;
+pub(crate) mod testkit;
 mod tftp;
 
 use crate::judge::trace::Trace;
