@@ -178,6 +178,10 @@ fn run(a: RunArgs) -> anyhow::Result<()> {
         .clone()
         .unwrap_or_else(|| project_dir("scenarios"));
     let scenarios = load_all(&a.scenarios, &scenario_dir)?;
+    let about = scenarios
+        .iter()
+        .map(|s| (s.name.clone(), s.about.clone()))
+        .collect();
     let mut impls = std::collections::BTreeMap::new();
     for i in &a.impls {
         let (k, v) = i
@@ -221,6 +225,14 @@ fn run(a: RunArgs) -> anyhow::Result<()> {
     let outcome = batch::run(jobs, a.jobs)?;
     let results: Vec<_> = outcome.results.into_iter().flatten().collect();
     print!("{}", bootlab_lab::report::summary(&results));
+    let page = bootlab_lab::report::html::Page {
+        title: "bootlab run".into(),
+        about,
+    };
+    match bootlab_lab::report::html::write(&opts.out, &results, &page) {
+        Ok(p) => println!("report: {}", p.display()),
+        Err(e) => eprintln!("bootlab: the HTML report could not be written: {e}"),
+    }
     if let Some(p) = &a.junit {
         std::fs::write(p, bootlab_lab::report::junit(&results))?;
     }

@@ -627,11 +627,17 @@ async fn run_inner(
             )),
         };
         rule_failures.extend(problem);
+        let (segment, frame) = match &outcome {
+            Outcome::Fail(v) => (Some(v.segment.clone()), (v.frame > 0).then_some(v.frame)),
+            _ => (None, None),
+        };
         result.rules.push(RuleResult {
             id: rule.id.to_string(),
             outcome: outcome.word().into(),
             expected: expected.as_ref().map(|e| e.outcome().to_string()),
             detail,
+            segment,
+            frame,
         });
     }
     let judged_failing = steps_failed || !rule_failures.is_empty();

@@ -1,6 +1,7 @@
 //! Reports of a run: the terminal summary, a JSON summary and JUnit XML for CI systems.
 
 pub mod artifacts;
+pub mod html;
 pub mod ladder;
 pub mod pcapng;
 
@@ -72,6 +73,12 @@ pub struct RuleResult {
     pub expected: Option<String>,
     /// Details of the first violation: segment, frame number in its pcap, message.
     pub detail: Option<String>,
+    /// The segment of the first violation (reports link it to the frame).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub segment: Option<String>,
+    /// The frame of the first violation in its segment's pcap; `None` for an absence.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub frame: Option<usize>,
 }
 
 /// The result of one scenario run.
