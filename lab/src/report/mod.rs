@@ -2,6 +2,7 @@
 
 pub mod artifacts;
 pub mod html;
+pub mod junit;
 pub mod ladder;
 pub mod pcapng;
 
@@ -163,73 +164,9 @@ pub fn json(results: &[ScenarioResult]) -> String {
     serde_json::to_string_pretty(results).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"))
 }
 
-fn xml_escape(s: &str) -> String {
-    s.chars()
-        .map(|c| match c {
-            '<' => "&lt;".to_string(),
-            '>' => "&gt;".to_string(),
-            '&' => "&amp;".to_string(),
-            '"' => "&quot;".to_string(),
-            c if (c as u32) < 0x20 && c != '\n' && c != '\t' => String::new(),
-            c => c.to_string(),
-        })
-        .collect()
-}
-
-/// JUnit XML: one testsuite, one testcase per scenario run.
+/// JUnit XML: a test case per scenario run and per failing rule (see [`junit`]).
 pub fn junit(results: &[ScenarioResult]) -> String {
-    let failures = results
-        .iter()
-        .filter(|r| r.verdict == Verdict::Fail)
-        .count();
-    let errors = results
-        .iter()
-        .filter(|r| r.verdict == Verdict::Error)
-        .count();
-    let skipped = results
-        .iter()
-        .filter(|r| !r.verdict.is_failure() && r.verdict != Verdict::Pass)
-        .count();
-    let total: f64 = results.iter().map(|r| r.duration.as_secs_f64()).sum();
-    let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
-    let _ = writeln!(out, "<testsuite name=\"bootlab\" tests=\"{}\" failures=\"{failures}\" errors=\"{errors}\" skipped=\"{skipped}\" time=\"{total:.3}\">", results.len());
-    for r in results {
-        let _ = write!(
-            out,
-            "  <testcase classname=\"bootlab.{}\" name=\"{}#{}\" time=\"{:.3}\"",
-            xml_escape(&r.implementation),
-            xml_escape(&r.scenario),
-            r.repetition,
-            r.duration.as_secs_f64()
-        );
-        let body = xml_escape(&r.failures.join("\n"));
-        match r.verdict {
-            Verdict::Pass => out.push_str("/>\n"),
-            Verdict::Fail => {
-                let _ = writeln!(
-                    out,
-                    ">\n    <failure message=\"{}\">{body}</failure>\n  </testcase>",
-                    xml_escape(r.failures.first().map(String::as_str).unwrap_or("failed"))
-                );
-            }
-            Verdict::Error => {
-                let _ = writeln!(
-                    out,
-                    ">\n    <error message=\"{}\">{body}</error>\n  </testcase>",
-                    xml_escape(r.failures.first().map(String::as_str).unwrap_or("error"))
-                );
-            }
-            v => {
-                let _ = writeln!(
-                    out,
-                    ">\n    <skipped message=\"{}\"/>\n  </testcase>",
-                    xml_escape(&format!("{}: {}", v.word(), r.failures.join("; ")))
-                );
-            }
-        }
-    }
-    out.push_str("</testsuite>\n");
-    out
+    junit::render(results)
 }
 
 #[cfg(test)]
@@ -251,13 +188,6 @@ mod tests {
             rules: vec![],
             artifacts: PathBuf::from("out/arp-less-client"),
         }
-    }
-
-    #[test]
-    fn junit_marks_failures_and_escapes() {
-        let x = junit(&[result(Verdict::Pass), result(Verdict::Fail)]);
-        assert!(x.contains("tests=\"2\" failures=\"1\""), "{x}");
-        assert!(x.contains("golden &lt;diff&gt;"), "{x}");
     }
 
     #[test]
