@@ -31,6 +31,7 @@ PACKAGES=(
   dnsmasq udhcpd udhcpc busybox dhcpcd-base
   tftpd-hpa tftp-hpa atftp bootp
   qemu-system-x86 ipxe-qemu
+  chromium  # the HTML report's browser test (lab/tests/report_outputs.rs)
 )
 # Conflict with the above: unpacked privately under $PEERS_DIR/<package>/.
 PRIVATE_PACKAGES=(dhcp-helper atftpd)

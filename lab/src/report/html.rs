@@ -123,6 +123,9 @@ const SCRIPT: &str = r#"
       el.classList.toggle('hidden',(only.checked&&!failed)||!hit);
     });
   }
+  var params=new URLSearchParams(location.search);
+  if(params.get('only')==='failed'){only.checked=true;}
+  if(params.get('q')){text.value=params.get('q');}
   only.addEventListener('change',apply);
   text.addEventListener('input',apply);
   apply();

@@ -1,0 +1,449 @@
+//! What a run leaves for people, checked on real runs: the pcapng as Wireshark (tshark) reads it
+//! (segment names, role names, a comment at every frame where a rule failed), `index.html`
+//! (every link resolves, every run has its ladder), JUnit (failure text in the body), and the
+//! report in a real browser (headless Debian chromium: verdicts, ladders, links in the DOM after
+//! the scripts ran, no console errors).
+//!
+//! One `bootlab run` of three scenarios serves every test: relay-one-hop (two segments, a relay)
+//! against a golden file altered here so the run fails with a golden difference;
+//! q164394-nt4-arp-cache (passes, with the rule failures it reproduces); bootp-static-binding
+//! (passes clean). tshark is required (CI installs it). Chromium is required in CI (`CI=true`);
+//! elsewhere the browser test says it is skipped when chromium is missing.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
+
+const SCENARIOS: [&str; 3] = [
+    "relay-one-hop",
+    "q164394-nt4-arp-cache",
+    "bootp-static-binding",
+];
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+struct Run {
+    out: PathBuf,
+    junit: PathBuf,
+    text: String,
+}
+
+/// Runs the three scenarios once for all tests of this file.
+fn run() -> &'static Run {
+    static RUN: OnceLock<Run> = OnceLock::new();
+    RUN.get_or_init(|| {
+        let base = repo().join("target").join("report-outputs");
+        let _ = std::fs::remove_dir_all(&base);
+        let golden = base.join("golden");
+        std::fs::create_dir_all(&golden).expect("golden copy");
+        for e in std::fs::read_dir(repo().join("golden")).expect("golden/") {
+            let p = e.expect("golden entry").path();
+            if let Some(name) = p.file_name() {
+                std::fs::copy(&p, golden.join(name)).expect("copy golden file");
+            }
+        }
+        // One changed field in relay-one-hop's golden trace: the run must fail on it.
+        let f = golden.join("relay-one-hop.snap");
+        let text = std::fs::read_to_string(&f).expect("relay-one-hop golden");
+        assert!(
+            text.contains("hops=1"),
+            "the golden trace shows the relay's hops"
+        );
+        std::fs::write(&f, text.replacen("hops=1", "hops=7", 1)).expect("alter golden");
+
+        let out = base.join("runs");
+        let junit = base.join("junit.xml");
+        let o = Command::new(env!("CARGO_BIN_EXE_bootlab"))
+            .current_dir(repo())
+            .arg("run")
+            .args(SCENARIOS)
+            .arg("--out")
+            .arg(&out)
+            .arg("--golden-dir")
+            .arg(&golden)
+            .arg("--junit")
+            .arg(&junit)
+            .output()
+            .expect("bootlab runs");
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        );
+        assert!(
+            !o.status.success(),
+            "relay-one-hop must fail on its altered golden file:\n{text}"
+        );
+        Run { out, junit, text }
+    })
+}
+
+/// `tshark -r FILE -N n -T fields -e ...`: one vector of fields per frame.
+fn tshark(file: &Path, fields: &[&str]) -> Vec<Vec<String>> {
+    let mut cmd = Command::new("tshark");
+    cmd.arg("-r")
+        .arg(file)
+        .args(["-N", "n", "-T", "fields", "-E", "occurrence=a"]);
+    for f in fields {
+        cmd.args(["-e", f]);
+    }
+    let o = cmd
+        .output()
+        .expect("tshark is installed (ci/install-debian-packages.sh)");
+    assert!(
+        o.status.success(),
+        "tshark {}: {}",
+        file.display(),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    String::from_utf8_lossy(&o.stdout)
+        .lines()
+        .map(|l| l.split('\t').map(str::to_string).collect())
+        .collect()
+}
+
+/// Segment pcaps of a run directory: name -> frame count (by tshark).
+fn segment_pcaps(dir: &Path) -> BTreeMap<String, usize> {
+    let mut m = BTreeMap::new();
+    for e in std::fs::read_dir(dir).expect("run directory") {
+        let p = e.expect("entry").path();
+        if p.extension().is_some_and(|x| x == "pcap") {
+            let name = p
+                .file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            m.insert(name, tshark(&p, &["frame.number"]).len());
+        }
+    }
+    m
+}
+
+#[test]
+fn pcapng_shows_segment_names_and_role_names() {
+    let r = run();
+    let expect_hosts: BTreeMap<&str, &[&str]> = [
+        ("relay-one-hop", &["client", "router", "server"][..]),
+        ("q164394-nt4-arp-cache", &["rom", "server"][..]),
+        ("bootp-static-binding", &["client", "server"][..]),
+    ]
+    .into_iter()
+    .collect();
+    for sc in SCENARIOS {
+        let dir = r.out.join(sc);
+        let file = dir.join("capture.pcapng");
+        let frames = tshark(
+            &file,
+            &["frame.interface_name", "ip.src_host", "ip.dst_host"],
+        );
+        let pcaps = segment_pcaps(&dir);
+        assert_eq!(
+            frames.len(),
+            pcaps.values().sum::<usize>(),
+            "{sc}: every segment's frames are in the pcapng"
+        );
+        let mut per_interface: BTreeMap<String, usize> = BTreeMap::new();
+        let mut hosts = BTreeSet::new();
+        for f in &frames {
+            *per_interface.entry(f[0].clone()).or_default() += 1;
+            hosts.extend(f[1..].iter().filter(|h| !h.is_empty()).cloned());
+        }
+        let nonempty: BTreeMap<String, usize> = pcaps.into_iter().filter(|(_, n)| *n > 0).collect();
+        assert_eq!(
+            per_interface, nonempty,
+            "{sc}: each frame on the interface named after its segment"
+        );
+        for h in expect_hosts[sc] {
+            assert!(
+                hosts.contains(*h),
+                "{sc}: Wireshark names {h}; it showed {hosts:?}"
+            );
+        }
+    }
+}
+
+#[test]
+fn pcapng_comments_every_failed_rule_at_its_frame() {
+    let r = run();
+    let dir = r.out.join("q164394-nt4-arp-cache");
+    let frames = tshark(
+        &dir.join("capture.pcapng"),
+        &["frame.interface_name", "frame.comment"],
+    );
+    // Number the frames per interface as the segment pcaps do.
+    let mut seen: BTreeMap<String, usize> = BTreeMap::new();
+    let mut comments: BTreeMap<(String, usize), String> = BTreeMap::new();
+    for f in &frames {
+        let n = seen.entry(f[0].clone()).or_default();
+        *n += 1;
+        comments.insert((f[0].clone(), *n), f.get(1).cloned().unwrap_or_default());
+    }
+    let rules = std::fs::read_to_string(dir.join("rules.txt")).expect("rules.txt");
+    let re = regex::Regex::new(r"^(\S+) fail \((\S+) frame (\d+): ").expect("pattern");
+    let mut checked = 0;
+    for line in rules.lines() {
+        let Some(c) = re.captures(line) else { continue };
+        let n: usize = c[3].parse().expect("frame number");
+        if n == 0 {
+            continue;
+        }
+        let comment = &comments[&(c[2].to_string(), n)];
+        assert!(
+            comment.contains(&format!("{} failed", &c[1])),
+            "{} frame {n} carries a comment for {}: {comment:?}",
+            &c[2],
+            &c[1]
+        );
+        checked += 1;
+    }
+    assert!(
+        checked >= 3,
+        "the reproduction fails rules at frames:\n{rules}"
+    );
+    let uncommented_failures = comments.values().filter(|c| c.contains("failed")).count();
+    assert!(uncommented_failures >= 3);
+}
+
+#[test]
+fn pcapng_maps_hardware_addresses_to_host_names() {
+    use pcap_file::pcapng::blocks::name_resolution::Record;
+    use pcap_file::pcapng::{Block, PcapNgReader};
+    let r = run();
+    let dir = r.out.join("q164394-nt4-arp-cache");
+    // The boot ROM never has an address of its own on the wire before its reply: name its MAC.
+    let rom_mac = tshark(&dir.join("capture.pcapng"), &["eth.src"])
+        .first()
+        .map(|f| f[0].clone())
+        .expect("a first frame from the ROM");
+    let f = std::fs::File::open(dir.join("capture.pcapng")).expect("pcapng");
+    let mut reader = PcapNgReader::new(f).expect("a pcapng");
+    let mut eui48 = Vec::new();
+    while let Some(b) = reader.next_block() {
+        if let Block::NameResolution(nrb) = b.expect("block") {
+            for rec in nrb.records {
+                if let Record::Unknown(u) = rec {
+                    if u.type_ == 3 && u.value.len() > 6 {
+                        let mac: Vec<String> =
+                            u.value[..6].iter().map(|b| format!("{b:02x}")).collect();
+                        let name = String::from_utf8_lossy(&u.value[6..])
+                            .trim_end_matches('\0')
+                            .to_string();
+                        eui48.push((mac.join(":"), name));
+                    }
+                }
+            }
+        }
+    }
+    assert!(
+        eui48.contains(&(rom_mac.clone(), "rom".to_string())),
+        "an EUI-48 record names {rom_mac} rom: {eui48:?}"
+    );
+}
+
+/// Every `href` and `id` of a page.
+fn hrefs_and_ids(html: &str) -> (Vec<String>, BTreeSet<String>) {
+    let href = regex::Regex::new(r#"href="([^"]*)""#).expect("pattern");
+    let id = regex::Regex::new(r#"\bid="([^"]*)""#).expect("pattern");
+    (
+        href.captures_iter(html).map(|c| c[1].to_string()).collect(),
+        id.captures_iter(html).map(|c| c[1].to_string()).collect(),
+    )
+}
+
+#[test]
+fn index_html_links_resolve_and_every_run_has_a_ladder() {
+    let r = run();
+    let page = r.out.join("index.html");
+    let html = std::fs::read_to_string(&page).expect("index.html");
+    assert!(
+        r.text.contains("report: "),
+        "the run names its report:\n{}",
+        r.text
+    );
+    let (hrefs, ids) = hrefs_and_ids(&html);
+    for h in &hrefs {
+        match h.strip_prefix('#') {
+            Some(anchor) => assert!(ids.contains(anchor), "#{anchor} points at an element"),
+            None => assert!(r.out.join(h).exists(), "{h} links to a file of the run"),
+        }
+    }
+    for sc in SCENARIOS {
+        assert!(ids.contains(&format!("run-{sc}")), "a section for {sc}");
+        assert!(
+            hrefs.contains(&format!("{sc}/capture.pcapng")),
+            "{sc} links its pcapng"
+        );
+    }
+    assert_eq!(
+        html.matches("<svg ").count(),
+        SCENARIOS.len(),
+        "a ladder per run"
+    );
+    // The failing run explains itself: the golden difference side by side, the changed word marked.
+    assert!(
+        html.contains("<del>hops=7</del>"),
+        "golden side marks hops=7"
+    );
+    assert!(
+        html.contains("<ins>hops=1</ins>"),
+        "actual side marks hops=1"
+    );
+    // Rule failures of the reproduction link to their frames.
+    assert!(html.contains("href=\"#run-q164394-nt4-arp-cache-f-lan-4\""));
+    let ladder = std::fs::read_to_string(r.out.join("relay-one-hop").join("ladder.mmd"))
+        .expect("ladder.mmd");
+    assert!(ladder.starts_with("sequenceDiagram\n"), "{ladder}");
+}
+
+#[test]
+fn junit_keeps_the_failure_text_in_the_body_and_names_the_artifacts() {
+    let r = run();
+    let x = std::fs::read_to_string(&r.junit).expect("junit.xml");
+    let failure = regex::Regex::new(r"(?s)<failure [^>]*>(.*?)</failure>").expect("pattern");
+    let bodies: Vec<String> = failure
+        .captures_iter(&x)
+        .map(|c| c[1].to_string())
+        .collect();
+    assert!(
+        bodies
+            .iter()
+            .any(|b| b.contains("trace differs") && b.contains("\n-") && b.contains("hops=7")),
+        "the golden diff, newlines kept, is a failure's body: {x}"
+    );
+    assert!(
+        x.contains("name=\"q164394-nt4-arp-cache#1/ADDR-ARP-01\""),
+        "{x}"
+    );
+    assert!(x.contains("capture.pcapng: "), "{x}");
+}
+
+/// The headless chromium of Debian, if installed.
+fn chromium() -> Option<PathBuf> {
+    ["chromium", "chromium-browser"].iter().find_map(|c| {
+        Command::new("sh")
+            .args(["-c", &format!("command -v {c}")])
+            .output()
+            .ok()
+            .filter(|o| o.status.success())
+            .map(|o| PathBuf::from(String::from_utf8_lossy(&o.stdout).trim()))
+    })
+}
+
+/// Loads a URL in headless chromium: the DOM after scripts ran, and the console messages.
+fn load(chromium: &Path, url: &str) -> (String, Vec<String>) {
+    let profile = std::env::temp_dir().join(format!(
+        "bootlab-chromium-{}-{}",
+        std::process::id(),
+        url.len()
+    ));
+    let o = Command::new(chromium)
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--enable-logging=stderr",
+            "--v=0",
+        ])
+        .arg(format!("--user-data-dir={}", profile.display()))
+        .arg("--dump-dom")
+        .arg(url)
+        .output()
+        .expect("chromium runs");
+    let _ = std::fs::remove_dir_all(&profile);
+    let console = String::from_utf8_lossy(&o.stderr)
+        .lines()
+        .filter(|l| l.contains(":CONSOLE"))
+        .map(str::to_string)
+        .collect();
+    (String::from_utf8_lossy(&o.stdout).into_owned(), console)
+}
+
+/// Chromium, or `None` with a message when it may be skipped (absent and not in CI).
+fn browser_or_skip() -> Option<PathBuf> {
+    match chromium() {
+        Some(c) => Some(c),
+        None if std::env::var("CI").as_deref() == Ok("true") => {
+            panic!("chromium is not installed; CI installs it (ci/install-debian-packages.sh)")
+        }
+        None => {
+            eprintln!("SKIPPED: chromium is not installed (apt-get install chromium); the browser test runs in CI");
+            None
+        }
+    }
+}
+
+#[test]
+fn browser_check_catches_console_errors() {
+    let Some(c) = browser_or_skip() else { return };
+    let dir = std::env::temp_dir().join(format!("bootlab-console-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let page = dir.join("bad.html");
+    std::fs::write(
+        &page,
+        "<!doctype html><p id=x>x</p><script>undefinedFunction();</script>",
+    )
+    .expect("page");
+    let (dom, console) = load(&c, &format!("file://{}", page.display()));
+    let _ = std::fs::remove_dir_all(&dir);
+    assert!(dom.contains("id=\"x\""), "the DOM is dumped: {dom}");
+    assert!(
+        console.iter().any(|l| l.contains("undefinedFunction")),
+        "a script error shows in the console lines: {console:?}"
+    );
+}
+
+#[test]
+fn report_in_a_real_browser_shows_verdicts_ladders_and_links() {
+    let Some(c) = browser_or_skip() else { return };
+    let r = run();
+    let page = r.out.join("index.html");
+    let url = format!("file://{}", page.display());
+    let (dom, console) = load(&c, &url);
+    assert!(console.is_empty(), "no console messages: {console:?}");
+    let section = |sc: &str| {
+        let re = regex::Regex::new(&format!(
+            r#"<section class="run (\w+)" id="run-{sc}"[^>]*data-verdict="([^"]+)""#
+        ))
+        .expect("pattern");
+        re.captures(&dom)
+            .map(|c| (c[1].to_string(), c[2].to_string()))
+    };
+    assert_eq!(
+        section("relay-one-hop"),
+        Some(("fail".into(), "FAIL".into()))
+    );
+    assert_eq!(
+        section("q164394-nt4-arp-cache"),
+        Some(("pass".into(), "pass".into()))
+    );
+    assert_eq!(
+        dom.matches("<svg ").count(),
+        SCENARIOS.len(),
+        "ladders in the DOM"
+    );
+    assert!(
+        dom.contains("class=\"frame fail\""),
+        "failed frames marked on a ladder"
+    );
+    assert!(dom.contains("href=\"relay-one-hop/capture.pcapng\""));
+    assert!(dom.contains("<del>hops=7</del>"));
+
+    // The filter script ran: with ?only=failed, passing runs are hidden and the failing one is not.
+    let (filtered, console) = load(&c, &format!("{url}?only=failed"));
+    assert!(console.is_empty(), "no console messages: {console:?}");
+    assert!(
+        filtered.contains("class=\"run pass hidden\" id=\"run-bootp-static-binding\""),
+        "a passing run is hidden"
+    );
+    assert!(
+        filtered.contains("class=\"run fail\" id=\"run-relay-one-hop\""),
+        "the failing run stays"
+    );
+}
