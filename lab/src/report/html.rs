@@ -245,7 +245,7 @@ fn run_section(o: &mut String, out: &Path, r: &ScenarioResult, page: &Page) {
     }
     rules_table(o, r, &prefix);
     if golden_differs {
-        golden_diff(o, &r.artifacts);
+        golden_diff(o, &r.artifacts, &prefix);
     }
     if let Some(l) = &ladder {
         frame_list(o, l, &prefix, r.verdict.is_failure());
@@ -429,20 +429,58 @@ fn rules_table(o: &mut String, r: &ScenarioResult, prefix: &str) {
 }
 
 /// The golden trace and this run's, side by side, changed words marked.
-fn golden_diff(o: &mut String, dir: &Path) {
+fn golden_diff(o: &mut String, dir: &Path, prefix: &str) {
     let (Ok(golden), Ok(actual)) = (
         std::fs::read_to_string(dir.join(artifacts::GOLDEN)),
         std::fs::read_to_string(dir.join(artifacts::TRACE)),
     ) else {
         return;
     };
+    // `trace-annotated.txt` has the same lines as `trace.txt`, each led by `SEGMENT #N`.
+    let annotated = std::fs::read_to_string(dir.join("trace-annotated.txt")).unwrap_or_default();
+    let links: Vec<Option<(String, String)>> = annotated
+        .lines()
+        .map(|l| {
+            let mut w = l.split_whitespace();
+            let seg = w.next()?;
+            let n: usize = w.next()?.strip_prefix('#')?.parse().ok()?;
+            Some((
+                format!("#{}", frame_id(prefix, seg, n)),
+                format!("{seg} frame {n}"),
+            ))
+        })
+        .collect();
     o.push_str("<h3>Golden difference</h3>\n");
-    o.push_str(&side_by_side(&golden, &actual));
+    let diff = TextDiff::from_lines(golden.as_str(), actual.as_str());
+    let first = diff.ops().iter().find(|op| op.tag() != DiffTag::Equal);
+    if let Some(op) = first {
+        let j = op.new_range().start;
+        match links.get(j).cloned().flatten() {
+            Some((href, label)) if !op.new_range().is_empty() => {
+                let _ = writeln!(
+                    o,
+                    "<p>First difference: line {} of this run's trace, frame <a href=\"{}\">{}</a> on the ladder.</p>",
+                    j + 1,
+                    escape(&href),
+                    escape(&label)
+                );
+            }
+            _ => {
+                let _ = writeln!(
+                    o,
+                    "<p>First difference: golden line {} is missing from this run's trace (after its line {j}).</p>",
+                    op.old_range().start + 1
+                );
+            }
+        }
+    }
+    o.push_str(&side_by_side(&golden, &actual, &links));
 }
 
 /// A side-by-side diff table of two texts: golden on the left, actual on the right, three lines of
 /// context around each change, changed words in `<del>`/`<ins>`.
-pub fn side_by_side(golden: &str, actual: &str) -> String {
+/// `links[j]`, when present, links line `j` of `actual` to its frame.
+pub fn side_by_side(golden: &str, actual: &str, links: &[Option<(String, String)>]) -> String {
     let diff = TextDiff::from_lines(golden, actual);
     let old: Vec<&str> = diff.old_slices().to_vec();
     let new: Vec<&str> = diff.new_slices().to_vec();
@@ -465,17 +503,18 @@ pub fn side_by_side(golden: &str, actual: &str) -> String {
                             Some((j, esc_line(new[j]))),
                             "",
                             "",
+                            links,
                         );
                     }
                 }
                 DiffTag::Delete => {
                     for i in or.clone() {
-                        row(&mut o, Some((i, esc_line(old[i]))), None, "del", "");
+                        row(&mut o, Some((i, esc_line(old[i]))), None, "del", "", links);
                     }
                 }
                 DiffTag::Insert => {
                     for j in nr.clone() {
-                        row(&mut o, None, Some((j, esc_line(new[j]))), "", "ins");
+                        row(&mut o, None, Some((j, esc_line(new[j]))), "", "ins", links);
                     }
                 }
                 DiffTag::Replace => {
@@ -483,13 +522,13 @@ pub fn side_by_side(golden: &str, actual: &str) -> String {
                         match pair {
                             (Some(i), Some(j)) => {
                                 let (a, b) = words(old[i], new[j]);
-                                row(&mut o, Some((i, a)), Some((j, b)), "del", "ins");
+                                row(&mut o, Some((i, a)), Some((j, b)), "del", "ins", links);
                             }
                             (Some(i), None) => {
-                                row(&mut o, Some((i, esc_line(old[i]))), None, "del", "")
+                                row(&mut o, Some((i, esc_line(old[i]))), None, "del", "", links)
                             }
                             (None, Some(j)) => {
-                                row(&mut o, None, Some((j, esc_line(new[j]))), "", "ins")
+                                row(&mut o, None, Some((j, esc_line(new[j]))), "", "ins", links)
                             }
                             (None, None) => {}
                         }
@@ -533,20 +572,40 @@ fn esc_line(s: &str) -> String {
     escape(s.trim_end_matches('\n'))
 }
 
-fn row(o: &mut String, l: Option<(usize, String)>, r: Option<(usize, String)>, lc: &str, rc: &str) {
-    let cell = |o: &mut String, side: Option<(usize, String)>, class: &str| match side {
+fn row(
+    o: &mut String,
+    l: Option<(usize, String)>,
+    r: Option<(usize, String)>,
+    lc: &str,
+    rc: &str,
+    links: &[Option<(String, String)>],
+) {
+    o.push_str("<tr>");
+    match l {
         Some((n, t)) => {
             let _ = write!(
                 o,
-                "<td class=\"n\">{}</td><td class=\"{class}\">{t}</td>",
+                "<td class=\"n\">{}</td><td class=\"{lc}\">{t}</td>",
                 n + 1
             );
         }
         None => o.push_str("<td class=\"n\"></td><td></td>"),
-    };
-    o.push_str("<tr>");
-    cell(o, l, lc);
-    cell(o, r, rc);
+    }
+    match r {
+        Some((n, t)) => {
+            let num = match links.get(n).cloned().flatten() {
+                Some((href, label)) => format!(
+                    "<a href=\"{}\" title=\"{}\">{}</a>",
+                    escape(&href),
+                    escape(&label),
+                    n + 1
+                ),
+                None => (n + 1).to_string(),
+            };
+            let _ = write!(o, "<td class=\"n\">{num}</td><td class=\"{rc}\">{t}</td>");
+        }
+        None => o.push_str("<td class=\"n\"></td><td></td>"),
+    }
     o.push_str("</tr>\n");
 }
 
@@ -635,7 +694,7 @@ mod tests {
 
     #[test]
     fn side_by_side_marks_changed_words() {
-        let t = side_by_side("a 1\nb secs=0 x\nc\n", "a 1\nb secs=4 x\nc\n");
+        let t = side_by_side("a 1\nb secs=0 x\nc\n", "a 1\nb secs=4 x\nc\n", &[]);
         assert!(t.contains("<del>secs=0</del>"), "{t}");
         assert!(t.contains("<ins>secs=4</ins>"), "{t}");
         assert!(t.contains("<td class=\"n\">2</td>"), "{t}");
