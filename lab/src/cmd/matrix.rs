@@ -557,7 +557,10 @@ fn write_files(m: &Matrix, out: &Path) -> anyhow::Result<()> {
     std::fs::create_dir_all(out)?;
     let md = markdown(m);
     std::fs::write(out.join("matrix.md"), &md)?;
-    std::fs::write(out.join("matrix.html"), html(m))?;
+    std::fs::write(
+        out.join("matrix.html"),
+        super::matrix_page::render(m, Some(out)),
+    )?;
     std::fs::write(out.join("matrix.json"), serde_json::to_string_pretty(m)?)?;
     print!("{md}");
     eprintln!(
@@ -948,13 +951,6 @@ pub fn markdown(m: &Matrix) -> String {
     o
 }
 
-fn html_escape(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-}
-
 /// What each status means; every peer runs on real time, ours on the scenario's time-scale.
 pub const LEGEND: &str = "Statuses: `pass` conformant; `fail` violates a rule at a frame, or a step or rule expectation failed; \
 `changed` the trace differs from the peer's own reviewed golden file; `differs` steps and rules held but the trace differs from ours \
@@ -963,70 +959,9 @@ scenario needs, the cell was tried and failed (the detail is the evidence); `unt
 the scenario needs; `error` the lab failed. Clocks: every peer runs on real time; ours on the scenario's time-scale, and timing \
 rules judge each frame in its sender's clock.";
 
-/// The matrix as a standalone HTML page (colours per status, the detail as a tooltip and below).
+/// The matrix as a standalone HTML page (see [`super::matrix_page`]), links as absolute paths.
 pub fn html(m: &Matrix) -> String {
-    let mut o = String::from(
-        "<!doctype html>\n<html><head><meta charset=\"utf-8\"><title>bootlab interop matrix</title><style>\n\
-         body{font-family:sans-serif}table{border-collapse:collapse;margin-bottom:1.5em}td,th{border:1px solid #999;padding:3px 6px;font-size:90%}\n\
-         .pass{background:#cfc}.fail,.error{background:#fcc}.changed{background:#fdb}.differs{background:#def}.n-a,.untested{background:#eee}.not-installed,.needs-root{background:#ffc}small{color:#555}\n\
-         </style></head><body>\n<h1>Interop matrix</h1>\n",
-    );
-    let c = counts(&m.cells);
-    let summary: Vec<String> = c.iter().map(|(s, n)| format!("{n} {}", s.word())).collect();
-    let _ = writeln!(
-        o,
-        "<p>{} cells: {} ({:.0} s).</p>",
-        m.cells.len(),
-        html_escape(&summary.join(", ")),
-        m.seconds
-    );
-    for (kind, profiles, scenarios) in layout(&m.cells) {
-        let _ = writeln!(
-            o,
-            "<h2>{}</h2>\n<table><tr><th>scenario</th>",
-            html_escape(kind.as_str())
-        );
-        for p in &profiles {
-            let _ = write!(o, "<th>{}</th>", html_escape(p));
-        }
-        o.push_str("</tr>\n");
-        for sc in &scenarios {
-            let _ = write!(o, "<tr><td>{}</td>", html_escape(sc));
-            for p in &profiles {
-                match m
-                    .cells
-                    .iter()
-                    .find(|c| c.kind == kind && &c.profile == p && &c.scenario == sc)
-                {
-                    None => o.push_str("<td></td>"),
-                    Some(cell) => {
-                        let class = cell.status.word().replace([' ', '/'], "-");
-                        let _ = write!(
-                            o,
-                            "<td class=\"{class}\" title=\"{}\">{}{}<br><small>{}</small></td>",
-                            html_escape(&cell.detail),
-                            cell.status.word(),
-                            if cell.golden && cell.status == Status::Pass {
-                                "*"
-                            } else {
-                                ""
-                            },
-                            html_escape(&short(&cell.detail, 120))
-                        );
-                    }
-                }
-            }
-            o.push_str("</tr>\n");
-        }
-        o.push_str("</table>\n");
-    }
-    let _ = writeln!(o, "<p><small>{}</small></p>", html_escape(LEGEND));
-    o.push_str("<h2>Findings</h2>\n<ul>\n");
-    for f in &m.findings {
-        let _ = writeln!(o, "<li>{}</li>", html_escape(f));
-    }
-    o.push_str("</ul>\n</body></html>\n");
-    o
+    super::matrix_page::render(m, None)
 }
 
 /// Writes the record of `m` to `path`, merged with the record already there (see [`merge_record`]).

@@ -2,4 +2,5 @@
 
 pub mod decode;
 pub mod matrix;
+pub mod matrix_page;
 pub mod review;

@@ -379,6 +379,7 @@ pub async fn run(sc: &Scenario, opts: &Options, repetition: u32) -> ScenarioResu
         artifacts.join("result.json"),
         crate::report::json(std::slice::from_ref(&result)),
     );
+    let _ = crate::report::html::write_run(&result, &sc.about);
     result
 }
 

@@ -35,16 +35,42 @@ pub fn write(out: &Path, results: &[ScenarioResult], page: &Page) -> std::io::Re
     Ok(path)
 }
 
-/// A stable element id for one run.
-fn run_id(r: &ScenarioResult) -> String {
-    let mut id = format!("run-{}", slug(&r.scenario));
-    if r.implementation != "ours" {
-        let _ = write!(id, "-{}", slug(&r.implementation));
+/// The page of a single run, `report.html` in its artifact directory (the runner writes it for
+/// every run, so each matrix cell has one too).
+pub const RUN_PAGE: &str = "report.html";
+
+/// Writes a run's own page into its artifact directory.
+pub fn write_run(r: &ScenarioResult, about: &str) -> std::io::Result<PathBuf> {
+    let page = Page {
+        title: format!("bootlab: {} [{}]", r.scenario, r.implementation),
+        about: [(r.scenario.clone(), about.to_string())]
+            .into_iter()
+            .collect(),
+    };
+    let path = r.artifacts.join(RUN_PAGE);
+    std::fs::write(&path, render(&r.artifacts, std::slice::from_ref(r), &page))?;
+    Ok(path)
+}
+
+/// A stable element id for one run: `run-SCENARIO[-IMPLEMENTATION][-REPETITION]`.
+pub fn run_anchor(scenario: &str, implementation: &str, repetition: u32) -> String {
+    let mut id = format!("run-{}", slug(scenario));
+    if implementation != "ours" {
+        let _ = write!(id, "-{}", slug(implementation));
     }
-    if r.repetition > 1 {
-        let _ = write!(id, "-{}", r.repetition);
+    if repetition > 1 {
+        let _ = write!(id, "-{repetition}");
     }
     id
+}
+
+/// The element id of a rule's row in a run's section.
+pub fn rule_anchor(run: &str, rule: &str) -> String {
+    format!("{run}-rule-{}", slug(rule))
+}
+
+fn run_id(r: &ScenarioResult) -> String {
+    run_anchor(&r.scenario, &r.implementation, r.repetition)
 }
 
 /// The CSS class of a verdict.
@@ -406,8 +432,8 @@ fn rules_table(o: &mut String, r: &ScenarioResult, prefix: &str) {
                 .unwrap_or("");
             let _ = writeln!(
                 o,
-                "<tr class=\"{class}\" id=\"{prefix}rule-{}\"><td>{}</td><td>{}</td><td>{}</td><td>{at}</td><td>{}</td></tr>",
-                escape(&x.id),
+                "<tr class=\"{class}\" id=\"{}\"><td>{}</td><td>{}</td><td>{}</td><td>{at}</td><td>{}</td></tr>",
+                escape(&rule_anchor(prefix.trim_end_matches('-'), &x.id)),
                 escape(&x.id),
                 escape(&x.outcome),
                 escape(x.expected.as_deref().unwrap_or("")),
