@@ -447,3 +447,87 @@ fn report_in_a_real_browser_shows_verdicts_ladders_and_links() {
         "the failing run stays"
     );
 }
+
+#[test]
+fn matrix_page_in_a_real_browser_has_grid_legend_and_working_filters() {
+    use bootlab_lab::cmd::matrix::{Cell, Matrix, Status};
+    let Some(c) = browser_or_skip() else { return };
+    let dir = repo().join("target").join("report-outputs-matrix");
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("matrix directory");
+    let cell = |profile: &str, status: Status, rules: &[(&str, &str)]| Cell {
+        kind: "dhcp-server".into(),
+        profile: profile.into(),
+        scenario: "relay-one-hop".into(),
+        status,
+        detail: if status == Status::Pass {
+            String::new()
+        } else {
+            "rule FMT-SIZE-01: expected pass, got fail".into()
+        },
+        failures: vec![],
+        seconds: 1.0,
+        rules: rules
+            .iter()
+            .map(|(a, b)| (a.to_string(), b.to_string()))
+            .collect(),
+        artifacts: Some(
+            dir.join("runs")
+                .join(format!("relay-one-hop@dhcp-server-{profile}")),
+        ),
+        golden: false,
+    };
+    let m = Matrix {
+        cells: vec![
+            cell(
+                "kea-dhcp4",
+                Status::Fail,
+                &[
+                    ("FMT-SIZE-01", "fail (servers frame 4: 262 octets)"),
+                    ("SRV-SID-01", "pass"),
+                ],
+            ),
+            cell(
+                "dnsmasq",
+                Status::Pass,
+                &[("FMT-SIZE-01", "pass"), ("SRV-SID-01", "pass")],
+            ),
+        ],
+        seconds: 2.0,
+        rootless: false,
+        findings: vec!["Kea sends replies shorter than 300 octets".into()],
+    };
+    let page = dir.join("matrix.html");
+    std::fs::write(&page, bootlab_lab::cmd::matrix_page::render(&m, Some(&dir))).expect("page");
+    let url = format!("file://{}", page.display());
+    let (dom, console) = load(&c, &url);
+    assert!(console.is_empty(), "no console messages: {console:?}");
+    assert!(dom.contains("id=\"legend\""), "a legend");
+    assert!(dom.contains("class=\"rule-grid\""), "the rule grid");
+    assert!(
+        dom.contains("href=\"runs/relay-one-hop@dhcp-server-kea-dhcp4/report.html#run-relay-one-hop-dhcp-server_kea-dhcp4-rule-FMT-SIZE-01\""),
+        "a failed rule links to its row in the run's report"
+    );
+    let row = |dom: &str, rule: &str| -> String {
+        regex::Regex::new(&format!(r#"<tr[^>]*data-filter="{rule} [^>]*>"#))
+            .expect("pattern")
+            .find(dom)
+            .map(|m| m.as_str().to_string())
+            .unwrap_or_default()
+    };
+    assert!(
+        !row(&dom, "SRV-SID-01").contains("hidden"),
+        "unfiltered: every row shows"
+    );
+    let (filtered, console) = load(&c, &format!("{url}?only=failed"));
+    assert!(console.is_empty(), "no console messages: {console:?}");
+    assert!(
+        row(&filtered, "SRV-SID-01").contains("hidden"),
+        "only failures: a rule every peer passed is hidden: {}",
+        row(&filtered, "SRV-SID-01")
+    );
+    assert!(
+        !row(&filtered, "FMT-SIZE-01").contains("hidden"),
+        "a failed rule stays"
+    );
+}
