@@ -48,7 +48,7 @@ fn artifact_lines(r: &ScenarioResult) -> String {
 fn run_case(r: &ScenarioResult) -> TestCase {
     let status = match r.verdict {
         Verdict::Pass => TestCaseStatus::success(),
-        Verdict::Fail | Verdict::Error => {
+        Verdict::Fail | Verdict::Error | Verdict::Interrupted => {
             let kind = if r.verdict == Verdict::Fail {
                 NonSuccessKind::Failure
             } else {
