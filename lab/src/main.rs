@@ -43,6 +43,9 @@ enum Command {
     Rules,
     /// Decode a pcap/pcapng capture: one line per frame, or JSON with every field.
     Decode(bootlab_lab::cmd::decode::Args),
+    /// Step into a scenario's world: build it, start its roles, and open a shell (or run a
+    /// command) inside a host while every segment is captured; the world goes when it exits.
+    Shell(bootlab_lab::cmd::shell::Args),
 }
 
 fn main() {
@@ -75,6 +78,7 @@ fn real_main() -> anyhow::Result<()> {
                 .unwrap_or_else(|| project_dir("golden"));
             bootlab_lab::cmd::review::run(a, dir)
         }
+        Command::Shell(a) => std::process::exit(bootlab_lab::cmd::shell::run(a)?),
         Command::Rules => {
             // Which scenarios exercise each rule: those whose [expect.rules] enforce an outcome.
             let mut exercised: std::collections::BTreeMap<String, Vec<String>> = Default::default();

@@ -191,7 +191,7 @@ struct Plan {
 }
 
 /// `scenarios/`, `golden/`: next to the working directory when there, else in the checkout.
-fn project_dir(name: &str) -> PathBuf {
+pub(crate) fn project_dir(name: &str) -> PathBuf {
     let here = PathBuf::from(name);
     if here.is_dir() {
         return here;

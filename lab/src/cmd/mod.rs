@@ -4,3 +4,4 @@ pub mod decode;
 pub mod matrix;
 pub mod matrix_page;
 pub mod review;
+pub mod shell;

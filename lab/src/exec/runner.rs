@@ -383,12 +383,18 @@ pub async fn run(sc: &Scenario, opts: &Options, repetition: u32) -> ScenarioResu
     result
 }
 
-async fn run_inner(
-    sc: &Scenario,
-    opts: &Options,
-    dir: &Path,
-    result: &mut ScenarioResult,
-) -> Result<(), RunError> {
+/// A scenario's world, built, with its files written, the hosts' sysctls and setup commands
+/// applied, and the implementation of each role decided (roles in start order).
+struct Stage {
+    world: World,
+    topology: Topology,
+    files: PathBuf,
+    plans: Vec<(String, String)>,
+    profiles: Option<ProfileSet>,
+}
+
+/// Builds a scenario's world in `dir` (emptied first), ready for its roles.
+async fn stage(sc: &Scenario, opts: &Options, dir: &Path) -> Result<Stage, RunError> {
     if dir.exists() {
         std::fs::remove_dir_all(dir)?;
     }
@@ -402,9 +408,8 @@ async fn run_inner(
         }
         std::fs::write(p, file_content(name, f.size))?;
     }
-    let topo = topology_of(sc).map_err(RunError::Lab)?;
-    let names = names_of(&topo);
-    let world = World::build(&topo, dir, sc.seed)
+    let topology = topology_of(sc).map_err(RunError::Lab)?;
+    let world = World::build(&topology, dir, sc.seed)
         .await
         .map_err(|e| RunError::Lab(e.to_string()))?;
 
@@ -453,6 +458,81 @@ async fn run_inner(
         .map(|(n, r)| (n.clone(), implementation(r, opts)))
         .collect();
     plans.sort_by_key(|(n, _)| (sc.roles[n].kind.get_ref().start_rank(), n.clone()));
+
+    Ok(Stage {
+        world,
+        topology,
+        files,
+        plans,
+        profiles,
+    })
+}
+
+/// Builds a scenario's world in `dir`, starts the roles that start by themselves, and runs
+/// `inside` with the world while they run and the segments are captured; then stops the roles
+/// and the world, whatever `inside` returned. The scenario's steps are not run. For
+/// `bootlab shell`.
+pub async fn around<T>(
+    sc: &Scenario,
+    opts: &Options,
+    dir: &Path,
+    inside: impl AsyncFnOnce(&World, &Topology) -> T,
+) -> Result<(T, crate::world::capture::CaptureReport), RunError> {
+    let st = stage(sc, opts, dir).await?;
+    let mut running: HashMap<String, Running> = HashMap::new();
+    let mut started = Ok(());
+    for (name, imp) in &st.plans {
+        if sc.roles[name].autostart {
+            started = start_role(
+                sc,
+                opts,
+                &st.world,
+                dir,
+                &st.files,
+                name,
+                imp,
+                st.profiles.as_ref(),
+                &mut running,
+            )
+            .await;
+            if started.is_err() {
+                break;
+            }
+        }
+    }
+    let value = match started {
+        Ok(()) => Some(inside(&st.world, &st.topology).await),
+        Err(_) => None,
+    };
+    for r in running.values() {
+        r.process.stop(Duration::from_secs(2)).await;
+    }
+    let report = st
+        .world
+        .shutdown()
+        .await
+        .map_err(|e| RunError::Lab(e.to_string()))?;
+    started?;
+    match value {
+        Some(v) => Ok((v, report)),
+        None => Err(RunError::Lab("no role was started".into())),
+    }
+}
+
+async fn run_inner(
+    sc: &Scenario,
+    opts: &Options,
+    dir: &Path,
+    result: &mut ScenarioResult,
+) -> Result<(), RunError> {
+    let Stage {
+        world,
+        topology: topo,
+        files,
+        plans,
+        profiles,
+    } = stage(sc, opts, dir).await?;
+    let names = names_of(&topo);
 
     let mut running: HashMap<String, Running> = HashMap::new();
     let outcome = async {

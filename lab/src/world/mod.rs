@@ -527,6 +527,32 @@ impl World {
         Ok(p)
     }
 
+    /// A command that runs inside `host` (its network, UTS and mount namespaces, working
+    /// directory `<run_dir>/<host>`) with the caller's stdin, stdout and stderr: for people
+    /// stepping into the world (`bootlab shell`). The lab neither logs nor stops it.
+    pub fn command(
+        &self,
+        host: &str,
+        argv: &[String],
+    ) -> Result<std::process::Command, WorldError> {
+        let (_, h) = self.host(host)?;
+        let dup = |fd: &OwnedFd| {
+            fd.try_clone()
+                .map_err(|e| bootlab_sys::Error::new("dup", host, e))
+        };
+        let nsfds = ChildNamespaces {
+            net: Some(dup(&h.ns.net.net)?),
+            uts: Some(dup(&h.ns.uts)?),
+            mnt: Some(dup(&h.ns.mnt)?),
+            cwd: Some(self.run_dir.join(host)),
+        };
+        let program = argv.first().map(String::as_str).unwrap_or("sh");
+        let mut cmd = std::process::Command::new(program);
+        cmd.args(argv.iter().skip(1));
+        bootlab_sys::ns::enter_in_child(&mut cmd, nsfds)?;
+        Ok(cmd)
+    }
+
     /// Adds an address (`a.b.c.d/len`) to interface `iface` (`eth0`...) of `host`.
     pub async fn add_address(
         &self,
