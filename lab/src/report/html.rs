@@ -666,6 +666,13 @@ fn frame_list(o: &mut String, l: &ladder::Ladder, prefix: &str, open: bool) {
         l.arrows.len()
     );
     for a in &l.arrows {
+        if a.elided_before > 0 {
+            let _ = writeln!(
+                o,
+                "<tr><td colspan=\"5\"><i>… {} frames not listed: they are in capture.pcapng and trace-annotated.txt …</i></td></tr>",
+                a.elided_before
+            );
+        }
         let fails: Vec<String> = a
             .failures
             .iter()

@@ -69,6 +69,9 @@ pub struct Arrow {
     pub line: String,
     /// Rules that failed at this frame.
     pub failures: Vec<Mark>,
+    /// Frames left out of the ladder right before this one (long runs, see [`MAX_ARROWS`]).
+    #[serde(default)]
+    pub elided_before: usize,
 }
 
 /// A whole run's ladder.
@@ -190,6 +193,7 @@ impl Ladder {
                 failures: failures
                     .remove(&(f.segment.clone(), f.number))
                     .unwrap_or_default(),
+                elided_before: 0,
             });
         }
         // Failures at frames the ladder leaves out (noise the trace skips) are still shown.
@@ -206,7 +210,7 @@ impl Ladder {
         Ladder {
             segments,
             lanes,
-            arrows,
+            arrows: elide(arrows),
             unplaced,
         }
     }
@@ -215,25 +219,28 @@ impl Ladder {
     pub fn has_failures(&self) -> bool {
         !self.unplaced.is_empty() || self.arrows.iter().any(|a| !a.failures.is_empty())
     }
+}
 
-    /// The arrows drawn: all of them up to [`MAX_ARROWS`], else the first and last ones plus every
-    /// failed one, with `None` where frames were elided.
-    fn drawn(&self) -> Vec<Option<&Arrow>> {
-        if self.arrows.len() <= MAX_ARROWS {
-            return self.arrows.iter().map(Some).collect();
-        }
-        let head = MAX_ARROWS * 3 / 4;
-        let tail = self.arrows.len() - MAX_ARROWS / 4;
-        let mut out = Vec::new();
-        for (i, a) in self.arrows.iter().enumerate() {
-            if i < head || i >= tail || !a.failures.is_empty() {
-                out.push(Some(a));
-            } else if !matches!(out.last(), Some(None)) {
-                out.push(None);
-            }
-        }
-        out
+/// Keeps at most [`MAX_ARROWS`] arrows (the first three quarters and the last quarter) plus every
+/// arrow where a rule failed; each kept arrow counts the frames elided right before it.
+fn elide(arrows: Vec<Arrow>) -> Vec<Arrow> {
+    if arrows.len() <= MAX_ARROWS {
+        return arrows;
     }
+    let head = MAX_ARROWS * 3 / 4;
+    let tail = arrows.len() - MAX_ARROWS / 4;
+    let mut out = Vec::new();
+    let mut skipped = 0;
+    for (i, mut a) in arrows.into_iter().enumerate() {
+        if i < head || i >= tail || !a.failures.is_empty() {
+            a.elided_before = skipped;
+            skipped = 0;
+            out.push(a);
+        } else {
+            skipped += 1;
+        }
+    }
+    out
 }
 
 /// Lanes from the topology: hosts ordered by the mean index of their segments, so a host on
@@ -408,6 +415,11 @@ fn colour(l: &Ladder, segment: &str) -> &'static str {
     COLOURS[i % COLOURS.len()]
 }
 
+/// The note where frames were left out of a ladder.
+fn elided_text(n: usize) -> String {
+    format!("{n} frames not drawn (all are in capture.pcapng and trace-annotated.txt)")
+}
+
 /// Escapes text for XML and HTML.
 pub fn escape(s: &str) -> String {
     let mut o = String::with_capacity(s.len());
@@ -464,31 +476,25 @@ const NOTE_W: f64 = 380.0;
 /// can sit in one HTML page. Each arrow is a `<g class="frame">` (plus `fail` when a rule failed
 /// there) with a `<title>` holding the whole trace line and the failures.
 pub fn svg(l: &Ladder, prefix: &str) -> String {
-    let drawn = l.drawn();
     let lanes = l.lanes.len().max(1);
     let width = LEFT + LANE_W * lanes as f64 + NOTE_W;
-    // Rows: one per drawn arrow, plus a gap row before arrows after a long silence.
+    // Rows: one per arrow, plus a gap row before an arrow after a long silence or elided frames.
     let mut rows: Vec<(f64, Option<&Arrow>, Option<String>)> = Vec::new();
     let mut y = TOP + 16.0;
     let mut last_time: Option<f64> = None;
-    for d in &drawn {
-        match d {
-            Some(a) => {
-                if let Some(t) = last_time {
-                    if a.time - t > GAP_SECONDS {
-                        rows.push((y, None, Some(format!("{:.2} s later", a.time - t))));
-                        y += GAP_ROW;
-                    }
-                }
-                last_time = Some(a.time);
-                rows.push((y, Some(a), None));
-                y += ROW;
-            }
-            None => {
-                rows.push((y, None, Some("frames elided".into())));
+    for a in &l.arrows {
+        if a.elided_before > 0 {
+            rows.push((y, None, Some(elided_text(a.elided_before))));
+            y += GAP_ROW;
+        } else if let Some(t) = last_time {
+            if a.time - t > GAP_SECONDS {
+                rows.push((y, None, Some(format!("{:.2} s later", a.time - t))));
                 y += GAP_ROW;
             }
         }
+        last_time = Some(a.time);
+        rows.push((y, Some(a), None));
+        y += ROW;
     }
     let unplaced_y = y + 10.0;
     let height = unplaced_y + 20.0 * l.unplaced.len() as f64 + 20.0;
@@ -699,12 +705,15 @@ pub fn mermaid(l: &Ladder) -> String {
         "h0".into()
     };
     let mut last: Option<f64> = None;
-    for d in l.drawn() {
-        let Some(a) = d else {
-            let _ = writeln!(o, "    Note over {all}: … frames elided …");
+    for a in &l.arrows {
+        if a.elided_before > 0 {
+            let _ = writeln!(
+                o,
+                "    Note over {all}: … {} …",
+                elided_text(a.elided_before)
+            );
             last = None;
-            continue;
-        };
+        }
         if let Some(t) = last {
             if a.time - t > GAP_SECONDS {
                 let _ = writeln!(o, "    Note over {all}: … {:.2} s later …", a.time - t);
@@ -887,11 +896,20 @@ mod tests {
                 ..proto.clone()
             })
             .collect();
-        let drawn = l.drawn();
-        assert!(drawn.len() <= MAX_ARROWS + 3, "{}", drawn.len());
-        assert!(drawn
-            .iter()
-            .any(|a| a.is_some_and(|a| a.frame == MAX_ARROWS + 1)));
-        assert!(svg(&l, "").contains("frames elided"));
+        l.arrows = elide(l.arrows);
+        assert_eq!(
+            l.arrows.len(),
+            MAX_ARROWS + 1,
+            "the head, the tail and the failed frame"
+        );
+        assert_eq!(
+            l.arrows.iter().map(|a| a.elided_before).sum::<usize>(),
+            MAX_ARROWS - 1
+        );
+        assert!(
+            l.arrows.iter().any(|a| a.frame == MAX_ARROWS + 1),
+            "the failed frame is kept"
+        );
+        assert!(svg(&l, "").contains("frames not drawn"));
     }
 }
