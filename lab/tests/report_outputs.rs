@@ -338,11 +338,9 @@ fn chromium() -> Option<PathBuf> {
 
 /// Loads a URL in headless chromium: the DOM after scripts ran, and the console messages.
 fn load(chromium: &Path, url: &str) -> (String, Vec<String>) {
-    let profile = std::env::temp_dir().join(format!(
-        "bootlab-chromium-{}-{}",
-        std::process::id(),
-        url.len()
-    ));
+    static LOADS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = LOADS.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    let profile = std::env::temp_dir().join(format!("bootlab-chromium-{}-{n}", std::process::id()));
     let o = Command::new(chromium)
         .args([
             "--headless",
