@@ -15,7 +15,7 @@ const STYLE: &str = r#"
 body{font-family:system-ui,sans-serif;margin:1em 2em;color:#111}
 table{border-collapse:collapse;margin-bottom:1.5em}td,th{border:1px solid #bbb;padding:3px 6px;font-size:88%;vertical-align:top}
 th.kind{background:#eef}th.rot{writing-mode:vertical-rl;transform:rotate(180deg);white-space:nowrap;font-weight:normal}
-.pass{background:#cfc}.fail,.error{background:#fcc}.n-a{background:#eee;color:#666}.not-installed,.needs-root{background:#ffc}
+.pass{background:#cfc}.fail,.error{background:#fcc}.changed{background:#fdb}.differs{background:#def}.n-a,.untested{background:#eee;color:#666}.not-installed,.needs-root{background:#ffc}
 .r-pass{background:#dfd;text-align:center}.r-fail{background:#f99;text-align:center;font-weight:bold}.r-none{background:#fafafa}
 .legend span{display:inline-block;padding:2px 8px;margin:2px 6px 2px 0;border:1px solid #bbb;border-radius:3px}
 #filters{margin:.5em 0;padding:.4em;background:#f6f6f6;border-radius:4px}
@@ -144,16 +144,28 @@ fn legend(o: &mut String) {
     for (s, what) in [
         (
             Status::Pass,
-            "steps, golden trace and rule expectations held",
+            "conformant: steps, rules and the golden trace held",
         ),
         (
             Status::Fail,
-            "a step, the golden trace or a rule expectation failed",
+            "violates a rule at a frame, or a step or rule expectation failed",
+        ),
+        (
+            Status::Changed,
+            "the trace differs from the peer's own reviewed golden file",
+        ),
+        (
+            Status::Differs,
+            "steps and rules held; the trace differs from ours (to review)",
         ),
         (Status::Error, "the lab could not carry the run out"),
         (
             Status::NotApplicable,
-            "the implementation lacks a feature the scenario needs",
+            "proven: the implementation lacks a feature the scenario needs",
+        ),
+        (
+            Status::Untested,
+            "not run: the lab cannot yet give a peer what the scenario needs",
         ),
         (Status::NotInstalled, "not installed here"),
         (Status::NeedsRoot, "needs root; the lab ran rootless"),
@@ -167,6 +179,7 @@ fn legend(o: &mut String) {
         );
     }
     o.push_str("<span class=\"pass\" title=\"passes against its own reviewed golden file\">pass*: own golden file</span><br>Rule cells: <span class=\"r-pass\">✓ N</span> passed in N runs <span class=\"r-fail\">✗ F/N</span> failed in F of N runs (links: the failing runs) <span class=\"r-none\">blank</span> not applicable or not about this role kind</p>\n");
+    let _ = writeln!(o, "<p><small>{}</small></p>", escape(super::matrix::LEGEND));
 }
 
 /// Rules (rows) by implementation (columns), over the cells that ran.
@@ -276,7 +289,7 @@ fn scenario_grid(o: &mut String, m: &Matrix, out: Option<&Path>, kind: &str) {
     for sc in &scenarios {
         let failed = profiles.iter().any(|p| {
             by.get(&(sc, p))
-                .is_some_and(|c| matches!(c.status, Status::Fail | Status::Error))
+                .is_some_and(|c| matches!(c.status, Status::Fail | Status::Changed | Status::Error))
         });
         let _ = write!(
             o,

@@ -171,17 +171,28 @@ pub fn render(out: &Path, results: &[ScenarioResult], page: &Page) -> String {
         "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>{}</title><style>{STYLE}</style></head><body>",
         escape(title)
     );
-    let passed = results
-        .iter()
-        .filter(|r| r.verdict == Verdict::Pass)
-        .count();
+    let mut counts: Vec<(Verdict, usize)> = Vec::new();
+    for r in results {
+        match counts.iter_mut().find(|(v, _)| *v == r.verdict) {
+            Some((_, n)) => *n += 1,
+            None => counts.push((r.verdict, 1)),
+        }
+    }
     let failed = results.iter().filter(|r| r.verdict.is_failure()).count();
-    let skipped = results.len() - passed - failed;
     let _ = writeln!(
         o,
-        "<h1>{}</h1>\n<p id=\"counts\"><b>{passed} passed, {failed} failed, {skipped} skipped</b> of {} runs.</p>",
+        "<h1>{}</h1>\n<p id=\"counts\"><b>{failed} of {} runs failed</b>: {}</p>",
         escape(title),
-        results.len()
+        results.len(),
+        counts
+            .iter()
+            .map(|(v, n)| format!(
+                "<span class=\"verdict {}\">{n} {}</span>",
+                verdict_class(*v),
+                escape(v.word())
+            ))
+            .collect::<Vec<_>>()
+            .join(" ")
     );
     o.push_str("<div id=\"filters\"><label><input type=\"checkbox\" id=\"only-failed\"> only failed runs</label> &nbsp; <label>scenario: <input type=\"search\" id=\"filter-text\" placeholder=\"name or implementation\"></label></div>\n");
     // Summary table: one row per run.
@@ -395,10 +406,12 @@ fn rules_table(o: &mut String, r: &ScenarioResult, prefix: &str) {
     if r.rules.is_empty() {
         return;
     }
+    // What fails the run (as the runner judges): a violation the scenario does not expect, or
+    // an expectation that did not hold.
     let unmet = |x: &RuleResult| match x.expected.as_deref() {
         Some("pass") => x.outcome != "pass",
         Some(_) => x.outcome != "fail",
-        None => false,
+        None => x.outcome == "fail",
     };
     let shown: Vec<&RuleResult> = r
         .rules
@@ -409,7 +422,7 @@ fn rules_table(o: &mut String, r: &ScenarioResult, prefix: &str) {
     let na = r.rules.iter().filter(|x| x.outcome == "n/a").count();
     let _ = writeln!(
         o,
-        "<h3>Rules</h3><p>{} failed, {passed} passed, {na} not applicable. Rows in bold are expectations of the scenario that did not hold; a failure expected by the scenario (a reproduction) is not.</p>",
+        "<h3>Rules</h3><p>{} failed, {passed} passed, {na} not applicable. Rows in bold fail the run: a violation the scenario does not expect, or an expectation that did not hold; a failure the scenario expects (a reproduction) is not bold.</p>",
         r.rules.iter().filter(|x| x.outcome == "fail").count()
     );
     if !shown.is_empty() {

@@ -11,12 +11,13 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::time::Duration;
 
-/// Whether a rule's outcome contradicts what the scenario expected of it.
+/// Whether a rule's result fails the run: a violation the scenario does not expect, or an
+/// expectation that did not hold.
 fn unmet(r: &RuleResult) -> bool {
     match r.expected.as_deref() {
         Some("pass") => r.outcome != "pass",
         Some(_) => r.outcome != "fail",
-        None => false,
+        None => r.outcome == "fail",
     }
 }
 
@@ -47,9 +48,11 @@ fn artifact_lines(r: &ScenarioResult) -> String {
 /// The test case of a scenario run.
 fn run_case(r: &ScenarioResult) -> TestCase {
     let status = match r.verdict {
-        Verdict::Pass => TestCaseStatus::success(),
-        Verdict::Fail | Verdict::Error | Verdict::Interrupted => {
-            let kind = if r.verdict == Verdict::Fail {
+        // `differs`: a peer without a golden file of its own behaved differently from ours; not
+        // a failure, the difference is in system-out.
+        Verdict::Pass | Verdict::Differs => TestCaseStatus::success(),
+        Verdict::Fail | Verdict::Changed | Verdict::Error | Verdict::Interrupted => {
+            let kind = if matches!(r.verdict, Verdict::Fail | Verdict::Changed) {
                 NonSuccessKind::Failure
             } else {
                 NonSuccessKind::Error
@@ -73,30 +76,31 @@ fn run_case(r: &ScenarioResult) -> TestCase {
     let mut tc = TestCase::new(format!("{}#{}", r.scenario, r.repetition), status);
     tc.set_classname(format!("bootlab.{}", r.implementation));
     tc.set_time(r.duration);
-    tc.set_system_out(artifact_lines(r));
+    let mut out = artifact_lines(r);
+    if r.verdict == Verdict::Differs {
+        out = format!(
+            "differs from ours (to review):\n{}\n{out}",
+            r.failures.join("\n")
+        );
+    }
+    tc.set_system_out(out);
     tc
 }
 
-/// The test case of one rule on one run: a failure when the scenario's expectation did not hold;
-/// a rule that failed where the scenario expects nothing of it passes, with what was seen in
-/// `system-out` (the run's verdict does not depend on it).
+/// The test case of one rule on one run: a failure when the rule fails the run (a violation the
+/// scenario does not expect, or an expectation that did not hold); a failure the scenario expects
+/// (a reproduction) passes, with what was seen in `system-out`.
 fn rule_case(r: &ScenarioResult, x: &RuleResult) -> TestCase {
     let seen = x.detail.as_deref().unwrap_or("");
     let status = if unmet(x) {
         let mut s = TestCaseStatus::non_success(NonSuccessKind::Failure);
-        s.set_message(format!(
-            "{}: expected {}, got {}",
-            x.id,
-            x.expected.as_deref().unwrap_or(""),
-            x.outcome
-        ));
+        let what = match x.expected.as_deref() {
+            Some(e) => format!("{}: expected {e}, got {}", x.id, x.outcome),
+            None => format!("violates {}", x.id),
+        };
+        s.set_message(what.clone());
         s.set_type("rule");
-        s.set_description(format!(
-            "rule {} expected {}, got {}\n{seen}",
-            x.id,
-            x.expected.as_deref().unwrap_or(""),
-            x.outcome
-        ));
+        s.set_description(format!("{what}\n{seen}"));
         s
     } else {
         TestCaseStatus::success()
@@ -109,7 +113,7 @@ fn rule_case(r: &ScenarioResult, x: &RuleResult) -> TestCase {
         x.outcome,
         match x.expected.as_deref() {
             Some(e) => format!(" (expected {e})"),
-            None => " (not enforced by the scenario)".into(),
+            None => String::new(),
         }
     );
     if !seen.is_empty() {
