@@ -35,21 +35,33 @@ pub fn write(
     capture: &CaptureReport,
     dir: &Path,
 ) -> std::io::Result<()> {
-    let failures: Vec<(&str, &crate::judge::rules::Violation)> = outcomes
+    let failures: Vec<(&str, &crate::judge::rules::Violation, bool)> = outcomes
         .iter()
         .filter_map(|(r, o)| match o {
-            Outcome::Fail(v) => Some((r.id, v)),
+            Outcome::Fail(v) => {
+                let expected = sc
+                    .expect
+                    .rules
+                    .get(r.id)
+                    .is_some_and(|e| e.get_ref().outcome() == "fail");
+                Some((r.id, v, expected))
+            }
             _ => None,
         })
         .collect();
 
     let mut comments: HashMap<(String, usize), Vec<String>> = HashMap::new();
-    for (id, v) in &failures {
+    for (id, v, expected) in &failures {
         if v.frame > 0 {
+            let as_expected = if *expected {
+                " (as the scenario expects)"
+            } else {
+                ""
+            };
             comments
                 .entry((v.segment.clone(), v.frame))
                 .or_default()
-                .push(format!("bootlab: {id} failed: {}", v.message));
+                .push(format!("bootlab: {id} failed{as_expected}: {}", v.message));
         }
     }
     let (ips, macs) = pcapng::names_of(trace);

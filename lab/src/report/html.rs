@@ -131,7 +131,7 @@ tr:target td{outline:2px solid #f80}
 table.diff{width:100%;table-layout:fixed}table.diff td{font-family:"DejaVu Sans Mono",monospace;font-size:80%;white-space:pre-wrap;word-break:break-all}
 table.diff td.n{width:3em;color:#888;text-align:right}table.diff td.del{background:#fee}table.diff td.ins{background:#efe}
 table.diff del{background:#f99;text-decoration:none}table.diff ins{background:#9e9;text-decoration:none}table.diff tr.skip td{background:#f4f4f4;color:#888;text-align:center}
-.links a{margin-right:.8em}.about{color:#444;margin:.3em 0}
+.links a{margin-right:.8em;display:inline-block}.about{color:#444;margin:.3em 0}
 details{margin:.4em 0}summary{cursor:pointer;font-weight:bold}
 #filters{margin:.5em 0;padding:.4em;background:#f6f6f6;border-radius:4px}
 .hidden{display:none}

@@ -42,6 +42,10 @@ pub struct Mark {
     pub rule: String,
     /// What is wrong.
     pub message: String,
+    /// Whether the scenario expects this rule to fail (a reproduction): drawn, but not as a
+    /// failure of the run.
+    #[serde(default)]
+    pub expected: bool,
 }
 
 /// One frame as an arrow.
@@ -93,8 +97,8 @@ pub struct Ladder {
 pub struct Context<'a> {
     /// Segment -> hosts attached to it, in topology order.
     pub segments: Vec<(String, Vec<String>)>,
-    /// Failed rules: id and violation.
-    pub failures: Vec<(&'a str, &'a Violation)>,
+    /// Failed rules: id, violation, and whether the scenario expects the rule to fail.
+    pub failures: Vec<(&'a str, &'a Violation, bool)>,
     /// (segment, frame) -> frame number in the merged pcapng.
     pub pcapng_numbers: HashMap<(String, usize), usize>,
 }
@@ -122,10 +126,11 @@ impl Ladder {
         });
         let mut failures: HashMap<(String, usize), Vec<Mark>> = HashMap::new();
         let mut unplaced = Vec::new();
-        for (rule, v) in &cx.failures {
+        for (rule, v, expected) in &cx.failures {
             let mark = Mark {
                 rule: rule.to_string(),
                 message: v.message.clone(),
+                expected: *expected,
             };
             if v.frame == 0 {
                 unplaced.push(mark);
@@ -202,8 +207,8 @@ impl Ladder {
         for ((seg, n), marks) in rest {
             for m in marks {
                 unplaced.push(Mark {
-                    rule: m.rule,
                     message: format!("{seg} frame {n}: {}", m.message),
+                    ..m
                 });
             }
         }
@@ -409,6 +414,26 @@ const COLOURS: &[&str] = &[
 ];
 /// Failed frames.
 const FAIL: &str = "#d00000";
+/// Frames where a rule failed as the scenario expects (a reproduction).
+const EXPECTED: &str = "#b35900";
+
+/// The colour of a set of failures: red when any fails the run, else the expected-failure colour.
+fn fail_colour(marks: &[Mark]) -> &'static str {
+    if marks.iter().any(|m| !m.expected) {
+        FAIL
+    } else {
+        EXPECTED
+    }
+}
+
+/// A failure as noted on the ladder: `RULE` or `RULE (expected)`.
+fn mark_label(m: &Mark) -> String {
+    if m.expected {
+        format!("{} (expected)", m.rule)
+    } else {
+        m.rule.clone()
+    }
+}
 
 fn colour(l: &Ladder, segment: &str) -> &'static str {
     let i = l.segments.iter().position(|s| s == segment).unwrap_or(0);
@@ -524,10 +549,13 @@ pub fn svg(l: &Ladder, prefix: &str) -> String {
     }
     let _ = writeln!(
         o,
-        "<g class=\"segment-key\"><line x1=\"{lx:.0}\" y1=\"12\" x2=\"{:.0}\" y2=\"12\" stroke=\"{FAIL}\" stroke-width=\"3\"/><text x=\"{:.0}\" y=\"16\">rule failed</text><text x=\"{:.0}\" y=\"16\" fill=\"#555\">dashed: broadcast</text></g>",
+        "<g class=\"segment-key\"><line x1=\"{lx:.0}\" y1=\"12\" x2=\"{:.0}\" y2=\"12\" stroke=\"{FAIL}\" stroke-width=\"3\"/><text x=\"{:.0}\" y=\"16\">rule failed</text><line x1=\"{:.0}\" y1=\"12\" x2=\"{:.0}\" y2=\"12\" stroke=\"{EXPECTED}\" stroke-width=\"3\"/><text x=\"{:.0}\" y=\"16\">failed as the scenario expects</text><text x=\"{:.0}\" y=\"16\" fill=\"#555\">dashed: broadcast</text></g>",
         lx + 24.0,
         lx + 30.0,
-        lx + 120.0
+        lx + 115.0,
+        lx + 139.0,
+        lx + 145.0,
+        lx + 370.0
     );
     // Lanes.
     for (i, lane) in l.lanes.iter().enumerate() {
@@ -559,7 +587,11 @@ pub fn svg(l: &Ladder, prefix: &str) -> String {
         }
         let Some(a) = arrow else { continue };
         let failed = !a.failures.is_empty();
-        let stroke = if failed { FAIL } else { colour(l, &a.segment) };
+        let stroke = if failed {
+            fail_colour(&a.failures)
+        } else {
+            colour(l, &a.segment)
+        };
         let id = frame_id(prefix, &a.segment, a.frame);
         let mut title = format!("{} frame {}", a.segment, a.frame);
         if let Some(n) = a.pcapng_frame {
@@ -567,9 +599,13 @@ pub fn svg(l: &Ladder, prefix: &str) -> String {
         }
         let _ = write!(title, ", t={:.3} s\n{}", a.time, a.line);
         for m in &a.failures {
-            let _ = write!(title, "\n✗ {}: {}", m.rule, m.message);
+            let _ = write!(title, "\n✗ {}: {}", mark_label(m), m.message);
         }
-        let class = if failed { "frame fail" } else { "frame" };
+        let class = match (failed, stroke == FAIL) {
+            (true, true) => "frame fail",
+            (true, false) => "frame fail expected",
+            _ => "frame",
+        };
         let _ = write!(
             o,
             "<g class=\"{class}\" id=\"{}\" data-segment=\"{}\" data-frame=\"{}\"><title>{}</title>",
@@ -638,7 +674,7 @@ pub fn svg(l: &Ladder, prefix: &str) -> String {
             o,
             "<text x=\"{mid:.0}\" y=\"{:.0}\" text-anchor=\"middle\" fill=\"{}\" font-weight=\"bold\">{}</text>",
             ly - 4.0,
-            if failed { FAIL } else { "#000" },
+            if failed { stroke } else { "#000" },
             escape(&clip(&a.label, chars))
         );
         if !a.fields.is_empty() {
@@ -650,10 +686,10 @@ pub fn svg(l: &Ladder, prefix: &str) -> String {
             );
         }
         if failed {
-            let rules: Vec<&str> = a.failures.iter().map(|m| m.rule.as_str()).collect();
+            let rules: Vec<String> = a.failures.iter().map(mark_label).collect();
             let _ = write!(
                 o,
-                "<text x=\"{notes_x:.0}\" y=\"{:.0}\" fill=\"{FAIL}\" font-weight=\"bold\">✗ {}</text><text x=\"{notes_x:.0}\" y=\"{:.0}\" fill=\"{FAIL}\" font-size=\"10\">{}</text>",
+                "<text x=\"{notes_x:.0}\" y=\"{:.0}\" fill=\"{stroke}\" font-weight=\"bold\">✗ {}</text><text x=\"{notes_x:.0}\" y=\"{:.0}\" fill=\"{stroke}\" font-size=\"10\">{}</text>",
                 ly,
                 escape(&rules.join(", ")),
                 ly + 12.0,
@@ -663,14 +699,19 @@ pub fn svg(l: &Ladder, prefix: &str) -> String {
         o.push_str("</g>\n");
     }
     for (i, m) in l.unplaced.iter().enumerate() {
+        let label = mark_label(m);
         let _ = writeln!(
             o,
-            "<g class=\"unplaced fail\"><title>{}: {}</title><text x=\"{LEFT:.0}\" y=\"{:.0}\" fill=\"{FAIL}\">✗ {}: {}</text></g>",
-            escape(&m.rule),
+            "<g class=\"unplaced fail\"><title>{}: {}</title><text x=\"{LEFT:.0}\" y=\"{:.0}\" fill=\"{}\">✗ {}: {}</text></g>",
+            escape(&label),
             escape(&m.message),
             unplaced_y + 20.0 * i as f64 + 8.0,
-            escape(&m.rule),
-            escape(&clip(&m.message, ((width - LEFT) / 6.7) as usize - m.rule.len() - 4))
+            fail_colour(std::slice::from_ref(m)),
+            escape(&label),
+            escape(&clip(
+                &m.message,
+                (((width - LEFT) / 6.7) as usize).saturating_sub(label.len() + 4)
+            ))
         );
     }
     o.push_str("</svg>\n");
@@ -741,7 +782,7 @@ pub fn mermaid(l: &Ladder) -> String {
             let _ = writeln!(
                 o,
                 "    Note right of h{at}: ✗ {} {}",
-                mermaid_text(&m.rule),
+                mermaid_text(&mark_label(m)),
                 mermaid_text(&m.message)
             );
         }
@@ -750,7 +791,7 @@ pub fn mermaid(l: &Ladder) -> String {
         let _ = writeln!(
             o,
             "    Note over {all}: ✗ {} {}",
-            mermaid_text(&m.rule),
+            mermaid_text(&mark_label(m)),
             mermaid_text(&m.message)
         );
     }
@@ -783,7 +824,7 @@ mod tests {
         };
         let cx = Context {
             segments: segments(),
-            failures: vec![("FMT-SIZE-01", &v), ("CLI-ACD-01", &absent)],
+            failures: vec![("FMT-SIZE-01", &v, false), ("CLI-ACD-01", &absent, true)],
             pcapng_numbers: HashMap::new(),
         };
         Ladder::build(&trace, &cx)
@@ -848,7 +889,10 @@ mod tests {
             "{s}"
         );
         assert!(s.contains("✗ FMT-SIZE-01"), "{s}");
-        assert!(s.contains("✗ CLI-ACD-01: no ARP probe before use"), "{s}");
+        assert!(
+            s.contains("✗ CLI-ACD-01 (expected): no ARP probe before use"),
+            "a failure the scenario expects is labelled so: {s}"
+        );
     }
 
     #[test]
@@ -889,6 +933,7 @@ mod tests {
                     vec![Mark {
                         rule: "TFTP-SAS-01".into(),
                         message: "duplicate DATA".into(),
+                        expected: false,
                     }]
                 } else {
                     vec![]
