@@ -166,10 +166,20 @@ pub fn run(a: Args) -> anyhow::Result<i32> {
         Ok::<_, anyhow::Error>((code, report, topo))
     })?;
 
-    let names = runner::names_of(&topology);
+    // Names as a run's pcapng has them: the lab's, plus every address a server assigned.
+    let mut frames = Vec::new();
+    for seg in &report.segments {
+        frames.extend(runner::read_pcap(&seg.segment, &seg.pcap).unwrap_or_default());
+    }
+    let trace = crate::judge::trace::Trace {
+        frames,
+        names: runner::names_of(&topology),
+        ..Default::default()
+    };
+    let (ips, macs) = pcapng::names_of(&trace);
     let notes = pcapng::Annotations {
-        ips: names.ips.into_iter().collect(),
-        macs: names.macs.into_iter().collect(),
+        ips,
+        macs,
         comments: Default::default(),
         comment: format!("bootlab shell {} on {host}", sc.name),
     };
