@@ -580,8 +580,8 @@ pub fn side_by_side(golden: &str, actual: &str, links: &[Option<(String, String)
     o
 }
 
-/// Lines of a replaced block paired for display: a golden line faces the next actual line that
-/// is at least half the same (looking a few lines ahead); the others stand alone.
+/// Lines of a replaced block paired for display: a golden line faces the most similar of the next
+/// few actual lines between the same hosts, if at least half the same; the others stand alone.
 fn align(
     old: &[&str],
     or: std::ops::Range<usize>,
@@ -593,7 +593,11 @@ fn align(
     let mut j = nr.start;
     for i in or {
         let hit = (j..nr.end.min(j + LOOKAHEAD))
-            .find(|&k| TextDiff::from_words(old[i], new[k]).ratio() >= 0.5);
+            .filter(|&k| same_ends(old[i], new[k]))
+            .map(|k| (k, TextDiff::from_words(old[i], new[k]).ratio()))
+            .filter(|(_, r)| *r >= 0.5)
+            .max_by(|a, b| a.1.total_cmp(&b.1).then(b.0.cmp(&a.0)))
+            .map(|(k, _)| k);
         match hit {
             Some(k) => {
                 out.extend((j..k).map(|x| (None, Some(x))));
@@ -605,6 +609,19 @@ fn align(
     }
     out.extend((j..nr.end).map(|x| (None, Some(x))));
     out
+}
+
+/// Whether two trace lines are about the same segment, sender and receiver (their first four
+/// words: `SEGMENT FROM > TO`), so facing them shows a change of fields, not of message.
+fn same_ends(a: &str, b: &str) -> bool {
+    let ends = |l: &str| -> Option<Vec<String>> {
+        let w: Vec<String> = l.split_whitespace().take(4).map(str::to_string).collect();
+        (w.len() == 4 && w[2] == ">").then_some(w)
+    };
+    match (ends(a), ends(b)) {
+        (Some(x), Some(y)) => x == y,
+        _ => true,
+    }
 }
 
 fn esc_line(s: &str) -> String {
@@ -749,11 +766,18 @@ mod tests {
     #[test]
     fn replaced_lines_face_their_likeness() {
         let p = align(
-            &["x y z", "a b c d"],
+            &[
+                "lan client > *  BOOTREQUEST DHCPDISCOVER xid#1 secs=0 chaddr=client",
+                "lan server > client  BOOTREPLY DHCPOFFER xid#1 yiaddr=192.0.2.100",
+            ],
             0..2,
-            &["new line entirely", "a b c e"],
+            &[
+                "lan server > client  BOOTREPLY DHCPOFFER xid#1 secs=0 chaddr=client",
+                "lan server > client  BOOTREPLY DHCPOFFER xid#1 yiaddr=192.0.2.101",
+            ],
             0..2,
         );
+        // The DISCOVER never faces an OFFER (another sender), however alike the words.
         assert_eq!(p, [(Some(0), None), (None, Some(0)), (Some(1), Some(1))]);
     }
 
