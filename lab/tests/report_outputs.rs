@@ -515,6 +515,7 @@ fn matrix_page_in_a_real_browser_has_grid_legend_and_working_filters() {
         golden: false,
         clock: "real time".into(),
         claim: None,
+        seen: vec![],
     };
     let m = Matrix {
         cells: vec![
@@ -536,6 +537,10 @@ fn matrix_page_in_a_real_browser_has_grid_legend_and_working_filters() {
         rootless: false,
         findings: vec!["Kea sends replies shorter than 300 octets".into()],
     };
+    // The failing cell's run left its page; the passing one's is gone (no link is made to it).
+    let run = dir.join("runs").join("relay-one-hop@dhcp-server-kea-dhcp4");
+    std::fs::create_dir_all(&run).expect("run directory");
+    std::fs::write(run.join("report.html"), "<!doctype html><title>run</title>").expect("run page");
     let page = dir.join("matrix.html");
     std::fs::write(&page, bootlab_lab::cmd::matrix_page::render(&m, Some(&dir))).expect("page");
     let url = format!("file://{}", page.display());
@@ -554,6 +559,10 @@ fn matrix_page_in_a_real_browser_has_grid_legend_and_working_filters() {
             .map(|m| m.as_str().to_string())
             .unwrap_or_default()
     };
+    assert!(
+        !dom.contains("relay-one-hop@dhcp-server-dnsmasq/report.html"),
+        "no link to a run page that is not there"
+    );
     assert!(
         !row(&dom, "SRV-SID-01").contains("hidden"),
         "unfiltered: every row shows"

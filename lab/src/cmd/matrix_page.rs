@@ -86,6 +86,10 @@ fn class(s: Status) -> String {
 fn run_link(out: Option<&Path>, c: &Cell, anchor: Option<&str>) -> Option<String> {
     let dir = c.artifacts.as_ref()?;
     let page = dir.join(RUN_PAGE);
+    // A page rewritten from an older record (`--from`) may name runs no longer on disk.
+    if out.is_some() && !page.exists() {
+        return None;
+    }
     let run = run_anchor(&c.scenario, &format!("{}={}", c.kind, c.profile), 1);
     Some(format!(
         "{}#{}",
@@ -316,6 +320,14 @@ fn scenario_grid(o: &mut String, m: &Matrix, out: Option<&Path>, kind: &str) {
                 escape(&c.detail),
                 c.status.word()
             );
+            if !c.seen.is_empty() {
+                let seen: Vec<&str> = c.seen.iter().map(|s| s.word()).collect();
+                let _ = write!(
+                    o,
+                    " <small title=\"every status this cell showed over the recorded runs\">unstable: {}</small>",
+                    escape(&seen.join(", "))
+                );
+            }
             if let Some(dir) = &c.artifacts {
                 o.push_str("<div class=\"cell-links\">");
                 if let Some(h) = run_link(out, c, None) {
