@@ -18,7 +18,7 @@ use tokio::task::JoinHandle;
 /// Largest frame kept; veth frames are at most 1514 bytes with offloads off, GSO frames up to 64 KiB.
 pub const SNAPLEN: u32 = 65_535;
 /// Receive buffer of a capture socket, large enough for bursts while the writer catches up.
-const RCVBUF: usize = 8 << 20;
+const RCVBUF: usize = 64 << 20;
 
 /// One captured Ethernet frame.
 #[derive(Debug, Clone)]

@@ -280,10 +280,13 @@ impl PacketSocket {
         )
     }
 
-    /// Sets the receive buffer size (`SO_RCVBUF`); captures use a large one to avoid drops.
+    /// Sets the receive buffer size; captures use a large one to avoid drops. `SO_RCVBUFFORCE`
+    /// first (past `net.core.rmem_max`; needs `CAP_NET_ADMIN` in the initial user namespace, i.e.
+    /// root), else `SO_RCVBUF` (capped at `rmem_max`).
     pub fn set_recv_buffer(&self, bytes: usize) -> Result<()> {
         let v = libc::c_int::try_from(bytes).unwrap_or(libc::c_int::MAX);
-        self.setsockopt(libc::SOL_SOCKET, libc::SO_RCVBUF, &v, "SO_RCVBUF")
+        self.setsockopt(libc::SOL_SOCKET, libc::SO_RCVBUFFORCE, &v, "SO_RCVBUFFORCE")
+            .or_else(|_| self.setsockopt(libc::SOL_SOCKET, libc::SO_RCVBUF, &v, "SO_RCVBUF"))
     }
 
     /// Sends one whole Ethernet frame (destination MAC first) out of the bound interface.
