@@ -85,6 +85,26 @@ pub fn invalid_at(text: &str, path: &Path, at: usize, message: &str) -> ConfigEr
     }
 }
 
+/// Checks a daemon's `min-message-size`: RFC 1542 §2.1 has every BOOTP entity discard messages
+/// shorter than 300 octets, and that is our daemons' default; accepting shorter ones, down to the
+/// 236-octet fixed header (RFC 951 §3, anything shorter cannot be parsed), is an opt-in tolerance
+/// for senders that omit the vendor-area padding (perfdhcp, Kea's 262-octet replies). More than
+/// 300 would drop conformant messages.
+pub fn check_min_message_size(text: &str, path: &Path, n: usize) -> Result<(), ConfigError> {
+    use bootlab_wire::bootp::{HEADER_LEN, MIN_MESSAGE_LEN};
+    if (HEADER_LEN..=MIN_MESSAGE_LEN).contains(&n) {
+        return Ok(());
+    }
+    Err(invalid_key(
+        text,
+        path,
+        "min-message-size",
+        &format!(
+            "{n}: from {HEADER_LEN} (the fixed header, RFC 951 §3) to {MIN_MESSAGE_LEN} (RFC 1542 §2.1)"
+        ),
+    ))
+}
+
 /// A [`ConfigError::Invalid`] for `key`, located at the first line of `text` that mentions it.
 pub fn invalid_key(text: &str, path: &Path, key: &str, message: &str) -> ConfigError {
     let line = text

@@ -15,7 +15,8 @@ use serde::Deserialize;
 /// interface = "c0"                 # accepted instead of `interfaces` for a one-armed relay
 /// servers = ["198.51.100.1"]       # every request goes to all of them, port 67; required
 /// hop-limit = 4                    # drop requests with more hops (RFC 1542 §4.1.1; at most 16)
-/// min-message-size = 300          # drop shorter requests (RFC 1542 §2.1)
+/// min-message-size = 300          # drop shorter requests and replies (RFC 1542 §2.1); 236..299
+///                                  # is an opt-in tolerance (Kea's replies are 262 octets)
 /// secs-threshold = 0               # forward only once secs reaches this (RFC 1542 §4.1.1)
 /// reply-policy = "rfc1542"         # client-link delivery: rfc1542 | neighbour | raw | broadcast
 /// neighbour-state = "reachable"    # reachable | permanent
@@ -46,7 +47,10 @@ pub struct Config {
     /// Hop limit.
     #[serde(default = "default_hop_limit")]
     pub hop_limit: u8,
-    /// Requests shorter than this are dropped (RFC 1542 §2.1: 300).
+    /// Messages (requests and replies) shorter than this many octets are dropped. The default,
+    /// 300, is RFC 1542 §2.1's "discard shorter messages"; down to 236 (the fixed header) is a
+    /// deliberate tolerance, e.g. to relay Kea's 262-octet replies. The lab's FMT-SIZE-01 still
+    /// reports the sender; this only decides whether our relay passes the message on.
     #[serde(default = "default_min_message_size")]
     pub min_message_size: usize,
     /// Minimum `secs` to forward.
@@ -181,6 +185,7 @@ impl Config {
                 &format!("{s}: a relay forwards to unicast addresses only"),
             ));
         }
+        bootlab_net::config::check_min_message_size(text, path, self.min_message_size)?;
         if self.hop_limit > 16 {
             return Err(invalid_key(
                 text,

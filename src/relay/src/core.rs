@@ -698,6 +698,67 @@ mod tests {
         );
     }
 
+    /// A reply as Kea sends it: options, End, no padding (262 octets here, as perfdhcp's
+    /// requests are).
+    fn short_offer() -> Vec<u8> {
+        let mut m = Message::new_reply(&discover());
+        m.giaddr = Ipv4Addr::new(192, 0, 2, 1);
+        m.yiaddr = Ipv4Addr::new(192, 0, 2, 50);
+        m.options_mut().set_message_type(MessageType::Offer);
+        let mut b = m.emit();
+        let (_, end) = walk(&b).expect("walk");
+        b.truncate(end.expect("end") + 1);
+        assert!(b.len() < 300, "{} octets", b.len());
+        b
+    }
+
+    /// RFC 1542 §2.1: by default a reply shorter than 300 octets is discarded, not relayed.
+    #[test]
+    fn short_replies_are_dropped_by_default() {
+        let mut r = relay("");
+        let out = run(&mut r, &short_offer(), None);
+        assert_eq!(reason(&out).as_deref(), Some("short"));
+        assert!(!out.iter().any(|a| matches!(a, Action::Deliver { .. })));
+        assert_eq!(r.counters.dropped_malformed, 1);
+    }
+
+    /// `min-message-size = 236` is the documented opt-in: a reply that holds the fixed header
+    /// is relayed unchanged (the sender's deviation stays on the wire for FMT-SIZE-01), and so
+    /// is a short request.
+    #[test]
+    fn min_message_size_opt_in_relays_short_messages_unchanged() {
+        let mut r = relay("min-message-size = 236");
+        let short = short_offer();
+        let out = run(&mut r, &short, None);
+        let Some(Action::Deliver { bytes, .. }) =
+            out.iter().find(|a| matches!(a, Action::Deliver { .. }))
+        else {
+            panic!("not delivered: {out:?}");
+        };
+        assert_eq!(bytes, &short, "relayed as received, not padded");
+        let mut d = discover().emit();
+        let (_, end) = walk(&d).expect("walk");
+        d.truncate(end.expect("end") + 1);
+        assert_eq!(forwards(&run(&mut r, &d, Some(0))).len(), 2);
+        // Below the fixed header nothing can be parsed, whatever the setting.
+        assert_eq!(
+            reason(&run(&mut r, &d[..235], Some(0))).as_deref(),
+            Some("malformed")
+        );
+    }
+
+    #[test]
+    fn min_message_size_outside_236_to_300_is_a_config_error() {
+        for bad in [235, 301] {
+            let text = format!(
+                "interfaces = [\"c0\"]\nservers = [\"192.0.2.9\"]\nmin-message-size = {bad}\n"
+            );
+            let e = Config::parse(&text, Path::new("r.toml")).expect_err("out of range");
+            assert!(e.to_string().contains("r.toml:3:"), "{e}");
+            assert!(e.to_string().contains("min-message-size"), "{e}");
+        }
+    }
+
     #[test]
     fn byte_surgery_edges() {
         // No End option: appended with an End.

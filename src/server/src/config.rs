@@ -19,7 +19,8 @@ use crate::quirks::Quirk;
 /// neighbour-state = "reachable"      # reachable | permanent: state of installed ARP entries
 /// secs-threshold = 0                 # backup mode: ignore requests with secs below (RFC 951 §7.1)
 /// hop-limit = 16                     # drop relayed requests with more hops (RFC 1542 §4.1.1)
-/// min-message-size = 300             # drop shorter requests (RFC 1542 §2.1); perfdhcp needs 236
+/// min-message-size = 300             # drop shorter requests (RFC 1542 §2.1); 236..299 is an
+///                                    # opt-in tolerance for senders like perfdhcp (262 octets)
 /// quirks = ["nt4-sp2"]               # historic behaviours, see `quirks.rs`
 /// lease-file = "/var/lib/bootlab/leases.journal"   # durable lease journal; none: memory only
 /// lease-time = 3600                  # default lease, seconds (option 51)
@@ -83,7 +84,11 @@ pub struct Config {
     /// Maximum `hops` accepted (RFC 1542 §4.1.1 allows at most 16).
     #[serde(default = "default_hop_limit")]
     pub hop_limit: u8,
-    /// Requests shorter than this many bytes are dropped (RFC 1542 §2.1: 300; at least 236).
+    /// Requests shorter than this many octets are dropped. The default, 300, is RFC 1542 §2.1's
+    /// "discard shorter messages"; a value down to 236 (the fixed header, RFC 951 §3) is a
+    /// deliberate tolerance for senders that omit the vendor-area padding (perfdhcp sends 262
+    /// octets). The lab's FMT-SIZE-01 still reports such a sender: this only decides whether
+    /// our server answers it.
     #[serde(default = "default_min_message_size")]
     pub min_message_size: usize,
     /// Historic behaviours by name.
@@ -445,6 +450,7 @@ impl Config {
     /// Parses and validates TOML `text`; `path` is only used in errors.
     pub fn parse(text: &str, path: &Path) -> Result<Self, ConfigError> {
         let config: Config = bootlab_net::config::parse(text, path)?;
+        bootlab_net::config::check_min_message_size(text, path, config.min_message_size)?;
         for s in &config.subnet {
             for p in &s.pools {
                 let r = p.get_ref();

@@ -642,36 +642,49 @@ fn generic_names_resolve_in_the_home_directory() {
     assert_eq!(resolve_boot_file("unix", None), "unix");
 }
 
-#[test]
-fn min_message_size_is_configurable_for_short_dhcp_clients() {
-    // perfdhcp sends 262-byte DHCP messages; RFC 1542 §2.1 wants 300.
+/// A DISCOVER as perfdhcp sends it: options, End, no padding (fewer than 300 octets).
+fn short_discover() -> Vec<u8> {
     let mut short = dhcp(MessageType::Discover, 1).emit();
     let end = short.iter().rposition(|b| *b == 255).expect("end option");
     short.truncate(end + 1);
     assert!(short.len() < 300);
-    let src = SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 68);
+    short
+}
+
+fn handle_bytes(s: &mut Server, bytes: &[u8]) -> Vec<Action> {
+    let mut out = Vec::new();
+    let source = SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 68);
+    s.handle(at(0), Incoming { bytes, source }, &mut out);
+    out
+}
+
+/// RFC 1542 §2.1 by default: a request shorter than 300 octets is discarded, unanswered.
+#[test]
+fn short_requests_are_dropped_by_default() {
     let mut strict = server("");
-    let mut out = Vec::new();
-    strict.handle(
-        at(0),
-        Incoming {
-            bytes: &short,
-            source: src,
-        },
-        &mut out,
-    );
+    let out = handle_bytes(&mut strict, &short_discover());
     assert_eq!(ignored_reason(&out).as_deref(), Some("short"));
+    assert!(sent(&out).is_empty());
+}
+
+/// `min-message-size = 236` is the documented opt-in for senders like perfdhcp (262 octets):
+/// answered, and our reply itself is still padded to 300 octets.
+#[test]
+fn min_message_size_opt_in_answers_short_requests() {
     let mut lenient = server("min-message-size = 236");
-    let mut out = Vec::new();
-    lenient.handle(
-        at(0),
-        Incoming {
-            bytes: &short,
-            source: src,
-        },
-        &mut out,
-    );
-    assert_eq!(sent(&out).len(), 1);
+    let out = handle_bytes(&mut lenient, &short_discover());
+    let replies = sent(&out);
+    assert_eq!(replies.len(), 1);
+    assert!(replies[0].0.emit().len() >= 300);
+}
+
+#[test]
+fn min_message_size_outside_236_to_300_is_a_config_error() {
+    for bad in ["235", "301"] {
+        let text = format!("interface = \"eth0\"\nmin-message-size = {bad}\n");
+        let e = Config::parse(&text, Path::new("s.toml")).expect_err("out of range");
+        assert!(e.to_string().contains("s.toml:2:"), "{e}");
+    }
 }
 
 #[test]
