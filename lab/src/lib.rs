@@ -9,6 +9,7 @@
 //! - [`exec`]: running one scenario, and the batch scheduler every command shares.
 //! - [`cmd`]: the `bootlab` commands built on the stages.
 
+pub mod bench;
 pub mod cmd;
 pub mod exec;
 pub mod judge;

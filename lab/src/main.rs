@@ -46,6 +46,9 @@ enum Command {
     /// Step into a scenario's world: build it, start its roles, and open a shell (or run a
     /// command) inside a host while every segment is captured; the world goes when it exits.
     Shell(bootlab_lab::cmd::shell::Args),
+    /// Benchmarks inside the lab's namespaces: `server` (perfdhcp DORA/s against ours, the peers
+    /// and a canned limit).
+    Bench(bootlab_lab::bench::Args),
 }
 
 fn main() {
@@ -92,6 +95,12 @@ fn real_main() -> anyhow::Result<()> {
             }
             print!("{}", bootlab_lab::judge::rules::listing(&exercised));
             Ok(())
+        }
+        Command::Bench(a) => {
+            if a.needs_isolation() {
+                bootlab_lab::world::isolate::enter()?;
+            }
+            bootlab_lab::bench::run(a)
         }
     }
 }

@@ -1,0 +1,49 @@
+//! `bootlab bench`: benchmarks run inside the lab's own namespaces, each printing figures as
+//! ratios against peers measured in the same run. `server` drives perfdhcp against our DHCP
+//! server, the installed peers and a canned stateless responder (the limit). Benchmarks, not
+//! tests: nothing here asserts a speed.
+
+pub mod canned;
+pub mod server;
+
+use anyhow::Context;
+use clap::Subcommand;
+
+/// Arguments of `bootlab bench`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    #[command(subcommand)]
+    command: BenchCommand,
+}
+
+#[derive(Debug, Subcommand)]
+enum BenchCommand {
+    /// DHCP throughput (DORA/s) with perfdhcp: canned limit, ours, every installed peer.
+    Server(server::Args),
+    /// The canned stateless responder (runs inside a bench host).
+    #[command(hide = true)]
+    Canned(canned::Args),
+}
+
+impl Args {
+    /// Whether the subcommand builds worlds (and so must isolate itself first).
+    pub fn needs_isolation(&self) -> bool {
+        !matches!(self.command, BenchCommand::Canned(_))
+    }
+}
+
+/// Runs `bootlab bench`.
+pub fn run(args: Args) -> anyhow::Result<()> {
+    match args.command {
+        BenchCommand::Canned(a) => canned::run(a),
+        BenchCommand::Server(a) => runtime()?.block_on(server::run(a)),
+    }
+}
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("tokio runtime")
+}
