@@ -1,10 +1,12 @@
 //! `bootlab bench`: benchmarks run inside the lab's own namespaces, each printing figures as
 //! ratios against peers measured in the same run. `server` drives perfdhcp against our DHCP
-//! server, the installed peers and a canned stateless responder (the limit). Benchmarks, not
+//! server, the installed peers and a canned stateless responder (the limit); `storm` boots N ROMs
+//! at once behind our relay against each server stack. Benchmarks, not
 //! tests: nothing here asserts a speed.
 
 pub mod canned;
 pub mod server;
+pub mod storm;
 
 use anyhow::Context;
 use clap::Subcommand;
@@ -20,6 +22,9 @@ pub struct Args {
 enum BenchCommand {
     /// DHCP throughput (DORA/s) with perfdhcp: canned limit, ours, every installed peer.
     Server(server::Args),
+    /// A boot storm: N boot ROMs behind our relay, each BOOTP then TFTP of a 1 MiB file, per
+    /// server stack (ours, dnsmasq, ISC dhcpd + tftpd-hpa, Kea + atftpd).
+    Storm(storm::Args),
     /// The canned stateless responder (runs inside a bench host).
     #[command(hide = true)]
     Canned(canned::Args),
@@ -37,6 +42,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     match args.command {
         BenchCommand::Canned(a) => canned::run(a),
         BenchCommand::Server(a) => runtime()?.block_on(server::run(a)),
+        BenchCommand::Storm(a) => runtime()?.block_on(storm::run(a)),
     }
 }
 

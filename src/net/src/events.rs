@@ -10,16 +10,42 @@ use std::io::Write;
 
 /// Prints one event line to stdout and flushes it, so a waiting lab sees it at once.
 pub fn emit(event: &str, fields: serde_json::Value) {
-    let mut obj = serde_json::Map::new();
-    obj.insert("event".into(), serde_json::Value::String(event.into()));
-    if let serde_json::Value::Object(map) = fields {
-        obj.extend(map);
+    let mut batch = Batch::default();
+    batch.push(event, fields);
+    batch.flush();
+}
+
+/// Event lines gathered and written to stdout with one write: a daemon that handles a batch of
+/// datagrams prints their events together (one system call instead of one per event).
+#[derive(Debug, Default)]
+pub struct Batch {
+    buf: Vec<u8>,
+}
+
+impl Batch {
+    /// Adds one event line, as [`emit`] would print it.
+    pub fn push(&mut self, event: &str, fields: serde_json::Value) {
+        let mut obj = serde_json::Map::new();
+        obj.insert("event".into(), serde_json::Value::String(event.into()));
+        if let serde_json::Value::Object(map) = fields {
+            obj.extend(map);
+        }
+        // Serialising a JSON value into memory cannot fail.
+        let _ = serde_json::to_writer(&mut self.buf, &serde_json::Value::Object(obj));
+        self.buf.push(b'\n');
     }
-    let line = serde_json::Value::Object(obj).to_string();
-    let mut out = std::io::stdout().lock();
-    // A closed stdout must not take the daemon down: events are advisory.
-    let _ = writeln!(out, "{line}");
-    let _ = out.flush();
+
+    /// Writes the gathered lines and flushes stdout; the batch is empty afterwards.
+    pub fn flush(&mut self) {
+        if self.buf.is_empty() {
+            return;
+        }
+        let mut out = std::io::stdout().lock();
+        // A closed stdout must not take the daemon down: events are advisory.
+        let _ = out.write_all(&self.buf);
+        let _ = out.flush();
+        self.buf.clear();
+    }
 }
 
 /// Parses an event line printed by [`emit`]; `None` for any other line.

@@ -113,6 +113,7 @@ async fn serve(args: crate::Args, config: Config) -> anyhow::Result<()> {
     let mut buf = vec![0u8; 65536];
     let mut actions = Vec::with_capacity(BATCH * 3);
     let mut send_failures = 0u64;
+    let mut batch = events::Batch::default();
     loop {
         tokio::select! {
             r = socket.recv_from(&mut buf) => {
@@ -160,19 +161,21 @@ async fn serve(args: crate::Args, config: Config) -> anyhow::Result<()> {
                                 Ok(Some(e)) => {
                                     send_failures += 1;
                                     tracing::warn!(xid = message.xid, %dest, "{e}; broadcast instead");
-                                    events::emit("send-failed", json!({"xid": message.xid, "destination": dest.to_string(), "error": e.to_string(), "fallback": "broadcast"}));
+                                    batch.push("send-failed", json!({"xid": message.xid, "destination": dest.to_string(), "error": e.to_string(), "fallback": "broadcast"}));
                                 }
                                 Err(e) => {
                                     send_failures += 1;
                                     tracing::warn!(xid = message.xid, %dest, "send failed: {e}");
-                                    events::emit("send-failed", json!({"xid": message.xid, "destination": dest.to_string(), "error": e.to_string()}));
+                                    batch.push("send-failed", json!({"xid": message.xid, "destination": dest.to_string(), "error": e.to_string()}));
                                 }
                             }
                         }
-                        Action::Event { name, fields } => events::emit(name, fields),
+                        Action::Event { name, fields } => batch.push(name, fields),
                         Action::Journal(_) => {}
                     }
                 }
+                // The batch's events in one write, after its replies.
+                batch.flush();
             }
             _ = hup.recv() => {
                 match load(&args) {
