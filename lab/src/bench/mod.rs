@@ -1,12 +1,14 @@
 //! `bootlab bench`: benchmarks run inside the lab's own namespaces, each printing figures as
 //! ratios against peers measured in the same run. `server` drives perfdhcp against our DHCP
 //! server, the installed peers and a canned stateless responder (the limit); `storm` boots N ROMs
-//! at once behind our relay against each server stack. Benchmarks, not
+//! at once behind our relay against each server stack; `tftp` compares TFTP servers over a link
+//! with added delay. Benchmarks, not
 //! tests: nothing here asserts a speed.
 
 pub mod canned;
 pub mod server;
 pub mod storm;
+pub mod tftp;
 
 use anyhow::Context;
 use clap::Subcommand;
@@ -25,6 +27,9 @@ enum BenchCommand {
     /// A boot storm: N boot ROMs behind our relay, each BOOTP then TFTP of a 1 MiB file, per
     /// server stack (ours, dnsmasq, ISC dhcpd + tftpd-hpa, Kea + atftpd).
     Storm(storm::Args),
+    /// TFTP over a slow link (the impairment wire's delay): ours with blksize and windowsize
+    /// against tftpd-hpa at its best option set.
+    Tftp(tftp::Args),
     /// The canned stateless responder (runs inside a bench host).
     #[command(hide = true)]
     Canned(canned::Args),
@@ -43,6 +48,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         BenchCommand::Canned(a) => canned::run(a),
         BenchCommand::Server(a) => runtime()?.block_on(server::run(a)),
         BenchCommand::Storm(a) => runtime()?.block_on(storm::run(a)),
+        BenchCommand::Tftp(a) => runtime()?.block_on(tftp::run(a)),
     }
 }
 

@@ -192,7 +192,8 @@ pub struct Outcome {
     pub frames: u64,
     /// `PACKET_STATISTICS` drops of the capture socket.
     pub capture_drops: u64,
-    /// Receive-buffer drops of the UDP sockets in the server host (`/proc/net/udp`).
+    /// Receive-buffer drops of the UDP sockets in the server host (`/proc/net/udp`), read
+    /// 0.3 s before the end of the load.
     pub server_socket_drops: u64,
     /// ... and in perfdhcp's host.
     pub perf_socket_drops: u64,
@@ -432,6 +433,11 @@ async fn drive(
         None
     };
     let perf = world.spawn(PERF, spec("perfdhcp", perfdhcp_argv(args, plan), state))?;
+    // The sockets' drop counters, read while perfdhcp still sends (its socket is gone after).
+    let sample_at = Duration::from_millis(u64::from(args.duration) * 1000 - 300);
+    tokio::time::sleep(sample_at).await;
+    o.server_socket_drops = udp_drops(world, SERVER).await.unwrap_or(0);
+    o.perf_socket_drops = udp_drops(world, PERF).await.unwrap_or(0);
     let bound = Duration::from_secs(u64::from(args.duration) + 30);
     if perf.wait_timeout(bound).await.is_err() {
         perf.kill();
@@ -444,8 +450,6 @@ async fn drive(
         .map(|l| l.text + "\n")
         .collect();
     o.perf = PerfReport::parse(&out);
-    o.server_socket_drops = udp_drops(world, SERVER).await.unwrap_or(0);
-    o.perf_socket_drops = udp_drops(world, PERF).await.unwrap_or(0);
     if let Some(p) = profiler {
         let _ = p.wait_timeout(Duration::from_secs(30)).await;
         println!(

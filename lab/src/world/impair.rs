@@ -8,6 +8,7 @@
 //!
 //! The rules themselves are part of the plan: [`crate::plan::impairment`].
 
+use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -198,6 +199,55 @@ async fn send(to: &AsyncPacketSocket, frame: &[u8]) {
 
 type Held = Option<(Vec<u8>, tokio::time::Instant)>;
 
+/// Delayed frames of one direction, sent when due, in order of (due time, arrival): frames with
+/// the same delay leave in the order they came (one task per frame would let two frames due in
+/// the same millisecond swap, and a windowed TFTP transfer then sees reordering nobody asked for).
+#[derive(Debug, Clone)]
+struct DelayLine {
+    tx: tokio::sync::mpsc::UnboundedSender<(tokio::time::Instant, Vec<u8>)>,
+}
+
+impl DelayLine {
+    /// A delay line sending to `to`; it ends when the last clone is dropped.
+    fn start(to: Arc<AsyncPacketSocket>) -> DelayLine {
+        let (tx, mut rx) =
+            tokio::sync::mpsc::unbounded_channel::<(tokio::time::Instant, Vec<u8>)>();
+        tokio::spawn(async move {
+            let mut due: BTreeMap<(tokio::time::Instant, u64), Vec<u8>> = BTreeMap::new();
+            let mut seq = 0u64;
+            loop {
+                let first = due.keys().next().map(|(t, _)| *t);
+                tokio::select! {
+                    item = rx.recv() => match item {
+                        Some((t, f)) => {
+                            seq += 1;
+                            due.insert((t, seq), f);
+                        }
+                        None => break,
+                    },
+                    _ = async {
+                        match first {
+                            Some(t) => tokio::time::sleep_until(t).await,
+                            None => std::future::pending().await,
+                        }
+                    } => {
+                        if let Some((_, f)) = due.pop_first() {
+                            send(&to, &f).await;
+                        }
+                    }
+                }
+            }
+        });
+        DelayLine { tx }
+    }
+
+    fn push(&self, frame: &[u8], delay: Duration) {
+        let _ = self
+            .tx
+            .send((tokio::time::Instant::now() + delay, frame.to_vec()));
+    }
+}
+
 async fn forward(
     host_end: Arc<AsyncPacketSocket>,
     bridge_end: Arc<AsyncPacketSocket>,
@@ -208,6 +258,11 @@ async fn forward(
     let mut to_host = vec![0u8; 65_536];
     // Frames held for reordering, per direction: (to host, from host).
     let mut held: [Held; 2] = [None, None];
+    // Delayed frames, per direction: (to host, from host).
+    let delays = [
+        DelayLine::start(host_end.clone()),
+        DelayLine::start(bridge_end.clone()),
+    ];
     while !*stop.borrow() {
         let deadline = held.iter().flatten().map(|(_, t)| *t).min();
         let sleep = async {
@@ -256,14 +311,7 @@ async fn forward(
                 Verdict::Act {
                     action: Action::DelayMs(ms),
                     ..
-                } => {
-                    let to = to.clone();
-                    let f = frame.to_vec();
-                    tokio::spawn(async move {
-                        tokio::time::sleep(Duration::from_millis(ms)).await;
-                        send(&to, &f).await;
-                    });
-                }
+                } => delays[slot].push(frame, Duration::from_millis(ms)),
                 Verdict::Act {
                     action: Action::Reorder,
                     ..
