@@ -84,10 +84,17 @@ impl std::fmt::Display for Destination {
 
 /// `aa:bb:cc:dd:ee:ff`.
 pub fn format_mac(mac: &[u8]) -> String {
-    mac.iter()
-        .map(|b| format!("{b:02x}"))
-        .collect::<Vec<_>>()
-        .join(":")
+    // On every reply's event: without `format!` per octet.
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut s = String::with_capacity(mac.len() * 3);
+    for (i, b) in mac.iter().enumerate() {
+        if i > 0 {
+            s.push(':');
+        }
+        s.push(char::from(DIGITS[usize::from(b >> 4)]));
+        s.push(char::from(DIGITS[usize::from(b & 0x0f)]));
+    }
+    s
 }
 
 /// The DHCP message type (option 53) of a message, if it has one (RFC 2132 §9.6).
@@ -475,6 +482,15 @@ impl Deliverer {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn macs_are_lower_case_hex_with_colons() {
+        assert_eq!(
+            format_mac(&[2, 0, 0xab, 0x0c, 0xff, 1]),
+            "02:00:ab:0c:ff:01"
+        );
+        assert_eq!(format_mac(&[]), "");
+    }
     use bootlab_wire::bootp::{DhcpOption, Op, Options};
 
     fn reply(flags: u16, ciaddr: [u8; 4], giaddr: [u8; 4], mt: Option<u8>) -> Message {

@@ -25,11 +25,11 @@ pub struct Batch {
 impl Batch {
     /// Adds one event line, as [`emit`] would print it.
     pub fn push(&mut self, event: &str, fields: serde_json::Value) {
-        let mut obj = serde_json::Map::new();
+        let mut obj = match fields {
+            serde_json::Value::Object(map) => map,
+            _ => serde_json::Map::new(),
+        };
         obj.insert("event".into(), serde_json::Value::String(event.into()));
-        if let serde_json::Value::Object(map) = fields {
-            obj.extend(map);
-        }
         // Serialising a JSON value into memory cannot fail.
         let _ = serde_json::to_writer(&mut self.buf, &serde_json::Value::Object(obj));
         self.buf.push(b'\n');
