@@ -8,6 +8,7 @@
 //! - [`report`]: results rendered as text, JSON, JUnit, matrix pages.
 //! - [`exec`]: running one scenario, and the batch scheduler every command shares.
 //! - [`cmd`]: the `bootlab` commands built on the stages.
+//! - [`bench`]: `bootlab bench`, benchmarks built on the stages (worlds, roles, peers).
 
 pub mod bench;
 pub mod cmd;

@@ -18,9 +18,10 @@ use std::time::Duration;
 
 use anyhow::{bail, Context};
 
-use crate::process::{Process, ProcessSpec, Stream};
-use crate::profile::{Installation, ProfileSet, Role};
-use crate::topology::Topology;
+use crate::plan::role_kind::RoleKind;
+use crate::roles::profile::{Installation, ProfileSet};
+use crate::world::process::{Process, ProcessSpec, Stream};
+use crate::world::topology::Topology;
 use crate::world::{World, WorldError};
 
 /// Arguments of `bootlab bench server`.
@@ -264,9 +265,9 @@ pub fn private_tmpfs() -> anyhow::Result<PathBuf> {
 fn chosen_servers(args: &Args, set: &ProfileSet) -> anyhow::Result<Vec<String>> {
     let installed = |p: &str| {
         set.get(p).is_ok_and(|pr| {
-            pr.fills(Role::DhcpServer)
+            pr.fills(RoleKind::DhcpServer)
                 && matches!(
-                    pr.installation(&crate::profile::peers_dir()),
+                    pr.installation(&crate::roles::profile::peers_dir()),
                     Installation::Installed(_)
                 )
         })
@@ -398,11 +399,17 @@ async fn drive(
             p
         }
         peer => {
-            let launch =
-                crate::peer::prepare(set, peer, "dhcp-server", &peer_config(plan), state, peer)
-                    .map_err(anyhow::Error::msg)?;
+            let launch = crate::roles::peer::prepare(
+                set,
+                peer,
+                RoleKind::DhcpServer,
+                &peer_config(plan),
+                state,
+                peer,
+            )
+            .map_err(anyhow::Error::msg)?;
             let p = world.spawn(SERVER, launch.spec)?;
-            crate::peer::wait_ready(&launch.rendered, &p, Duration::from_secs(20))
+            crate::roles::peer::wait_ready(&launch.rendered, &p, Duration::from_secs(20))
                 .await
                 .map_err(anyhow::Error::msg)
                 .with_context(|| format!("{peer} not ready; see {}", p.stderr_path().display()))?;
@@ -526,7 +533,7 @@ pub fn our_config(plan: &Plan, state: &Path) -> String {
     )
 }
 
-/// A peer's parameters ([`crate::profile::RoleParams`] keys): the same pool and lease time, the
+/// A peer's parameters ([`crate::roles::profile::RoleParams`] keys): the same pool and lease time, the
 /// pre-offer address check off (it would measure the ping timeout).
 fn peer_config(plan: &Plan) -> toml::Table {
     let mut t = toml::Table::new();

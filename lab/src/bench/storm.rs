@@ -17,9 +17,10 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
 
-use crate::process::{Process, ProcessSpec, Stream};
-use crate::profile::{Installation, ProfileSet, Role};
-use crate::topology::Topology;
+use crate::plan::role_kind::RoleKind;
+use crate::roles::profile::{Installation, ProfileSet};
+use crate::world::process::{Process, ProcessSpec, Stream};
+use crate::world::topology::Topology;
 use crate::world::{World, WorldError};
 
 /// Arguments of `bootlab bench storm`.
@@ -225,18 +226,19 @@ fn name(dhcp: &str, tftp: &str) -> String {
 }
 
 fn chosen(args: &Args, set: &ProfileSet) -> anyhow::Result<Vec<(String, String)>> {
-    let installed = |p: &str, role: Role| {
+    let installed = |p: &str, role: RoleKind| {
         p == "ours"
             || set.get(p).is_ok_and(|pr| {
                 pr.fills(role)
                     && matches!(
-                        pr.installation(&crate::profile::peers_dir()),
+                        pr.installation(&crate::roles::profile::peers_dir()),
                         Installation::Installed(_)
                     )
             })
     };
-    let ok =
-        |(d, t): &(&str, &str)| installed(d, Role::BootpServer) && installed(t, Role::TftpServer);
+    let ok = |(d, t): &(&str, &str)| {
+        installed(d, RoleKind::BootpServer) && installed(t, RoleKind::TftpServer)
+    };
     if args.stacks.is_empty() {
         return Ok(STACKS
             .iter()
@@ -342,7 +344,7 @@ async fn storm(
     std::fs::create_dir_all(&files)?;
     std::fs::write(
         files.join(BOOT_FILE),
-        crate::runner::file_content(BOOT_FILE, args.file_size),
+        crate::exec::runner::file_content(BOOT_FILE, args.file_size),
     )?;
     std::fs::create_dir_all(state)?;
     // The TFTP server first, then the BOOTP server, then the relay (as scenarios start roles).
@@ -362,7 +364,17 @@ async fn storm(
         ready_event(&p).await?;
         servers.push(p);
     } else if tftp != dhcp {
-        servers.push(peer(world, set, tftp, "tftp-server", &tftp_params(&files), state).await?);
+        servers.push(
+            peer(
+                world,
+                set,
+                tftp,
+                RoleKind::TftpServer,
+                &tftp_params(&files),
+                state,
+            )
+            .await?,
+        );
     }
     if dhcp == "ours" {
         let dir = state.join("server");
@@ -377,7 +389,7 @@ async fn storm(
         if tftp == dhcp {
             params.extend(tftp_params(&files));
         }
-        servers.push(peer(world, set, dhcp, "bootp-server", &params, state).await?);
+        servers.push(peer(world, set, dhcp, RoleKind::BootpServer, &params, state).await?);
     }
     let relay_dir = state.join("relay");
     std::fs::create_dir_all(&relay_dir)?;
@@ -480,15 +492,15 @@ async fn peer(
     world: &World,
     set: &ProfileSet,
     profile: &str,
-    kind: &str,
+    kind: RoleKind,
     params: &toml::Table,
     state: &Path,
 ) -> anyhow::Result<Process> {
     let dir = state.join(profile);
-    let launch = crate::peer::prepare(set, profile, kind, params, &dir, profile)
+    let launch = crate::roles::peer::prepare(set, profile, kind, params, &dir, profile)
         .map_err(anyhow::Error::msg)?;
     let p = world.spawn(BOOT, launch.spec)?;
-    crate::peer::wait_ready(&launch.rendered, &p, Duration::from_secs(20))
+    crate::roles::peer::wait_ready(&launch.rendered, &p, Duration::from_secs(20))
         .await
         .map_err(anyhow::Error::msg)
         .with_context(|| format!("{profile} not ready; see {}", p.stderr_path().display()))?;

@@ -9,9 +9,9 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
 
-use crate::impair::Impairment;
-use crate::process::ProcessSpec;
-use crate::topology::Topology;
+use crate::plan::impairment::Impairment;
+use crate::world::process::ProcessSpec;
+use crate::world::topology::Topology;
 use crate::world::{World, WorldError};
 
 /// Arguments of `bootlab bench tftp`.
@@ -76,7 +76,7 @@ const CASES: &[(&str, &str, &[&str])] = &[
 
 /// Runs the bench inside the isolated lab.
 pub async fn run(args: Args) -> anyhow::Result<()> {
-    if !crate::isolate::is_root() {
+    if !crate::world::isolate::is_root() {
         bail!("bench tftp: in.tftpd needs root (setgroups per request)");
     }
     let run_dir = super::server::private_tmpfs()?;
@@ -98,7 +98,7 @@ async fn bench(args: &Args, world: &World, dir: &Path) -> anyhow::Result<()> {
     std::fs::create_dir_all(&root)?;
     std::fs::write(
         root.join("boot.img"),
-        crate::runner::file_content("boot.img", args.file_size),
+        crate::exec::runner::file_content("boot.img", args.file_size),
     )?;
     let cfg = dir.join("ours.toml");
     std::fs::write(

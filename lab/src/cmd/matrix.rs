@@ -347,7 +347,8 @@ pub fn for_peer(sc: &Scenario, kind: RoleKind) -> Scenario {
 /// reply all the same, so the sender's deviation is still reported.
 fn tolerate_short_replies_in_our_relays(sc: &mut Scenario) {
     for r in sc.roles.values_mut().filter(|r| {
-        r.kind.get_ref() == "relay" && r.implementation.as_deref().unwrap_or("ours") == "ours"
+        *r.kind.get_ref() == RoleKind::Relay
+            && r.implementation.as_deref().unwrap_or("ours") == "ours"
     }) {
         r.config
             .entry("min-message-size")
@@ -1288,7 +1289,7 @@ mod tests {
     #[test]
     fn our_relay_tolerates_short_replies_only_in_front_of_a_peer_server() {
         let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios");
-        let Ok(hop) = crate::scenario::load(&dir.join("relay-one-hop.toml")) else {
+        let Ok(hop) = crate::plan::scenario::load(&dir.join("relay-one-hop.toml")) else {
             return;
         };
         let size = |sc: &Scenario| sc.roles["relay"].config.get("min-message-size").cloned();
@@ -1297,18 +1298,18 @@ mod tests {
             None,
             "the scenario as written keeps the default"
         );
-        let w = for_peer(&hop, "dhcp-server");
+        let w = for_peer(&hop, RoleKind::DhcpServer);
         assert_eq!(size(&w), Some(toml::Value::Integer(236)));
         assert_eq!(
             w.expect.rules, hop.expect.rules,
             "rule expectations untouched"
         );
         assert_eq!(
-            size(&for_peer(&hop, "relay")),
+            size(&for_peer(&hop, RoleKind::Relay)),
             None,
             "a peer relay gets no key"
         );
-        assert_eq!(size(&for_peer(&hop, "dhcp-client")), None);
+        assert_eq!(size(&for_peer(&hop, RoleKind::DhcpClient)), None);
     }
 
     #[test]
