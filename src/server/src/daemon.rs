@@ -2,8 +2,11 @@
 //! interface, a batch loop with group commit, signals.
 //!
 //! Per batch: wait for one datagram, take every further datagram already queued (up to
-//! [`BATCH`]), run them all through the core, write their journal records with one sync, and only
-//! then send the replies and print the events. SIGTERM/SIGINT stop cleanly, SIGHUP reloads the
+//! [`BATCH`]) and run them all through the core. Their journal records are written and synced
+//! with one `fdatasync` on a blocking thread, and only then do their replies leave and their
+//! events print (write-ahead). While a sync is in flight the loop keeps receiving and handling;
+//! everything handled meanwhile joins the next sync (pipelined group commit), so a slow disk
+//! makes batches larger instead of stalling the loop. SIGTERM/SIGINT stop cleanly, SIGHUP reloads the
 //! configuration (leases kept).
 //!
 //! Events (stdout, `bootlab_net::events`): `ready` {interface, address, port, leases} once the
@@ -82,7 +85,7 @@ impl Now {
 async fn serve(args: crate::Args, config: Config) -> anyhow::Result<()> {
     let iface = Interface::lookup(&config.interface)?;
     let now = Now::new(config.time_scale);
-    let (mut journal, table) = match &config.lease_file {
+    let (journal, table) = match &config.lease_file {
         Some(path) => {
             let (j, t, n) = Journal::open(path, now.get().as_secs())?;
             tracing::info!(path = %path.display(), records = n, leases = t.len(), "lease journal replayed and compacted");
@@ -111,10 +114,17 @@ async fn serve(args: crate::Args, config: Config) -> anyhow::Result<()> {
     );
 
     let mut buf = vec![0u8; 65536];
-    let mut actions = Vec::with_capacity(BATCH * 3);
-    let mut send_failures = 0u64;
-    let mut batch = events::Batch::default();
+    // Actions of the datagrams handled since the last sync started; their journal records go
+    // into the next sync, their replies leave when it is done.
+    let mut pending: Vec<Action> = Vec::with_capacity(BATCH * 3);
+    let mut out = Out {
+        deliverer,
+        events: events::Batch::default(),
+        send_failures: 0,
+    };
+    let mut journal = journal.map(Commit::Idle);
     loop {
+        let syncing = matches!(journal, Some(Commit::Syncing(..)));
         tokio::select! {
             r = socket.recv_from(&mut buf) => {
                 let (n, from) = match r {
@@ -124,58 +134,56 @@ async fn serve(args: crate::Args, config: Config) -> anyhow::Result<()> {
                         continue;
                     }
                 };
-                actions.clear();
-                handle_one(&mut server, &now, &buf[..n], from, &mut actions);
+                handle_one(&mut server, &now, &buf[..n], from, &mut pending);
                 for _ in 1..BATCH {
                     match socket.try_recv_from(&mut buf) {
-                        Ok((n, from)) => handle_one(&mut server, &now, &buf[..n], from, &mut actions),
+                        Ok((n, from)) => handle_one(&mut server, &now, &buf[..n], from, &mut pending),
                         Err(_) => break,
                     }
                 }
-                // Write-ahead with group commit: one sync for the whole batch, before any reply.
-                if let Some(j) = journal.as_mut() {
-                    for a in &actions {
-                        if let Action::Journal(r) = a {
-                            j.push(r);
-                        }
+                match journal.take() {
+                    // No lease file: nothing to wait for.
+                    None => out.release(&mut pending).await,
+                    // Write-ahead: this batch's records are synced before any of its replies
+                    // leaves; the sync runs on a blocking thread while more datagrams are handled.
+                    Some(Commit::Idle(j)) => journal = Some(Commit::start(j, &mut pending)),
+                    // A sync is in flight: this batch joins the next one (group commit).
+                    Some(busy) => journal = Some(busy),
+                }
+            }
+            done = async {
+                match journal.as_mut() {
+                    Some(Commit::Syncing(task, _)) => task.await,
+                    _ => std::future::pending().await,
+                }
+            }, if syncing => {
+                let Some(Commit::Syncing(_, mut synced)) = journal.take() else {
+                    continue;
+                };
+                let mut j = match done {
+                    Ok((j, Ok(()))) => {
+                        out.release(&mut synced).await;
+                        j
                     }
-                    if let Err(e) = j.commit() {
-                        // Without durability no ACK of this batch may leave.
-                        tracing::error!("{e}; dropping the replies of this batch");
+                    Ok((j, Err(e))) => {
+                        // Without durability no ACK of that batch may leave.
+                        tracing::error!("{e}; dropping the replies of a batch");
                         events::emit("journal-failed", json!({"error": e.to_string()}));
-                        continue;
+                        j
                     }
-                    if j.wants_compaction() {
-                        match j.compact(server.table(), now.get().as_secs()) {
-                            Ok(()) => tracing::info!(leases = server.table().len(), "lease journal compacted"),
-                            Err(e) => tracing::error!("{e}"),
-                        }
-                    }
-                }
-                for a in actions.drain(..) {
-                    match a {
-                        Action::Send { message, dest } => {
-                            let bytes = message.emit();
-                            match deliverer.send_or_broadcast(dest, &bytes).await {
-                                Ok(None) => tracing::debug!(xid = message.xid, %dest, "sent"),
-                                Ok(Some(e)) => {
-                                    send_failures += 1;
-                                    tracing::warn!(xid = message.xid, %dest, "{e}; broadcast instead");
-                                    batch.push("send-failed", json!({"xid": message.xid, "destination": dest.to_string(), "error": e.to_string(), "fallback": "broadcast"}));
-                                }
-                                Err(e) => {
-                                    send_failures += 1;
-                                    tracing::warn!(xid = message.xid, %dest, "send failed: {e}");
-                                    batch.push("send-failed", json!({"xid": message.xid, "destination": dest.to_string(), "error": e.to_string()}));
-                                }
-                            }
-                        }
-                        Action::Event { name, fields } => batch.push(name, fields),
-                        Action::Journal(_) => {}
+                    Err(e) => anyhow::bail!("lease journal sync task: {e}"),
+                };
+                if j.wants_compaction() {
+                    match j.compact(server.table(), now.get().as_secs()) {
+                        Ok(()) => tracing::info!(leases = server.table().len(), "lease journal compacted"),
+                        Err(e) => tracing::error!("{e}"),
                     }
                 }
-                // The batch's events in one write, after its replies.
-                batch.flush();
+                journal = Some(if pending.is_empty() {
+                    Commit::Idle(j)
+                } else {
+                    Commit::start(j, &mut pending)
+                });
             }
             _ = hup.recv() => {
                 match load(&args) {
@@ -194,15 +202,95 @@ async fn serve(args: crate::Args, config: Config) -> anyhow::Result<()> {
             _ = int.recv() => break,
         }
     }
+    // Finish the sync in flight and commit what is left; the replies still waiting are dropped
+    // (their clients retransmit to the next instance).
+    let mut journal = match journal {
+        Some(Commit::Syncing(task, _)) => Some(task.await?.0),
+        Some(Commit::Idle(j)) => Some(j),
+        None => None,
+    };
     if let Some(j) = journal.as_mut() {
+        for a in &pending {
+            if let Action::Journal(r) = a {
+                j.push(r);
+            }
+        }
         j.commit()?;
     }
+    let send_failures = out.send_failures;
     tracing::info!(counters = ?server.counters, send_failures, "stopping");
     events::emit(
         "stopped",
         json!({"counters": server.counters, "send_failures": send_failures}),
     );
     Ok(())
+}
+
+/// The lease journal in the serve loop: at home, or away on a blocking thread syncing a batch
+/// whose actions wait for it.
+enum Commit {
+    /// No sync in flight.
+    Idle(Journal),
+    /// A sync in flight and the actions (replies, events) released when it is done.
+    Syncing(
+        tokio::task::JoinHandle<(Journal, Result<(), crate::journal::JournalError>)>,
+        Vec<Action>,
+    ),
+}
+
+impl Commit {
+    /// Queues the journal records of `actions` and starts their sync (write and one
+    /// `fdatasync`) on a blocking thread; `actions` is left empty.
+    fn start(mut j: Journal, actions: &mut Vec<Action>) -> Commit {
+        for a in actions.iter() {
+            if let Action::Journal(r) = a {
+                j.push(r);
+            }
+        }
+        let waiting = std::mem::take(actions);
+        let task = tokio::task::spawn_blocking(move || {
+            let r = j.commit();
+            (j, r)
+        });
+        Commit::Syncing(task, waiting)
+    }
+}
+
+/// Where released actions go: replies to the wire, events to stdout (one write per batch).
+struct Out {
+    deliverer: Deliverer,
+    events: events::Batch,
+    send_failures: u64,
+}
+
+impl Out {
+    /// Sends the replies and prints the events of `actions`, in order; `actions` is left empty.
+    async fn release(&mut self, actions: &mut Vec<Action>) {
+        for a in actions.drain(..) {
+            match a {
+                Action::Send { message, dest } => {
+                    let bytes = message.emit();
+                    match self.deliverer.send_or_broadcast(dest, &bytes).await {
+                        Ok(None) => tracing::debug!(xid = message.xid, %dest, "sent"),
+                        Ok(Some(e)) => {
+                            self.send_failures += 1;
+                            tracing::warn!(xid = message.xid, %dest, "{e}; broadcast instead");
+                            self.events.push("send-failed", json!({"xid": message.xid, "destination": dest.to_string(), "error": e.to_string(), "fallback": "broadcast"}));
+                        }
+                        Err(e) => {
+                            self.send_failures += 1;
+                            tracing::warn!(xid = message.xid, %dest, "send failed: {e}");
+                            self.events.push("send-failed", json!({"xid": message.xid, "destination": dest.to_string(), "error": e.to_string()}));
+                        }
+                    }
+                }
+                Action::Event { name, fields } => self.events.push(name, fields),
+                Action::Journal(_) => {}
+            }
+        }
+        // The batch's events in one write, after its replies.
+        self.events.flush();
+    }
 }
 
 fn handle_one(
