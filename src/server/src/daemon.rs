@@ -28,8 +28,10 @@ use crate::config::Config;
 use crate::core::{Action, Incoming, Server};
 use crate::journal::Journal;
 
-/// Most datagrams handled per batch (per journal sync).
-pub const BATCH: usize = 256;
+/// Most datagrams handled per batch (per journal sync); also the most handled while a sync is in
+/// flight, so the replies released together stay a burst a client's (or relay's) socket buffer
+/// can take. Beyond that, datagrams wait in (or overflow) our own socket buffer.
+pub const BATCH: usize = 64;
 
 /// Runs the daemon for `args` until SIGTERM.
 pub fn run(args: crate::Args) -> anyhow::Result<()> {
@@ -123,10 +125,13 @@ async fn serve(args: crate::Args, config: Config) -> anyhow::Result<()> {
         send_failures: 0,
     };
     let mut journal = journal.map(Commit::Idle);
+    // Datagrams handled since the last sync started.
+    let mut handled = 0usize;
     loop {
         let syncing = matches!(journal, Some(Commit::Syncing(..)));
+        let room = !syncing || handled < BATCH;
         tokio::select! {
-            r = socket.recv_from(&mut buf) => {
+            r = socket.recv_from(&mut buf), if room => {
                 let (n, from) = match r {
                     Ok(x) => x,
                     Err(e) => {
@@ -135,18 +140,26 @@ async fn serve(args: crate::Args, config: Config) -> anyhow::Result<()> {
                     }
                 };
                 handle_one(&mut server, &now, &buf[..n], from, &mut pending);
-                for _ in 1..BATCH {
+                handled += 1;
+                while handled < BATCH {
                     match socket.try_recv_from(&mut buf) {
                         Ok((n, from)) => handle_one(&mut server, &now, &buf[..n], from, &mut pending),
                         Err(_) => break,
                     }
+                    handled += 1;
                 }
                 match journal.take() {
                     // No lease file: nothing to wait for.
-                    None => out.release(&mut pending).await,
+                    None => {
+                        handled = 0;
+                        out.release(&mut pending).await;
+                    }
                     // Write-ahead: this batch's records are synced before any of its replies
                     // leaves; the sync runs on a blocking thread while more datagrams are handled.
-                    Some(Commit::Idle(j)) => journal = Some(Commit::start(j, &mut pending)),
+                    Some(Commit::Idle(j)) => {
+                        handled = 0;
+                        journal = Some(Commit::start(j, &mut pending));
+                    }
                     // A sync is in flight: this batch joins the next one (group commit).
                     Some(busy) => journal = Some(busy),
                 }
@@ -179,6 +192,7 @@ async fn serve(args: crate::Args, config: Config) -> anyhow::Result<()> {
                         Err(e) => tracing::error!("{e}"),
                     }
                 }
+                handled = 0;
                 journal = Some(if pending.is_empty() {
                     Commit::Idle(j)
                 } else {
