@@ -1,8 +1,8 @@
 //! `bootlab bench storm`: N boot ROMs power on at once behind our relay; each gets its address by
-//! BOOTP and downloads a 1 MiB boot file by TFTP. For each server stack (ours: `bootlab server`
-//! + `bootlab tftpd`; dnsmasq alone; ISC dhcpd + tftpd-hpa; Kea + atftpd), in a fresh world: the
-//! time until every ROM has its file, the failures, and how long the world of N+2 hosts took to
-//! build and tear down.
+//! BOOTP and downloads a 1 MiB boot file by TFTP. For each server stack (ours, that is `bootlab
+//! server` with `bootlab tftpd`; dnsmasq alone; ISC dhcpd with tftpd-hpa; Kea with atftpd), in a
+//! fresh world: the time until every ROM has its file, the failures, and how long the world of
+//! N+2 hosts took to build and tear down.
 //!
 //! The ROMs are ours (`bootlab client`, kind `rom`, answering ARP, blksize 1468, no windowsize:
 //! every TFTP server here grants blksize, only ours grants windowsize). The relay is ours with
