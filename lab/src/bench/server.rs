@@ -28,7 +28,7 @@ use crate::world::{World, WorldError};
 #[derive(Debug, Clone, clap::Args)]
 pub struct Args {
     /// Distinct clients perfdhcp simulates (`-R`).
-    #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u32).range(1..=65_000))]
+    #[arg(long, default_value_t = 150, value_parser = clap::value_parser!(u32).range(1..=65_000))]
     pub clients: u32,
     /// DORA exchanges perfdhcp starts per second (`-r`).
     #[arg(long, default_value_t = 40_000, value_parser = clap::value_parser!(u32).range(1..=200_000))]
@@ -36,10 +36,10 @@ pub struct Args {
     /// Seconds of load per server (`-p`).
     #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..=120))]
     pub duration: u32,
-    /// Addresses in the pool (default: one per client, at least 151). Above 240 the segment is
-    /// 198.18.0.0/16 (RFC 2544's benchmarking range), as no documentation range is larger than
-    /// a /24.
-    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=65_000))]
+    /// Addresses in the pool (default: one per client, at least 151, at most 240). The segment is
+    /// 192.0.2.0/24: test hosts stay in the documentation ranges, so a pool holds at most 240
+    /// addresses, and more distinct clients than that meet an exhausted pool.
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=240))]
     pub pool_size: Option<u32>,
     /// Servers, comma-separated: `canned`, `ours` and peer profiles (default: all installed).
     #[arg(long, value_delimiter = ',')]
@@ -84,22 +84,15 @@ pub struct Plan {
 }
 
 impl Plan {
-    /// A pool of `size` addresses: in 192.0.2.0/24 when it fits, else in 198.18.0.0/16.
+    /// A pool of `size` addresses (1 to 240) in 192.0.2.0/24: the lab's test hosts use only the
+    /// documentation ranges (RFC 5737), none larger than a /24.
     pub fn for_pool(size: u32) -> Plan {
-        let size = size.max(1);
-        let (network, prefix, first) = if size <= 240 {
-            (
-                Ipv4Addr::new(192, 0, 2, 0),
-                24,
-                Ipv4Addr::new(192, 0, 2, 10),
-            )
-        } else {
-            (
-                Ipv4Addr::new(198, 18, 0, 0),
-                16,
-                Ipv4Addr::new(198, 18, 1, 0),
-            )
-        };
+        let size = size.clamp(1, 240);
+        let (network, prefix, first) = (
+            Ipv4Addr::new(192, 0, 2, 0),
+            24,
+            Ipv4Addr::new(192, 0, 2, 10),
+        );
         let host = |n: u32| Ipv4Addr::from(u32::from(network) + n);
         Plan {
             network,
@@ -209,7 +202,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     let exe = std::env::current_exe().context("current exe")?;
     let set = ProfileSet::load_default().context("profiles")?;
     let servers = chosen_servers(&args, &set)?;
-    let plan = Plan::for_pool(args.pool_size.unwrap_or(args.clients.max(151)));
+    let plan = Plan::for_pool(args.pool_size.unwrap_or(args.clients.clamp(151, 240)));
     if plan.pool_size() < args.clients {
         eprintln!(
             "bench: pool of {} for {} clients: perfdhcp's later clients get no address",
@@ -662,10 +655,12 @@ mod tests {
         assert_eq!(p.pool_size(), 151);
         assert_eq!(p.pool_end, Ipv4Addr::new(192, 0, 2, 160));
         let big = Plan::for_pool(60_000);
-        assert_eq!(big.cidr(), "198.18.0.0/16");
-        assert_eq!(big.mask(), Ipv4Addr::new(255, 255, 0, 0));
-        assert_eq!(big.pool_size(), 60_000);
-        assert!(u32::from(big.pool_end) < u32::from(Ipv4Addr::new(198, 19, 0, 0)));
+        assert_eq!(
+            big.cidr(),
+            "192.0.2.0/24",
+            "never outside the documentation ranges"
+        );
+        assert_eq!(big.pool_size(), 240);
         assert!(big.topology().is_ok_and(|t| t.validate().is_ok()));
     }
 
@@ -682,7 +677,7 @@ mod tests {
 
     #[test]
     fn our_bench_config_is_valid_and_tolerates_perfdhcp() {
-        let plan = Plan::for_pool(1000);
+        let plan = Plan::for_pool(240);
         let text = our_config(&plan, Path::new("/tmp/x"));
         let c = bootlab_server::config::Config::parse(&text, Path::new("bench.toml"));
         assert!(c.is_ok_and(|c| c.min_message_size == 236 && c.lease_file.is_some()));
