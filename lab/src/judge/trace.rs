@@ -421,11 +421,12 @@ fn bootp_text(m: &Message, n: &Names, tok: &mut Tokens) -> String {
         }
     }
     let _ = write!(s, " chaddr={}", n.mac(m.chaddr_mac()));
-    let sname = m.sname_str();
+    // Under option 52 the fields hold options, shown with the others (RFC 2131 §4.1).
+    let sname = m.server_name();
     if !sname.is_empty() {
         let _ = write!(s, " sname={sname:?}");
     }
-    let file = m.file_str();
+    let file = m.boot_file_name();
     if !file.is_empty() {
         let _ = write!(s, " file={file:?}");
     }

@@ -690,8 +690,8 @@ fn emit_bootp_reply(m: &Message, from_ip: Ipv4Addr, from_mac: [u8; 6]) {
     emit(
         "boot-reply-received",
         json!({
-            "yiaddr": m.yiaddr.to_string(), "siaddr": m.siaddr.to_string(), "file": m.file_str(),
-            "sname": m.sname_str(), "from_ip": from_ip.to_string(), "from_mac": mac_str(from_mac),
+            "yiaddr": m.yiaddr.to_string(), "siaddr": m.siaddr.to_string(), "file": m.boot_file_name(),
+            "sname": m.server_name(), "from_ip": from_ip.to_string(), "from_mac": mac_str(from_mac),
             "dhcp_type": m.message_type().map(|t| t.to_string()),
             "subnet_mask": o.ip(bootp::code::SUBNET_MASK).map(|a| a.to_string()),
         }),

@@ -207,7 +207,8 @@ impl Lease {
             t1,
             t2,
             siaddr: reply.siaddr,
-            file: reply.file_str(),
+            // Under option 52 `file` holds options, not a name (RFC 2131 §4.1).
+            file: reply.boot_file_name(),
             bootp,
             start,
         }

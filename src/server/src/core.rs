@@ -325,11 +325,7 @@ impl Server {
         }
         // RFC 951 §7.2: a request naming another server in `sname` is not ours to answer; under
         // option 52 (RFC 2131 §4.1) `sname` holds options, not a name.
-        let sname = if overloaded(msg, 2) {
-            String::new()
-        } else {
-            msg.sname_str()
-        };
+        let sname = msg.server_name();
         if !sname.is_empty() && self.server_name.as_deref().is_some_and(|n| n != sname) {
             self.counters.ignored_other_server += 1;
             self.ignore(out, msg, "other-server-name");
@@ -1004,11 +1000,7 @@ impl Server {
     /// there is nowhere to resolve it, which leaves the request to another server.
     fn boot_file_for(&self, msg: &Message, host: Option<&Host>) -> Option<String> {
         // Under option 52 (RFC 2131 §4.1) `file` holds options, not a name: never echo it.
-        let requested = if overloaded(msg, 1) {
-            String::new()
-        } else {
-            msg.file_str()
-        };
+        let requested = msg.boot_file_name();
         let home = host
             .and_then(|h| h.home_dir.clone())
             .or_else(|| self.boot_dir.clone());
@@ -1080,13 +1072,6 @@ fn echo_82(request: &Message, reply: &mut Options) {
     {
         reply.push(code::RELAY_AGENT_INFORMATION, o82);
     }
-}
-
-/// Whether option 52 says the field `bit` (1 `file`, 2 `sname`) carries options (RFC 2132 §9.3).
-fn overloaded(msg: &Message, bit: u8) -> bool {
-    msg.options()
-        .and_then(|o| o.overload())
-        .is_some_and(|v| v & bit != 0)
 }
 
 /// Joins a generic boot-file `name` to the `home` directory (RFC 951 §7.3, CMU bootptab `hd`);

@@ -1135,6 +1135,34 @@ impl Message {
         crate::text::nul_terminated(&self.file)
     }
 
+    /// Whether option 52 says the field `bit` (1 `file`, 2 `sname`) carries options (RFC 2132
+    /// §9.3).
+    pub fn overloaded(&self, bit: u8) -> bool {
+        self.options()
+            .and_then(|o| o.overload())
+            .is_some_and(|v| v & bit != 0)
+    }
+
+    /// The server host name in `sname`, or empty when option 52 says `sname` holds options
+    /// (RFC 2131 §4.1: it is then no name at all).
+    pub fn server_name(&self) -> String {
+        if self.overloaded(2) {
+            String::new()
+        } else {
+            self.sname_str()
+        }
+    }
+
+    /// The boot file name in `file`, or empty when option 52 says `file` holds options (RFC 2131
+    /// §4.1).
+    pub fn boot_file_name(&self) -> String {
+        if self.overloaded(1) {
+            String::new()
+        } else {
+            self.file_str()
+        }
+    }
+
     /// Sets `sname`, NUL-padded; text longer than 63 bytes is cut to keep a terminating NUL.
     pub fn set_sname(&mut self, name: &str) {
         self.sname = [0; 64];
@@ -1477,9 +1505,8 @@ impl Serialize for Message {
         st.serialize_field("chaddr", &crate::text::colon_hex(&self.chaddr[..hl]))?;
         st.serialize_field("chaddr_raw", &crate::text::hex(&self.chaddr))?;
         // Under overload (option 52) the fields hold options, listed with the others.
-        let overload = self.options().and_then(|o| o.overload()).unwrap_or(0);
-        let sname = (overload & 2 == 0).then(|| self.sname_str());
-        let file = (overload & 1 == 0).then(|| self.file_str());
+        let sname = (!self.overloaded(2)).then(|| self.sname_str());
+        let file = (!self.overloaded(1)).then(|| self.file_str());
         st.serialize_field("sname", &sname)?;
         st.serialize_field("file", &file)?;
         st.serialize_field("message_type", &self.message_type().map(|t| t.to_string()))?;
