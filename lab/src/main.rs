@@ -164,7 +164,9 @@ fn load_all(
     let mut out = Vec::new();
     let mut errors = Vec::new();
     for f in files {
-        match bootlab_lab::roles::check::load(&f) {
+        match bootlab_lab::roles::check::load(&f)
+            .and_then(|s| bootlab_lab::judge::rules::refuse_unchecked(&s).map(|()| s))
+        {
             Ok(s) => out.push(s),
             Err(e) => errors.push(e.to_string()),
         }

@@ -112,6 +112,10 @@ async fn serve(args: crate::Args, config: Config) -> anyhow::Result<()> {
             "address": server.server_id().to_string(),
             "port": bootlab_wire::bootp::SERVER_PORT,
             "leases": leases,
+            // The lease policy (RFC 2131 §4.3.1), for the lab's SRV-LEASE-02 check.
+            "lease_time": config.lease_time,
+            "max_lease_time": config.max_lease_time.max(config.lease_time),
+            "lease_times_vary": config.subnet.iter().any(|s| s.lease_time.is_some()),
         }),
     );
 

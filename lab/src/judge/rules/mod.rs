@@ -178,6 +178,31 @@ pub fn listing(exercised: &std::collections::BTreeMap<String, Vec<String>>) -> S
     out
 }
 
+/// Refuses a scenario whose `[expect.rules]` names a rule that has no check yet: the judge
+/// evaluates only written checks, so that expectation would be ignored silently. The error
+/// names the file and line.
+pub fn refuse_unchecked(
+    sc: &crate::plan::scenario::Scenario,
+) -> Result<(), crate::plan::scenario::ScenarioError> {
+    refuse_unchecked_by(sc, |id| find(id).is_some_and(|r| r.check.is_some()))
+}
+
+fn refuse_unchecked_by(
+    sc: &crate::plan::scenario::Scenario,
+    checked: impl Fn(&str) -> bool,
+) -> Result<(), crate::plan::scenario::ScenarioError> {
+    for (id, outcome) in &sc.expect.rules {
+        if !checked(id) {
+            return Err(sc.step_error(
+                outcome.span(),
+                format!("expect.rules.{id}"),
+                "this rule has no check yet (see `bootlab rules`), so the outcome would never be judged",
+            ));
+        }
+    }
+    Ok(())
+}
+
 fn truncate(s: &str, n: usize) -> String {
     if s.chars().count() <= n {
         s.to_string()
@@ -190,6 +215,22 @@ fn truncate(s: &str, n: usize) -> String {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_scenario_expecting_an_unchecked_rule_is_refused_with_its_line() {
+        let text = "name = \"demo\"\nabout = \"a\"\n\n[expect.rules]\n\"FMT-OP-01\" = \"pass\"\n\"FMT-SIZE-02\" = \"pass\"\n";
+        let sc = crate::plan::scenario::parse(std::path::Path::new("scenarios/demo.toml"), text)
+            .unwrap_or_else(|e| panic!("{e}"));
+        let err = super::refuse_unchecked_by(&sc, |id| id != "FMT-SIZE-02")
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(
+            err.starts_with("scenarios/demo.toml:6: expect.rules.FMT-SIZE-02:"),
+            "{err}"
+        );
+        assert!(super::refuse_unchecked_by(&sc, |_| true).is_ok());
+    }
+
     #[test]
     fn catalogue_has_all_150_rules_and_checks_name_real_ids() {
         // The checklist's 150, plus the lab's own outcome rules (LAB-*).

@@ -32,6 +32,10 @@ pub(super) const CHECKS: &[(&str, Check)] = &[
     ("SRV-IN-01", in_01),
     ("SRV-REQ-01", req_01),
     ("SRV-CID-01", cid_01),
+    ("SRV-REBIND-01", rebind_01),
+    ("SRV-REBOOT-01", reboot_01),
+    ("SRV-PING-01", ping_01),
+    ("SRV-LEASE-02", lease_02),
 ];
 
 fn is_type(m: &Message, ty: MessageType) -> bool {
@@ -840,6 +844,249 @@ fn cid_01(t: &Trace) -> Outcome {
     verdict(any)
 }
 
+/// Whether a server role reported leases it loaded from an earlier run (our server's `ready`
+/// event, `leases` > 0): its records then reach before the trace.
+fn preloaded(t: &Trace) -> bool {
+    t.roles.iter().any(|(name, r)| {
+        r.kind.is_server()
+            && t.events_of(name, "ready")
+                .any(|e| e.fields.get("leases").and_then(|v| v.as_u64()).unwrap_or(0) > 0)
+    })
+}
+
+/// Whether the trace has a DHCP or BOOTP server role, so a request's silence means something.
+fn has_server(t: &Trace) -> bool {
+    t.roles.values().any(|r| r.kind.is_server())
+}
+
+/// Whether `chaddr` was ACKed `addr` before `f` by a server (the server's record of the binding).
+fn acked_before(t: &Trace, chaddr: [u8; 16], addr: Ipv4Addr, f: &Frame) -> bool {
+    grants(t).iter().any(|(g, n)| {
+        n.chaddr == chaddr && n.yiaddr == addr && !is_type(n, MessageType::Offer) && g.time < f.time
+    })
+}
+
+/// SRV-REBIND-01 (RFC 2131 §4.3.2): a REBINDING request (broadcast, `ciaddr` set, no server
+/// identifier, no requested address) is ACKed only for a lease the server granted that client.
+fn rebind_01(t: &Trace) -> Outcome {
+    let mut any = false;
+    for (f, m) in t.bootp() {
+        let o = m.options();
+        if !is_type(m, MessageType::Request)
+            || m.ciaddr.is_unspecified()
+            || !super::query::from_client(f, m)
+            || ip_dst(f) != Some(Ipv4Addr::BROADCAST)
+            || o.and_then(|o| o.server_identifier()).is_some()
+            || o.and_then(|o| o.requested_ip_address()).is_some()
+            || !has_server(t)
+        {
+            continue;
+        }
+        any = true;
+        if preloaded(t) || acked_before(t, m.chaddr, m.ciaddr, f) {
+            continue;
+        }
+        if let Some((g, _)) = replies_to(t, f, m).find(|(_, n)| is_type(n, MessageType::Ack)) {
+            return fail(
+                &g.segment,
+                g.number,
+                format!(
+                    "ACK to a REBINDING request (frame {}) for {}, a lease no server of the run granted that client",
+                    f.number, m.ciaddr
+                ),
+            );
+        }
+    }
+    verdict(any)
+}
+
+/// The network of `addr` as a server told it: the subnet mask of a reply by the server that
+/// offered or acknowledged an address (yiaddr & option 1), when that network holds `addr`.
+fn known_network_holds(t: &Trace, server: Option<Ipv4Addr>, addr: Ipv4Addr) -> Option<bool> {
+    let mut seen = None;
+    for (_, n) in server_replies(t) {
+        let Some(o) = n.options() else { continue };
+        if server.is_some() && o.server_identifier() != server {
+            continue;
+        }
+        let (Some(mask), false) = (o.ip(code::SUBNET_MASK), n.yiaddr.is_unspecified()) else {
+            continue;
+        };
+        let m = u32::from(mask);
+        let inside = u32::from(n.yiaddr) & m == u32::from(addr) & m;
+        seen = Some(seen.unwrap_or(false) || inside);
+    }
+    seen
+}
+
+/// SRV-REBOOT-01 (RFC 2131 §4.3.2): to an INIT-REBOOT request (no server identifier, a
+/// requested address, `ciaddr` 0) a server ACKs only that client's own address, NAKs an address
+/// that is not the client's, and stays silent about a client it has no record of (unless the
+/// address is on the wrong network, which earns a NAK).
+fn reboot_01(t: &Trace) -> Outcome {
+    let mut any = false;
+    for (f, m) in t.bootp() {
+        let Some(o) = m.options() else { continue };
+        let Some(want) = o.requested_ip_address() else {
+            continue;
+        };
+        if !is_type(m, MessageType::Request)
+            || !m.ciaddr.is_unspecified()
+            || o.server_identifier().is_some()
+            || !super::query::from_client(f, m)
+            || !has_server(t)
+        {
+            continue;
+        }
+        any = true;
+        let record = preloaded(t)
+            || grants(t)
+                .iter()
+                .any(|(g, n)| n.chaddr == m.chaddr && !is_type(n, MessageType::Offer) && g.time < f.time);
+        for (g, r) in replies_to(t, f, m) {
+            let server = r.options().and_then(|o| o.server_identifier());
+            if is_type(r, MessageType::Ack) {
+                if r.yiaddr != want {
+                    return fail(
+                        &g.segment,
+                        g.number,
+                        format!("ACK with yiaddr {} to an INIT-REBOOT request for {want}", r.yiaddr),
+                    );
+                }
+                if let Some(owner) = holder(t, want, f).filter(|o| *o != m.chaddr) {
+                    return fail(
+                        &g.segment,
+                        g.number,
+                        format!(
+                            "ACK for {want} to an INIT-REBOOT request, but {want} is bound to {}",
+                            t.names.mac(mac_of(owner))
+                        ),
+                    );
+                }
+                if !record {
+                    return fail(
+                        &g.segment,
+                        g.number,
+                        format!("ACK for {want} to a client this server has no record of; it must stay silent"),
+                    );
+                }
+            } else if is_type(r, MessageType::Nak)
+                && !record
+                && known_network_holds(t, server, want) == Some(true)
+            {
+                return fail(
+                    &g.segment,
+                    g.number,
+                    format!(
+                        "NAK to an INIT-REBOOT request for {want} (on the server's network) from a client it has no record of; it must stay silent"
+                    ),
+                );
+            }
+        }
+    }
+    verdict(any)
+}
+
+fn mac_of(chaddr: [u8; 16]) -> [u8; 6] {
+    let mut m = [0u8; 6];
+    m.copy_from_slice(&chaddr[..6]);
+    m
+}
+
+/// SRV-PING-01 (RFC 2131 §2.2, §3.1 (2)): before offering a new address the server checks it (an
+/// ICMP echo or an ARP request for it). A missing check is judged where it shows: the address
+/// offered is held by another host of the lab. A checked offer passes; an unchecked offer of a
+/// free address proves nothing (not applicable).
+fn ping_01(t: &Trace) -> Outcome {
+    let mut any = false;
+    for (g, r) in server_replies(t).filter(|(_, r)| is_type(r, MessageType::Offer)) {
+        let a = r.yiaddr;
+        if a.is_unspecified() || acked_before(t, r.chaddr, a, g) {
+            continue;
+        }
+        let Some(server_mac) = g.decoded.eth.as_ref().map(|e| e.src_addr.0) else {
+            continue;
+        };
+        let asked = t.frames.iter().any(|h| {
+            maybe_before(h, g)
+                && h.decoded.eth.as_ref().is_some_and(|e| e.src_addr.0 == server_mac)
+                && (h.decoded.arp.as_ref().is_some_and(|p| {
+                    p.operation == bootlab_wire::arp::Operation::Request
+                        && p.target_protocol_addr == a
+                }) || h
+                    .decoded
+                    .ipv4
+                    .as_ref()
+                    .is_some_and(|i| i.protocol == 1 && i.dst == a))
+        });
+        let client = t.names.macs.get(&mac_of(r.chaddr));
+        let held_by = t.names.ips.get(&a).filter(|h| Some(*h) != client);
+        if asked {
+            any = true;
+        } else if let Some(h) = held_by {
+            return fail(
+                &g.segment,
+                g.number,
+                format!("offered {a}, which host {h} holds, without checking it first (no ICMP echo, no ARP request for it)"),
+            );
+        }
+    }
+    verdict(any)
+}
+
+/// SRV-LEASE-02 (RFC 2131 §4.3.1, §3.3): the lease length of a new binding is the configured
+/// default when the client asks for none, and what it asks for only within the configured
+/// maximum (0xffffffff, infinity, included). Judged on servers that report their lease policy
+/// in their `ready` event (`lease_time`, `max_lease_time`, and no per-subnet overrides); the
+/// length kept for a known binding is not judged here.
+fn lease_02(t: &Trace) -> Outcome {
+    let mut any = false;
+    for (name, role) in &t.roles {
+        if !role.kind.is_server() {
+            continue;
+        }
+        for e in t.events_of(name, "ready") {
+            let f = &e.fields;
+            let (Some(default), Some(max), Some(address)) = (
+                f.get("lease_time").and_then(|v| v.as_u64()),
+                f.get("max_lease_time").and_then(|v| v.as_u64()),
+                f.get("address").and_then(|v| v.as_str()).and_then(|a| a.parse::<Ipv4Addr>().ok()),
+            ) else {
+                continue;
+            };
+            if f.get("lease_times_vary").and_then(|v| v.as_bool()) != Some(false) {
+                continue;
+            }
+            for (g, r) in server_replies(t) {
+                if !(is_type(r, MessageType::Offer) || is_type(r, MessageType::Ack))
+                    || r.options().and_then(|o| o.server_identifier()) != Some(address)
+                    || acked_before(t, r.chaddr, r.yiaddr, g)
+                {
+                    continue;
+                }
+                let Some((_, q)) = request_of(t, g, r) else { continue };
+                if !q.ciaddr.is_unspecified() {
+                    continue; // RENEWING, REBINDING or INFORM: a known binding or none
+                }
+                let asked = q.options().and_then(|o| o.lease_time()).filter(|v| *v > 0);
+                let want = asked.map_or(default, |a| u64::from(a).min(max));
+                let got = r.options().and_then(|o| o.lease_time());
+                any = true;
+                if got.map(u64::from) != Some(want) {
+                    return fail(
+                        &g.segment,
+                        g.number,
+                        format!(
+                            "lease time {got:?} for a new binding; asked {asked:?}, default {default}, maximum {max}: expected {want}"
+                        ),
+                    );
+                }
+            }
+        }
+    }
+    verdict(any)
+}
+
 #[cfg(test)]
 mod tests {
     use super::super::testkit::*;
@@ -1216,5 +1463,101 @@ mod tests {
             k.done()
         };
         pass_fail(secs_01, &mk(&[8, 12]), &mk(&[0, 12]));
+    }
+
+    /// DORA, then a request from `who` with `ciaddr` and `requested` (no server identifier) and
+    /// the server's `answer` with yiaddr `yi`.
+    fn after_dora(
+        who: [u8; 6],
+        ciaddr: Ipv4Addr,
+        requested: Option<Ipv4Addr>,
+        answer: MessageType,
+        yi: Ipv4Addr,
+    ) -> Trace {
+        let mut k = dora(|_, _| {});
+        let mut q = client_msg(MessageType::Request, 0x4321, who);
+        q.ciaddr = ciaddr;
+        if let Some(a) = requested {
+            q.options_mut().set_ip(code::REQUESTED_IP_ADDRESS, a);
+        }
+        k.bootp("lan", 1000, request_src(&q), (BCAST, ALL, 67), &q);
+        let r = server_msg(answer, &q, yi);
+        k.bootp("lan", 1100, (SERVER, SERVER_IP, 67), reply_dst(&r), &r);
+        k.done()
+    }
+
+    #[test]
+    fn rebind_01_extends_only_its_own_leases() {
+        let ok = after_dora(CLIENT, YIADDR, None, MessageType::Ack, YIADDR);
+        let other = Ipv4Addr::new(192, 0, 2, 150);
+        let bad = after_dora(CLIENT2, other, None, MessageType::Ack, other);
+        pass_fail(rebind_01, &ok, &bad);
+    }
+
+    #[test]
+    fn reboot_01_acks_the_clients_own_address_and_is_silent_to_strangers() {
+        let ok = after_dora(CLIENT, ZERO, Some(YIADDR), MessageType::Ack, YIADDR);
+        let stranger = Ipv4Addr::new(192, 0, 2, 150);
+        let nak_to_stranger =
+            after_dora(CLIENT2, ZERO, Some(stranger), MessageType::Nak, ZERO);
+        pass_fail(reboot_01, &ok, &nak_to_stranger);
+        let other_address = after_dora(CLIENT, ZERO, Some(YIADDR), MessageType::Ack, stranger);
+        assert!(matches!(reboot_01(&other_address), Outcome::Fail(_)));
+        let ack_to_stranger = after_dora(CLIENT2, ZERO, Some(YIADDR), MessageType::Ack, YIADDR);
+        assert!(matches!(reboot_01(&ack_to_stranger), Outcome::Fail(_)));
+    }
+
+    #[test]
+    fn ping_01_wants_a_check_before_offering_a_held_address() {
+        let held = |probe: bool| {
+            let mut k = Kit::new();
+            k.trace.names.ips.insert(YIADDR, "squatter".into());
+            let d = client_msg(MessageType::Discover, 0x1234, CLIENT);
+            k.bootp("lan", 0, request_src(&d), (BCAST, ALL, 67), &d);
+            if probe {
+                let who_has = bootlab_wire::arp::Repr {
+                    operation: bootlab_wire::arp::Operation::Request,
+                    source_hardware_addr: bootlab_wire::ethernet::Address(SERVER),
+                    source_protocol_addr: SERVER_IP,
+                    target_hardware_addr: bootlab_wire::ethernet::Address([0; 6]),
+                    target_protocol_addr: YIADDR,
+                };
+                k.arp("lan", 50, BCAST, who_has);
+            }
+            let o = server_msg(MessageType::Offer, &d, YIADDR);
+            k.bootp("lan", 100, (SERVER, SERVER_IP, 67), reply_dst(&o), &o);
+            k.done()
+        };
+        pass_fail(ping_01, &held(true), &held(false));
+        assert_eq!(ping_01(&ok()), Outcome::NotApplicable);
+    }
+
+    #[test]
+    fn lease_02_grants_the_configured_default_to_a_new_binding() {
+        let with = |default: u64| {
+            let mut k = dora(|_, _| {});
+            k.event(
+                "dhcpd",
+                "ready",
+                serde_json::json!({ "address": SERVER_IP.to_string(), "lease_time": default, "max_lease_time": 3600, "lease_times_vary": false }),
+            );
+            k.done()
+        };
+        pass_fail(lease_02, &with(600), &with(300));
+        let asked = |granted: u32| {
+            let mut k = dora(|t, m| match t {
+                MessageType::Discover | MessageType::Request => {
+                    m.options_mut().set_u32(code::IP_ADDRESS_LEASE_TIME, 0xffff_ffff)
+                }
+                _ => m.options_mut().set_u32(code::IP_ADDRESS_LEASE_TIME, granted),
+            });
+            k.event(
+                "dhcpd",
+                "ready",
+                serde_json::json!({ "address": SERVER_IP.to_string(), "lease_time": 600, "max_lease_time": 3600, "lease_times_vary": false }),
+            );
+            k.done()
+        };
+        pass_fail(lease_02, &asked(3600), &asked(0xffff_ffff));
     }
 }

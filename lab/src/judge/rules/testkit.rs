@@ -147,6 +147,16 @@ impl Kit {
         self.udp(seg, ms, src, dst, &p.emit())
     }
 
+    /// Adds an event a role printed (`fields` as the daemon prints them).
+    pub(crate) fn event(&mut self, role: &str, name: &str, fields: serde_json::Value) -> &mut Kit {
+        self.trace.events.push(crate::judge::trace::RoleEvent {
+            role: role.to_string(),
+            name: name.to_string(),
+            fields,
+        });
+        self
+    }
+
     /// The finished trace.
     pub(crate) fn done(&self) -> Trace {
         self.trace.clone()
