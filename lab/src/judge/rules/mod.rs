@@ -217,7 +217,7 @@ fn truncate(s: &str, n: usize) -> String {
 mod tests {
     #[test]
     fn a_scenario_expecting_an_unchecked_rule_is_refused_with_its_line() {
-        let text = "name = \"demo\"\nabout = \"a\"\n\n[expect.rules]\n\"FMT-OP-01\" = \"pass\"\n\"FMT-SIZE-02\" = \"pass\"\n";
+        let text = "name = \"demo\"\nabout = \"a\"\n[segments.lan]\nsubnet = \"192.0.2.0/24\"\n[hosts.a]\non = { lan = \"192.0.2.1\" }\n[[steps]]\nsleep = \"1s\"\n[expect.rules]\n\"FMT-OP-01\" = \"pass\"\n\"FMT-SIZE-02\" = \"pass\"\n";
         let sc = crate::plan::scenario::parse(std::path::Path::new("scenarios/demo.toml"), text)
             .unwrap_or_else(|e| panic!("{e}"));
         let err = super::refuse_unchecked_by(&sc, |id| id != "FMT-SIZE-02")
@@ -225,7 +225,7 @@ mod tests {
             .map(|e| e.to_string())
             .unwrap_or_default();
         assert!(
-            err.starts_with("scenarios/demo.toml:6: expect.rules.FMT-SIZE-02:"),
+            err.starts_with("scenarios/demo.toml:11: expect.rules.FMT-SIZE-02:"),
             "{err}"
         );
         assert!(super::refuse_unchecked_by(&sc, |_| true).is_ok());
