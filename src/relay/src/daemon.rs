@@ -79,6 +79,8 @@ async fn serve(args: crate::Args, config: Config) -> anyhow::Result<()> {
         json!({
             "interfaces": ifaces.iter().map(|f| json!({"name": f.name, "giaddr": f.addr.to_string()})).collect::<Vec<_>>(),
             "servers": config.servers.iter().map(|s| s.to_string()).collect::<Vec<_>>(),
+            // Whether it inserts option 82 (RFC 3046 §2.1), for the lab's RELAY-82-01 check.
+            "option82": config.option82.insert,
         }),
     );
     let mut out = Vec::new();

@@ -203,7 +203,8 @@ impl Daemon {
         tracing::info!(%local, root, allow_write = cfg.allow_write, "tftpd listening");
         events::emit(
             "ready",
-            json!({ "address": local.ip().to_string(), "port": local.port(), "root": root }),
+            // `allow_write` for the lab's SEC-PATH-02 check (RFC 1350 §8).
+            json!({ "address": local.ip().to_string(), "port": local.port(), "root": root, "allow_write": cfg.allow_write }),
         );
         Ok(Self {
             server,

@@ -45,6 +45,7 @@ pub(super) const CHECKS: &[(&str, Check)] = &[
     ("CLI-EXPIRE-01", expire_01),
     ("CLI-BOOTP-01", bootp_01),
     ("CLI-RTX-02", rtx_02),
+    ("CLI-GI-01", gi_01),
 ];
 
 /// CLI-ACD-01: a client's ARP check of an offered address uses sender IP 0.0.0.0.
@@ -1419,6 +1420,55 @@ fn bootp_01(t: &Trace) -> Outcome {
     verdict(any)
 }
 
+/// CLI-GI-01 (RFC 1542 §3.4): a client never takes a reply's `giaddr` as its router: when it
+/// reports the routers it bound with (our client's `bound` event), `giaddr` is among them only
+/// if the reply's option 3 named it.
+fn gi_01(t: &Trace) -> Outcome {
+    let mut any = false;
+    for (name, _) in t.roles.iter().filter(|(_, r)| r.kind.is_client()) {
+        for e in t.events_of(name, "bound") {
+            let Some(address) = e
+                .fields
+                .get("address")
+                .and_then(|v| v.as_str())
+                .and_then(|a| a.parse::<Ipv4Addr>().ok())
+            else {
+                continue;
+            };
+            let routers: Vec<Ipv4Addr> = e
+                .fields
+                .get("routers")
+                .and_then(|v| v.as_array())
+                .map(|a| a.iter().filter_map(|r| r.as_str()?.parse().ok()).collect())
+                .unwrap_or_default();
+            for (f, m) in t.bootp() {
+                if m.op != Op::BootReply
+                    || m.yiaddr != address
+                    || m.giaddr.is_unspecified()
+                    || !f.decoded.udp.as_ref().is_some_and(|u| u.dst_port == 68)
+                    || !matches!(m.message_type(), None | Some(MessageType::Ack))
+                {
+                    continue;
+                }
+                any = true;
+                let named = m
+                    .options()
+                    .and_then(|o| o.ips(code::ROUTER))
+                    .unwrap_or_default()
+                    .contains(&m.giaddr);
+                if !named && routers.contains(&m.giaddr) {
+                    return fail(
+                        &f.segment,
+                        f.number,
+                        format!("client {name} took giaddr {} of this reply as its router", m.giaddr),
+                    );
+                }
+            }
+        }
+    }
+    verdict(any)
+}
+
 #[cfg(test)]
 mod tests {
     use super::super::testkit::*;
@@ -1957,5 +2007,23 @@ mod tests {
             &mk((SERVER, SERVER_IP, 67)),
             &mk((BCAST, ALL, 67)),
         );
+    }
+
+    #[test]
+    fn gi_01_never_takes_giaddr_as_router() {
+        let with = |routers: Vec<&str>| {
+            let mut k = dora(|t, m| {
+                if t == MessageType::Ack {
+                    m.giaddr = Ipv4Addr::new(192, 0, 2, 254);
+                }
+            });
+            k.event(
+                "client",
+                "bound",
+                serde_json::json!({ "address": YIADDR.to_string(), "routers": routers }),
+            );
+            k.done()
+        };
+        pass_fail(gi_01, &with(vec![]), &with(vec!["192.0.2.254"]));
     }
 }

@@ -27,6 +27,7 @@ pub(super) const CHECKS: &[(&str, Check)] = &[
     ("FMT-OVL-02", ovl_02),
     ("FMT-NVT-01", nvt_01),
     ("FMT-MULTI-01", multi_01),
+    ("FMT-SIZE-02", size_02),
 ];
 
 /// FMT-SIZE-01 (RFC 951 §3, RFC 1542 §2.1): every message carries at least 300 octets.
@@ -487,6 +488,37 @@ fn multi_01(t: &Trace) -> Outcome {
     verdict(any)
 }
 
+/// FMT-SIZE-02 (RFC 1542 §2.1): a message longer than 300 octets (options past the 64-octet vend
+/// area) is accepted: every such DHCPDISCOVER a client sends while a server runs gets a reply.
+fn size_02(t: &Trace) -> Outcome {
+    if !t.roles.values().any(|r| r.kind.is_server()) {
+        return Outcome::NotApplicable;
+    }
+    let mut any = false;
+    for (f, m) in t.bootp() {
+        let len = f.decoded.udp.as_ref().map(|u| u.payload_len).unwrap_or(0);
+        if m.op != Op::BootRequest
+            || m.message_type() != Some(MessageType::Discover)
+            || !f.decoded.udp.as_ref().is_some_and(|u| u.src_port == 68)
+            || len <= MIN_MESSAGE_LEN
+        {
+            continue;
+        }
+        any = true;
+        let answered = t
+            .bootp()
+            .any(|(g, r)| r.op == Op::BootReply && r.xid == m.xid && r.chaddr == m.chaddr && maybe_before(f, g));
+        if !answered {
+            return fail(
+                &f.segment,
+                f.number,
+                format!("DHCPDISCOVER of {len} octets (options past the 64-octet vend area) got no reply"),
+            );
+        }
+    }
+    verdict(any)
+}
+
 #[cfg(test)]
 mod tests {
     use super::super::testkit::*;
@@ -793,5 +825,22 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn size_02_answers_long_requests() {
+        let long = |answered: bool| {
+            let mut k = Kit::new();
+            let mut d = client_msg(MessageType::Discover, 9, CLIENT);
+            d.options_mut().push(code::VENDOR_CLASS_IDENTIFIER, vec![b'x'; 200]);
+            k.bootp("lan", 0, request_src(&d), (BCAST, ALL, 67), &d);
+            if answered {
+                let o = server_msg(MessageType::Offer, &d, YIADDR);
+                k.bootp("lan", 100, (SERVER, SERVER_IP, 67), reply_dst(&o), &o);
+            }
+            k.done()
+        };
+        pass_fail(size_02, &long(true), &long(false));
+        assert_eq!(size_02(&dora(|_, _| {}).done()), Outcome::NotApplicable);
     }
 }

@@ -1,6 +1,6 @@
 //! Checks of the checklist's RELAY group (RFC 1542 §4, RFC 3046).
 
-use super::query::{ip_dst, ip_src, maybe_before, relay_ingress, relayed};
+use super::query::{from_client, ip_dst, ip_src, maybe_before, relay_ingress, relayed};
 use super::{fail, verdict, Check, Outcome};
 use crate::judge::trace::{Frame, Trace};
 use crate::plan::role_kind::RoleKind;
@@ -30,6 +30,8 @@ pub(super) const CHECKS: &[(&str, Check)] = &[
     ("RELAY-REP-01", rep_01),
     ("RELAY-82-04", r82_04),
     ("RELAY-SECS-01", secs_01),
+    ("RELAY-CFG-01", cfg_01),
+    ("RELAY-82-01", r82_01),
 ];
 
 /// Requests relayed server-wards, with the copy the relay received.
@@ -702,6 +704,132 @@ fn secs_01(t: &Trace) -> Outcome {
     verdict(any)
 }
 
+/// The MACs of a host, by the lab's names.
+fn macs_of<'a>(t: &'a Trace, host: &'a str) -> impl Iterator<Item = [u8; 6]> + 'a {
+    t.names.macs.iter().filter(move |(_, h)| *h == host).map(|(m, _)| *m)
+}
+
+/// The host that sent a frame, by the lab's names.
+fn sender(t: &Trace, f: &Frame) -> Option<String> {
+    let mac = f.decoded.eth.as_ref()?.src_addr.0;
+    t.names.macs.get(&mac).cloned()
+}
+
+/// RELAY-CFG-01 (RFC 1542 §4.1.1): relaying is off until configured, and its destinations are
+/// the configured ones. A host on two segments that runs no relay role never forwards a
+/// BOOTREQUEST (server-wards 67 -> 67, or a client's request seen again with giaddr set); a
+/// relay that reports its servers (our relay's `ready` event) sends relayed requests only to
+/// them.
+fn cfg_01(t: &Trace) -> Outcome {
+    let mut any = false;
+    let relays: Vec<(String, String)> = t
+        .roles
+        .iter()
+        .filter(|(_, r)| r.kind == RoleKind::Relay)
+        .map(|(n, r)| (n.clone(), r.host.clone()))
+        .collect();
+    let mut homed: std::collections::BTreeMap<&str, usize> = Default::default();
+    for h in t.names.macs.values() {
+        *homed.entry(h.as_str()).or_default() += 1;
+    }
+    let unconfigured: Vec<&str> = homed
+        .iter()
+        .filter(|(h, n)| **n > 1 && !relays.iter().any(|(_, rh)| rh == *h))
+        .map(|(h, _)| *h)
+        .collect();
+    let client_broadcasts = t
+        .bootp()
+        .any(|(f, m)| from_client(f, m) && super::query::is_broadcast(f));
+    if !unconfigured.is_empty() && client_broadcasts {
+        any = true;
+        for (f, m) in t.bootp() {
+            let Some(h) = sender(t, f) else { continue };
+            if !unconfigured.contains(&h.as_str()) || m.op != Op::BootRequest {
+                continue;
+            }
+            if relayed(f, m) || !m.giaddr.is_unspecified() {
+                return fail(
+                    &f.segment,
+                    f.number,
+                    format!("host {h} forwarded a BOOTREQUEST but runs no relay: relaying must be off until configured"),
+                );
+            }
+        }
+    }
+    for (name, host) in &relays {
+        let Some(servers) = t
+            .events_of(name, "ready")
+            .find_map(|e| e.fields.get("servers").and_then(|v| v.as_array()).cloned())
+        else {
+            continue;
+        };
+        let servers: Vec<Ipv4Addr> = servers
+            .iter()
+            .filter_map(|v| v.as_str().and_then(|s| s.parse().ok()))
+            .collect();
+        let own: Vec<[u8; 6]> = macs_of(t, host).collect();
+        for (f, m) in t.bootp().filter(|(f, m)| relayed(f, m)) {
+            if !f.decoded.eth.as_ref().is_some_and(|e| own.contains(&e.src_addr.0)) {
+                continue;
+            }
+            any = true;
+            let dst = ip_dst(f).unwrap_or(Ipv4Addr::UNSPECIFIED);
+            if !servers.contains(&dst) {
+                return fail(
+                    &f.segment,
+                    f.number,
+                    format!(
+                        "relay {name} sent xid {:#x} to {dst}, not one of its configured servers {servers:?}",
+                        m.xid
+                    ),
+                );
+            }
+        }
+    }
+    verdict(any)
+}
+
+/// RELAY-82-01 (RFC 3046 §2.1): adding option 82 is configurable and off by default: a relay that
+/// reports its setting (our relay's `ready` event, `option82`) adds option 82 to a request that
+/// came without one exactly when the setting is on.
+fn r82_01(t: &Trace) -> Outcome {
+    let mut any = false;
+    for (name, role) in t.roles.iter().filter(|(_, r)| r.kind == RoleKind::Relay) {
+        let Some(on) = t
+            .events_of(name, "ready")
+            .find_map(|e| e.fields.get("option82").and_then(|v| v.as_bool()))
+        else {
+            continue;
+        };
+        let own: Vec<[u8; 6]> = macs_of(t, &role.host).collect();
+        for (f, m) in t.bootp().filter(|(f, m)| relayed(f, m)) {
+            if !f.decoded.eth.as_ref().is_some_and(|e| own.contains(&e.src_addr.0)) {
+                continue;
+            }
+            let Some((_, before)) = relay_ingress(t, f, m) else {
+                continue;
+            };
+            if before.options().is_some_and(|o| o.contains(code::RELAY_AGENT_INFORMATION)) {
+                continue;
+            }
+            any = true;
+            let added = m.options().is_some_and(|o| o.contains(code::RELAY_AGENT_INFORMATION));
+            if added != on {
+                return fail(
+                    &f.segment,
+                    f.number,
+                    if on {
+                        format!("relay {name} is configured to add option 82 but relayed xid {:#x} without it", m.xid)
+                    } else {
+                        format!("relay {name} added option 82 to xid {:#x} although it is not configured to", m.xid)
+                    },
+                );
+            }
+        }
+    }
+    verdict(any)
+}
+
 #[cfg(test)]
 mod tests {
     use super::super::testkit::*;
@@ -1087,5 +1215,48 @@ mod tests {
             &m,
         );
         assert!(matches!(r82_05(&own.done()), Outcome::Fail(_)));
+    }
+
+    #[test]
+    fn cfg_01_wants_the_configured_servers_only() {
+        let with = |servers: &[Ipv4Addr]| {
+            let mut k = relayed_dora(|_, _, _| {});
+            let list: Vec<String> = servers.iter().map(|s| s.to_string()).collect();
+            k.event("relay", "ready", serde_json::json!({ "servers": list }));
+            k.done()
+        };
+        pass_fail(
+            cfg_01,
+            &with(&[SERVER_IP]),
+            &with(&[Ipv4Addr::new(192, 0, 2, 9)]),
+        );
+    }
+
+    #[test]
+    fn cfg_01_no_relaying_without_a_relay() {
+        let mut bad = relayed_dora(|_, _, _| {});
+        bad.trace.roles.remove("relay");
+        let bad = bad.done();
+        let mut quiet = Kit::new();
+        quiet.trace.roles.remove("relay");
+        let d = client_msg(MessageType::Discover, 7, CLIENT);
+        quiet.bootp("clients", 0, request_src(&d), (BCAST, ALL, 67), &d);
+        pass_fail(cfg_01, &quiet.done(), &bad);
+    }
+
+    #[test]
+    fn r82_01_adds_option_82_only_when_configured() {
+        let with = |on: bool, add: bool| {
+            let mut k = relayed_dora(|leg, _, m| {
+                if add && leg == Leg::Relayed {
+                    m.options_mut()
+                        .push(code::RELAY_AGENT_INFORMATION, vec![1, 2, 0, 1]);
+                }
+            });
+            k.event("relay", "ready", serde_json::json!({ "option82": on }));
+            k.done()
+        };
+        pass_fail(r82_01, &with(false, false), &with(false, true));
+        pass_fail(r82_01, &with(true, true), &with(true, false));
     }
 }

@@ -17,6 +17,7 @@ pub(super) const CHECKS: &[(&str, Check)] = &[
     ("SEC-LOOP-01", loop_01),
     ("SEC-PATH-03", path_03),
     ("SEC-DECL-01", decl_01),
+    ("SEC-PATH-02", path_02),
 ];
 
 /// Whether a requested file name climbs out of the served directory with a `..` component.
@@ -225,6 +226,46 @@ fn decl_01(t: &Trace) -> Outcome {
     verdict(any)
 }
 
+/// SEC-PATH-02 (RFC 1350 §8): by default writes are refused. A WRQ to a TFTP server that
+/// reports writes off (our server's `ready` event, `allow_write`, off unless configured) gets no
+/// ACK 0 or OACK; a refused WRQ passes whatever the server reports. Serving only world-readable
+/// files is not visible on the wire and is tested in the server's own unit tests.
+fn path_02(t: &Trace) -> Outcome {
+    let mut any = false;
+    let writes_off = t.roles.iter().any(|(name, r)| {
+        r.kind == crate::plan::role_kind::RoleKind::TftpServer
+            && t.events_of(name, "ready")
+                .any(|e| e.fields.get("allow_write").and_then(|v| v.as_bool()) == Some(false))
+    });
+    for c in conversations(t) {
+        let Some((f, r, read)) = c.request() else {
+            continue;
+        };
+        if read || !super::tftp::to_tftp_server(t, f) {
+            continue;
+        }
+        let accepted = c.packets.iter().find(|(_, p, from_client)| {
+            !*from_client && matches!(p, Packet::Ack { .. } | Packet::Oack { .. })
+        });
+        let refused = c
+            .packets
+            .iter()
+            .any(|(_, p, from_client)| !*from_client && matches!(p, Packet::Error { .. }));
+        match accepted {
+            Some((g, _, _)) if writes_off => {
+                return fail(
+                    &g.segment,
+                    g.number,
+                    format!("WRQ for {:?} accepted although the server's writes are off", r.filename),
+                )
+            }
+            None if refused => any = true,
+            _ => {}
+        }
+    }
+    verdict(any)
+}
+
 #[cfg(test)]
 mod tests {
     use super::super::testkit::*;
@@ -392,5 +433,29 @@ mod tests {
             &m,
         );
         pass_fail(loop_01, &ok, &bad.done());
+    }
+
+    #[test]
+    fn path_02_refuses_writes_by_default() {
+        let wrq = |accept: bool| {
+            let mut k = Kit::new();
+            k.event("tftpd", "ready", serde_json::json!({ "allow_write": false }));
+            let c = (CLIENT, YIADDR, 2000);
+            let s = (SERVER, SERVER_IP, 3000);
+            let req = Request {
+                filename: "up.img".into(),
+                mode: Mode::Octet,
+                options: Vec::new(),
+            };
+            k.tftp("lan", 0, c, (SERVER, SERVER_IP, 69), &Packet::Wrq(req));
+            let answer = if accept {
+                Packet::Ack { block: 0 }
+            } else {
+                Packet::Error { code: ErrorCode::AccessViolation, message: "no".into() }
+            };
+            k.tftp("lan", 10, s, c, &answer);
+            k.done()
+        };
+        pass_fail(path_02, &wrq(false), &wrq(true));
     }
 }

@@ -32,6 +32,7 @@ pub(super) const CHECKS: &[(&str, Check)] = &[
     ("TFTP-WIN-01", win_01),
     ("TFTP-WIN-02", win_02),
     ("TFTP-ROLL-01", roll_01),
+    ("TFTP-ERR-02", err_02),
 ];
 
 /// One TFTP conversation: the client's (address, port) and its packets in order, each with
@@ -809,6 +810,83 @@ fn roll_01(t: &Trace) -> Outcome {
     verdict(any)
 }
 
+/// Whether a request at `f` went to a host that runs a TFTP server role of the run.
+pub(super) fn to_tftp_server(t: &Trace, f: &Frame) -> bool {
+    let Some(dst) = f.decoded.ipv4.as_ref().map(|i| i.dst) else {
+        return false;
+    };
+    let Some(host) = t.names.ips.get(&dst) else {
+        return false;
+    };
+    t.roles
+        .values()
+        .any(|r| r.kind == crate::plan::role_kind::RoleKind::TftpServer && &r.host == host)
+}
+
+/// TFTP-ERR-02 (RFC 1350 appendix): a refused request names why with the matching code: a read
+/// with 1 (file not found) or 2 (access violation), a write with 2, 3 (disk full), 4 (illegal
+/// operation) or 6 (file exists); either may be 8 when it carried options (RFC 2347). A read
+/// refused with 1 for a file the same server serves elsewhere in the run is wrong too.
+fn err_02(t: &Trace) -> Outcome {
+    let mut any = false;
+    let convs = conversations(t);
+    for c in &convs {
+        let Some((f, r, read)) = c.request() else {
+            continue;
+        };
+        if !to_tftp_server(t, f) {
+            continue;
+        }
+        let Some((g, code)) = c.packets.iter().find_map(|(g, p, from_client)| match p {
+            _ if *from_client => None,
+            Packet::Error { code, .. } => Some((*g, *code)),
+            _ => Some((*g, ErrorCode::Unknown(u16::MAX))),
+        }) else {
+            continue;
+        };
+        if code == ErrorCode::Unknown(u16::MAX) {
+            continue; // served
+        }
+        any = true;
+        let with_options = !r.options.is_empty();
+        let fits = match code {
+            ErrorCode::OptionNegotiation => with_options,
+            ErrorCode::FileNotFound => read,
+            ErrorCode::AccessViolation => true,
+            ErrorCode::DiskFull | ErrorCode::IllegalOperation | ErrorCode::FileExists => !read,
+            _ => false,
+        };
+        if !fits {
+            return fail(
+                &g.segment,
+                g.number,
+                format!(
+                    "{} for {:?} refused with code {}, which does not say why (RFC 1350: 1 not found, 2 access, 4 illegal operation, 6 exists)",
+                    if read { "RRQ" } else { "WRQ" },
+                    r.filename,
+                    code.value()
+                ),
+            );
+        }
+        if read && code == ErrorCode::FileNotFound {
+            let served = convs.iter().any(|d| {
+                d.request().is_some_and(|(_, q, rd)| rd && q.filename == r.filename)
+                    && d.packets
+                        .iter()
+                        .any(|(_, p, fc)| !*fc && matches!(p, Packet::Data { .. }))
+            });
+            if served {
+                return fail(
+                    &g.segment,
+                    g.number,
+                    format!("RRQ for {:?} refused as not found, but the server serves that file in this run", r.filename),
+                );
+            }
+        }
+    }
+    verdict(any)
+}
+
 #[cfg(test)]
 mod tests {
     use super::super::testkit::*;
@@ -1163,5 +1241,31 @@ mod tests {
             k.done()
         };
         pass_fail(roll_01, &mk(0), &mk(2));
+    }
+
+    #[test]
+    fn err_02_names_why_a_request_was_refused() {
+        let refused = |write: bool, code: ErrorCode| {
+            let mut k = Kit::new();
+            let req = tftp::Request {
+                filename: "boot/none.img".into(),
+                mode: tftp::Mode::Octet,
+                options: Vec::new(),
+            };
+            let p = if write { Packet::Wrq(req) } else { Packet::Rrq(req) };
+            k.tftp("lan", 0, C, S69, &p);
+            k.tftp("lan", 10, S, C, &Packet::Error { code, message: "no".into() });
+            k.done()
+        };
+        pass_fail(
+            err_02,
+            &refused(false, ErrorCode::FileNotFound),
+            &refused(false, ErrorCode::FileExists),
+        );
+        pass_fail(
+            err_02,
+            &refused(true, ErrorCode::AccessViolation),
+            &refused(true, ErrorCode::FileNotFound),
+        );
     }
 }
