@@ -824,8 +824,9 @@ pub(super) fn to_tftp_server(t: &Trace, f: &Frame) -> bool {
 }
 
 /// TFTP-ERR-02 (RFC 1350 appendix): a refused request names why with the matching code: a read
-/// with 1 (file not found) or 2 (access violation), a write with 2, 3 (disk full), 4 (illegal
-/// operation) or 6 (file exists); either may be 8 when it carried options (RFC 2347). A read
+/// with 1 (file not found), 2 (access violation) or 4 (illegal operation: an unsupported mode, a
+/// malformed request), a write with 2, 3 (disk full), 4 or 6 (file exists); either may be 8
+/// when it carried options (RFC 2347). A read
 /// refused with 1 for a file the same server serves elsewhere in the run is wrong too.
 fn err_02(t: &Trace) -> Outcome {
     let mut any = false;
@@ -852,8 +853,8 @@ fn err_02(t: &Trace) -> Outcome {
         let fits = match code {
             ErrorCode::OptionNegotiation => with_options,
             ErrorCode::FileNotFound => read,
-            ErrorCode::AccessViolation => true,
-            ErrorCode::DiskFull | ErrorCode::IllegalOperation | ErrorCode::FileExists => !read,
+            ErrorCode::AccessViolation | ErrorCode::IllegalOperation => true,
+            ErrorCode::DiskFull | ErrorCode::FileExists => !read,
             _ => false,
         };
         if !fits {
