@@ -115,10 +115,6 @@ impl Probe {
         }
         vars.insert("mac".into(), mac.to_string());
         let address = cfg.address.unwrap_or(Ipv4Addr::UNSPECIFIED);
-        events::emit(
-            "ready",
-            json!({ "interface": cfg.interface, "mac": mac.to_string(), "address": address.to_string() }),
-        );
         let mut held = HashMap::new();
         for &port in &cfg.hold {
             let u = std::net::UdpSocket::bind((address, port))
@@ -126,6 +122,12 @@ impl Probe {
             u.set_nonblocking(true)?;
             held.insert(port, u);
         }
+        // Ready only once the ports are held: roles started after `ready` (a client of the
+        // probe playing a server) must not meet a port the kernel answers with ICMP.
+        events::emit(
+            "ready",
+            json!({ "interface": cfg.interface, "mac": mac.to_string(), "address": address.to_string() }),
+        );
         Ok(Probe {
             sock,
             me: Me { mac, address },

@@ -164,9 +164,12 @@ pub struct Config {
     /// the kernel does not answer requests to them with ICMP port unreachable.
     #[serde(default)]
     pub hold: Vec<u16>,
-    /// Real time to wait after `ready` before the first step (default 300 ms): a frame sent in
-    /// the first milliseconds after a role starts was occasionally captured on the bridge but
-    /// never delivered (observed in repeated runs, cause not yet found).
+    /// Real time to wait after `ready` before the first step (default 0). Frames that were
+    /// captured on the bridge but never delivered in the first moments of a run were the
+    /// bridge forwarding to a veth whose carrier change the kernel's link watcher had not yet
+    /// processed (`QDISC_DROP`); the lab now waits for that before a run starts, so no settling
+    /// is needed, and a settle would delay a probe playing a server past the client's first
+    /// retransmission under a fast `time-scale`.
     #[serde(default = "settle")]
     pub settle_ms: u64,
     /// How much faster than real time `within` and `sleep` run (the lab's `time-scale`).
@@ -185,7 +188,7 @@ fn one() -> f64 {
 }
 
 fn settle() -> u64 {
-    300
+    0
 }
 
 /// One step of the script: exactly one of `send`, `expect`, `sleep`.

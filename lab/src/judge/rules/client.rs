@@ -1211,8 +1211,8 @@ fn release_01(t: &Trace) -> Outcome {
     verdict(any)
 }
 
-/// CLI-XID-02 (RFC 2131 §4.4.1, RFC 951 §7.5): a reply with an xid the client never used is
-/// ignored: no REQUEST follows with that xid.
+/// CLI-XID-02 (RFC 2131 §4.4.1, RFC 951 §7.5): a reply with an xid or chaddr the client never
+/// used is ignored: no REQUEST with that xid selects its address (option 50 = its yiaddr).
 fn xid_02(t: &Trace) -> Outcome {
     let mut any = false;
     for (f, m) in to_client(t).filter(|(_, m)| is_type(m, MessageType::Offer)) {
@@ -1223,7 +1223,12 @@ fn xid_02(t: &Trace) -> Outcome {
         }
         any = true;
         if let Some((g, _)) = client_msgs(t)
-            .find(|(g, n)| g.time > f.time && n.xid == m.xid && is_type(n, MessageType::Request))
+            .find(|(g, n)| {
+                g.time > f.time
+                    && n.xid == m.xid
+                    && is_type(n, MessageType::Request)
+                    && n.options().and_then(|o| o.requested_ip_address()) == Some(m.yiaddr)
+            })
         {
             return fail(
                 &g.segment,

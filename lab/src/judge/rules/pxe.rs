@@ -144,11 +144,16 @@ fn vci_01(t: &Trace) -> Outcome {
     verdict(any)
 }
 
-/// PXE-RTX-01 (PXE 2.1): a PXE ROM retransmits DISCOVER after 4, 8, 16 and 32 s.
+/// PXE-RTX-01 (PXE 2.1): a PXE ROM retransmits DISCOVER after 4, 8, 16 and 32 s. A ROM that
+/// asks with a plain BOOTREQUEST carrying the PXE options (no option 53) is judged the same way.
 fn rtx_01(t: &Trace) -> Outcome {
     rtx_gaps(
         t,
-        |m| m.message_type() == Some(MessageType::Discover) && is_pxe(m),
+        |m| {
+            matches!(m.message_type(), None | Some(MessageType::Discover))
+                && m.op == bootlab_wire::bootp::Op::BootRequest
+                && is_pxe(m)
+        },
         32.0,
         "PXE DISCOVER",
     )

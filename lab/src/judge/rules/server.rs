@@ -1007,6 +1007,13 @@ fn ping_01(t: &Trace) -> Outcome {
         let Some(server_mac) = g.decoded.eth.as_ref().map(|e| e.src_addr.0) else {
             continue;
         };
+        // Only a server of the run is judged: a probe playing a server asks its own questions.
+        let runs_server = t.names.macs.get(&server_mac).is_some_and(|h| {
+            t.roles.values().any(|r| r.kind.is_server() && &r.host == h)
+        });
+        if !runs_server {
+            continue;
+        }
         let asked = t.frames.iter().any(|h| {
             maybe_before(h, g)
                 && h.decoded.eth.as_ref().is_some_and(|e| e.src_addr.0 == server_mac)
