@@ -56,16 +56,22 @@ pub(super) fn host_addresses(t: &Trace, ip: Ipv4Addr) -> Vec<Ipv4Addr> {
 }
 
 /// RELAY-HOPS-02: each relay adds exactly one to hops: a relayed copy has hops one more than the
-/// copy it came from (the same xid seen on the segment before).
+/// copy it came from (the same xid seen on another segment, or earlier on this one from another
+/// host).
 fn hops_02(t: &Trace) -> Outcome {
     let mut any = false;
     for (f, m) in t.bootp().filter(|(f, m)| relayed(f, m)) {
         let Some(src_ip) = ip_src(f) else { continue };
-        // The copy the relay received: same xid, on another segment where the relay host is.
+        // The copy the relay received: same xid, on another segment where the relay host is,
+        // or earlier on this one from another host (a relay that relays to a relay on the same
+        // segment, as in a loop).
+        let sender = f.decoded.eth.as_ref().map(|e| e.src_addr.0);
         let prev = t
             .bootp()
             .filter(|(g, n)| {
-                g.segment != f.segment
+                (g.segment != f.segment
+                    || (g.number < f.number
+                        && g.decoded.eth.as_ref().map(|e| e.src_addr.0) != sender))
                     && n.op == Op::BootRequest
                     && n.xid == m.xid
                     && n.secs == m.secs
