@@ -1222,14 +1222,12 @@ fn xid_02(t: &Trace) -> Outcome {
             continue;
         }
         any = true;
-        if let Some((g, _)) = client_msgs(t)
-            .find(|(g, n)| {
-                g.time > f.time
-                    && n.xid == m.xid
-                    && is_type(n, MessageType::Request)
-                    && n.options().and_then(|o| o.requested_ip_address()) == Some(m.yiaddr)
-            })
-        {
+        if let Some((g, _)) = client_msgs(t).find(|(g, n)| {
+            g.time > f.time
+                && n.xid == m.xid
+                && is_type(n, MessageType::Request)
+                && n.options().and_then(|o| o.requested_ip_address()) == Some(m.yiaddr)
+        }) {
             return fail(
                 &g.segment,
                 g.number,
@@ -1450,7 +1448,7 @@ fn gi_01(t: &Trace) -> Outcome {
                 if m.op != Op::BootReply
                     || m.yiaddr != address
                     || m.giaddr.is_unspecified()
-                    || !f.decoded.udp.as_ref().is_some_and(|u| u.dst_port == 68)
+                    || f.decoded.udp.as_ref().is_none_or(|u| u.dst_port != 68)
                     || !matches!(m.message_type(), None | Some(MessageType::Ack))
                 {
                     continue;
@@ -1465,7 +1463,10 @@ fn gi_01(t: &Trace) -> Outcome {
                     return fail(
                         &f.segment,
                         f.number,
-                        format!("client {name} took giaddr {} of this reply as its router", m.giaddr),
+                        format!(
+                            "client {name} took giaddr {} of this reply as its router",
+                            m.giaddr
+                        ),
                     );
                 }
             }

@@ -499,15 +499,15 @@ fn size_02(t: &Trace) -> Outcome {
         let len = f.decoded.udp.as_ref().map(|u| u.payload_len).unwrap_or(0);
         if m.op != Op::BootRequest
             || m.message_type() != Some(MessageType::Discover)
-            || !f.decoded.udp.as_ref().is_some_and(|u| u.src_port == 68)
+            || f.decoded.udp.as_ref().is_none_or(|u| u.src_port != 68)
             || len <= MIN_MESSAGE_LEN
         {
             continue;
         }
         any = true;
-        let answered = t
-            .bootp()
-            .any(|(g, r)| r.op == Op::BootReply && r.xid == m.xid && r.chaddr == m.chaddr && maybe_before(f, g));
+        let answered = t.bootp().any(|(g, r)| {
+            r.op == Op::BootReply && r.xid == m.xid && r.chaddr == m.chaddr && maybe_before(f, g)
+        });
         if !answered {
             return fail(
                 &f.segment,
@@ -832,7 +832,8 @@ mod tests {
         let long = |answered: bool| {
             let mut k = Kit::new();
             let mut d = client_msg(MessageType::Discover, 9, CLIENT);
-            d.options_mut().push(code::VENDOR_CLASS_IDENTIFIER, vec![b'x'; 200]);
+            d.options_mut()
+                .push(code::VENDOR_CLASS_IDENTIFIER, vec![b'x'; 200]);
             k.bootp("lan", 0, request_src(&d), (BCAST, ALL, 67), &d);
             if answered {
                 let o = server_msg(MessageType::Offer, &d, YIADDR);

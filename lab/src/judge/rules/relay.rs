@@ -712,7 +712,11 @@ fn secs_01(t: &Trace) -> Outcome {
 
 /// The MACs of a host, by the lab's names.
 fn macs_of<'a>(t: &'a Trace, host: &'a str) -> impl Iterator<Item = [u8; 6]> + 'a {
-    t.names.macs.iter().filter(move |(_, h)| *h == host).map(|(m, _)| *m)
+    t.names
+        .macs
+        .iter()
+        .filter(move |(_, h)| *h == host)
+        .map(|(m, _)| *m)
 }
 
 /// The host that sent a frame, by the lab's names.
@@ -775,7 +779,12 @@ fn cfg_01(t: &Trace) -> Outcome {
             .collect();
         let own: Vec<[u8; 6]> = macs_of(t, host).collect();
         for (f, m) in t.bootp().filter(|(f, m)| relayed(f, m)) {
-            if !f.decoded.eth.as_ref().is_some_and(|e| own.contains(&e.src_addr.0)) {
+            if !f
+                .decoded
+                .eth
+                .as_ref()
+                .is_some_and(|e| own.contains(&e.src_addr.0))
+            {
                 continue;
             }
             any = true;
@@ -809,17 +818,27 @@ fn r82_01(t: &Trace) -> Outcome {
         };
         let own: Vec<[u8; 6]> = macs_of(t, &role.host).collect();
         for (f, m) in t.bootp().filter(|(f, m)| relayed(f, m)) {
-            if !f.decoded.eth.as_ref().is_some_and(|e| own.contains(&e.src_addr.0)) {
+            if !f
+                .decoded
+                .eth
+                .as_ref()
+                .is_some_and(|e| own.contains(&e.src_addr.0))
+            {
                 continue;
             }
             let Some((_, before)) = relay_ingress(t, f, m) else {
                 continue;
             };
-            if before.options().is_some_and(|o| o.contains(code::RELAY_AGENT_INFORMATION)) {
+            if before
+                .options()
+                .is_some_and(|o| o.contains(code::RELAY_AGENT_INFORMATION))
+            {
                 continue;
             }
             any = true;
-            let added = m.options().is_some_and(|o| o.contains(code::RELAY_AGENT_INFORMATION));
+            let added = m
+                .options()
+                .is_some_and(|o| o.contains(code::RELAY_AGENT_INFORMATION));
             if added != on {
                 return fail(
                     &f.segment,

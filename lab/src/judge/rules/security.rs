@@ -256,7 +256,10 @@ fn path_02(t: &Trace) -> Outcome {
                 return fail(
                     &g.segment,
                     g.number,
-                    format!("WRQ for {:?} accepted although the server's writes are off", r.filename),
+                    format!(
+                        "WRQ for {:?} accepted although the server's writes are off",
+                        r.filename
+                    ),
                 )
             }
             None if refused => any = true,
@@ -439,7 +442,11 @@ mod tests {
     fn path_02_refuses_writes_by_default() {
         let wrq = |accept: bool| {
             let mut k = Kit::new();
-            k.event("tftpd", "ready", serde_json::json!({ "allow_write": false }));
+            k.event(
+                "tftpd",
+                "ready",
+                serde_json::json!({ "allow_write": false }),
+            );
             let c = (CLIENT, YIADDR, 2000);
             let s = (SERVER, SERVER_IP, 3000);
             let req = Request {
@@ -451,7 +458,10 @@ mod tests {
             let answer = if accept {
                 Packet::Ack { block: 0 }
             } else {
-                Packet::Error { code: ErrorCode::AccessViolation, message: "no".into() }
+                Packet::Error {
+                    code: ErrorCode::AccessViolation,
+                    message: "no".into(),
+                }
             };
             k.tftp("lan", 10, s, c, &answer);
             k.done()

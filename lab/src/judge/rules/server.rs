@@ -940,9 +940,9 @@ fn reboot_01(t: &Trace) -> Outcome {
         }
         any = true;
         let record = preloaded(t)
-            || grants(t)
-                .iter()
-                .any(|(g, n)| n.chaddr == m.chaddr && !is_type(n, MessageType::Offer) && g.time < f.time);
+            || grants(t).iter().any(|(g, n)| {
+                n.chaddr == m.chaddr && !is_type(n, MessageType::Offer) && g.time < f.time
+            });
         for (g, r) in replies_to(t, f, m) {
             let server = r.options().and_then(|o| o.server_identifier());
             if is_type(r, MessageType::Ack) {
@@ -950,7 +950,10 @@ fn reboot_01(t: &Trace) -> Outcome {
                     return fail(
                         &g.segment,
                         g.number,
-                        format!("ACK with yiaddr {} to an INIT-REBOOT request for {want}", r.yiaddr),
+                        format!(
+                            "ACK with yiaddr {} to an INIT-REBOOT request for {want}",
+                            r.yiaddr
+                        ),
                     );
                 }
                 if let Some(owner) = holder(t, want, f).filter(|o| *o != m.chaddr) {
@@ -1008,15 +1011,20 @@ fn ping_01(t: &Trace) -> Outcome {
             continue;
         };
         // Only a server of the run is judged: a probe playing a server asks its own questions.
-        let runs_server = t.names.macs.get(&server_mac).is_some_and(|h| {
-            t.roles.values().any(|r| r.kind.is_server() && &r.host == h)
-        });
+        let runs_server = t
+            .names
+            .macs
+            .get(&server_mac)
+            .is_some_and(|h| t.roles.values().any(|r| r.kind.is_server() && &r.host == h));
         if !runs_server {
             continue;
         }
         let asked = t.frames.iter().any(|h| {
             maybe_before(h, g)
-                && h.decoded.eth.as_ref().is_some_and(|e| e.src_addr.0 == server_mac)
+                && h.decoded
+                    .eth
+                    .as_ref()
+                    .is_some_and(|e| e.src_addr.0 == server_mac)
                 && (h.decoded.arp.as_ref().is_some_and(|p| {
                     p.operation == bootlab_wire::arp::Operation::Request
                         && p.target_protocol_addr == a
@@ -1057,7 +1065,9 @@ fn lease_02(t: &Trace) -> Outcome {
             let (Some(default), Some(max), Some(address)) = (
                 f.get("lease_time").and_then(|v| v.as_u64()),
                 f.get("max_lease_time").and_then(|v| v.as_u64()),
-                f.get("address").and_then(|v| v.as_str()).and_then(|a| a.parse::<Ipv4Addr>().ok()),
+                f.get("address")
+                    .and_then(|v| v.as_str())
+                    .and_then(|a| a.parse::<Ipv4Addr>().ok()),
             ) else {
                 continue;
             };
@@ -1071,7 +1081,9 @@ fn lease_02(t: &Trace) -> Outcome {
                 {
                     continue;
                 }
-                let Some((_, q)) = request_of(t, g, r) else { continue };
+                let Some((_, q)) = request_of(t, g, r) else {
+                    continue;
+                };
                 if !q.ciaddr.is_unspecified() {
                     continue; // RENEWING, REBINDING or INFORM: a known binding or none
                 }
@@ -1505,8 +1517,7 @@ mod tests {
     fn reboot_01_acks_the_clients_own_address_and_is_silent_to_strangers() {
         let ok = after_dora(CLIENT, ZERO, Some(YIADDR), MessageType::Ack, YIADDR);
         let stranger = Ipv4Addr::new(192, 0, 2, 150);
-        let nak_to_stranger =
-            after_dora(CLIENT2, ZERO, Some(stranger), MessageType::Nak, ZERO);
+        let nak_to_stranger = after_dora(CLIENT2, ZERO, Some(stranger), MessageType::Nak, ZERO);
         pass_fail(reboot_01, &ok, &nak_to_stranger);
         let other_address = after_dora(CLIENT, ZERO, Some(YIADDR), MessageType::Ack, stranger);
         assert!(matches!(reboot_01(&other_address), Outcome::Fail(_)));
@@ -1553,10 +1564,12 @@ mod tests {
         pass_fail(lease_02, &with(600), &with(300));
         let asked = |granted: u32| {
             let mut k = dora(|t, m| match t {
-                MessageType::Discover | MessageType::Request => {
-                    m.options_mut().set_u32(code::IP_ADDRESS_LEASE_TIME, 0xffff_ffff)
-                }
-                _ => m.options_mut().set_u32(code::IP_ADDRESS_LEASE_TIME, granted),
+                MessageType::Discover | MessageType::Request => m
+                    .options_mut()
+                    .set_u32(code::IP_ADDRESS_LEASE_TIME, 0xffff_ffff),
+                _ => m
+                    .options_mut()
+                    .set_u32(code::IP_ADDRESS_LEASE_TIME, granted),
             });
             k.event(
                 "dhcpd",

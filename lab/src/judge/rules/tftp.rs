@@ -871,7 +871,8 @@ fn err_02(t: &Trace) -> Outcome {
         }
         if read && code == ErrorCode::FileNotFound {
             let served = convs.iter().any(|d| {
-                d.request().is_some_and(|(_, q, rd)| rd && q.filename == r.filename)
+                d.request()
+                    .is_some_and(|(_, q, rd)| rd && q.filename == r.filename)
                     && d.packets
                         .iter()
                         .any(|(_, p, fc)| !*fc && matches!(p, Packet::Data { .. }))
@@ -1253,9 +1254,22 @@ mod tests {
                 mode: tftp::Mode::Octet,
                 options: Vec::new(),
             };
-            let p = if write { Packet::Wrq(req) } else { Packet::Rrq(req) };
+            let p = if write {
+                Packet::Wrq(req)
+            } else {
+                Packet::Rrq(req)
+            };
             k.tftp("lan", 0, C, S69, &p);
-            k.tftp("lan", 10, S, C, &Packet::Error { code, message: "no".into() });
+            k.tftp(
+                "lan",
+                10,
+                S,
+                C,
+                &Packet::Error {
+                    code,
+                    message: "no".into(),
+                },
+            );
             k.done()
         };
         pass_fail(
