@@ -104,3 +104,20 @@ fn every_shipped_scenario_loads() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+#[test]
+fn expecting_a_rule_that_has_no_check_fails_at_load() {
+    // CLI-DELAY-01 has no check yet (`bootlab rules`): an expectation of it would never be judged.
+    let text = format!(
+        "{}\"CLI-DELAY-01\" = \"pass\"\n",
+        scenario_text("dhcp-dora")
+    );
+    let f = write("unchecked-rule", "dhcp-dora", &text);
+    let stderr = run_fails(&f);
+    let want = format!(
+        "{}:{}: expect.rules.CLI-DELAY-01: this rule has no check yet",
+        f.display(),
+        line_of(&text, "CLI-DELAY-01")
+    );
+    assert!(stderr.contains(&want), "want {want:?} in:\n{stderr}");
+}
