@@ -164,9 +164,7 @@ fn load_all(
     let mut out = Vec::new();
     let mut errors = Vec::new();
     for f in files {
-        match bootlab_lab::roles::check::load(&f)
-            .and_then(|s| bootlab_lab::judge::rules::refuse_unchecked(&s).map(|()| s))
-        {
+        match bootlab_lab::exec::load(&f) {
             Ok(s) => out.push(s),
             Err(e) => errors.push(e.to_string()),
         }

@@ -425,7 +425,7 @@ pub fn run(a: Args) -> anyhow::Result<()> {
     let files = crate::plan::scenario::resolve(&a.scenarios, &scenario_dir)?;
     let mut scenarios = Vec::new();
     for f in files {
-        scenarios.push(Arc::new(crate::roles::check::load(&f)?));
+        scenarios.push(Arc::new(crate::exec::load(&f)?));
     }
     let set = ProfileSet::load_default()?;
     let rootless = !crate::world::isolate::is_root();
