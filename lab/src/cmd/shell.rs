@@ -70,7 +70,7 @@ pub fn run(a: Args) -> anyhow::Result<i32> {
     let [file] = files.as_slice() else {
         anyhow::bail!("{}: name one scenario", a.scenario);
     };
-    let sc = crate::roles::check::load(file)?;
+    let sc = crate::exec::load(file)?;
     let host = match &a.host {
         Some(h) if sc.hosts.contains_key(h) => h.clone(),
         Some(h) => anyhow::bail!(
