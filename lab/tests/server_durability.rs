@@ -56,7 +56,7 @@ fn sh(args: &[&str]) {
 
 /// A process holding a fresh network namespace; returns it once the unshare has happened.
 fn namespace_holder() -> Child {
-    let child = Command::new("unshare")
+    let mut child = Command::new("unshare")
         .args(["--net", "sleep", "600"])
         .spawn()
         .expect("unshare");
@@ -70,6 +70,8 @@ fn namespace_holder() -> Child {
         }
         std::thread::sleep(Duration::from_millis(10));
     }
+    let _ = child.kill();
+    let _ = child.wait();
     panic!("namespace holder {} never unshared", child.id());
 }
 
@@ -132,6 +134,7 @@ fn start_server_with(pid: u32, config: &std::path::Path, wrapper: &[&str]) -> Ch
         }
     }
     let _ = child.kill();
+    let _ = child.wait();
     panic!("server never became ready");
 }
 

@@ -73,8 +73,9 @@ pub struct Counters {
     pub ignored_not_owner: u64,
     /// Pool exhausted.
     pub pool_exhausted: u64,
-    /// Offer reservations given back to serve another client (starvation defence).
-    pub offers_reclaimed: u64,
+    /// OFFERs of an address reserved for another client, made when nothing was free
+    /// (starvation defence).
+    pub offers_overbooked: u64,
     /// Lenient-parse deviations seen (not fatal).
     pub deviations: u64,
     /// OFFERs sent.
@@ -151,6 +152,8 @@ pub struct Server {
     limiter: bootlab_net::log::Limiter,
     /// Protocol time of the packet being handled.
     now: Duration,
+    /// Addresses offered again while reserved for another client (at most the pools' size).
+    contested: HashSet<Ipv4Addr>,
     /// Counters since start.
     pub counters: Counters,
 }
@@ -204,6 +207,7 @@ impl Server {
             table,
             limiter: bootlab_net::log::Limiter::default(),
             now: Duration::ZERO,
+            contested: HashSet::new(),
             counters: Counters::default(),
         };
         s.reconfigure(config);
@@ -473,17 +477,27 @@ impl Server {
     }
 
     /// Starvation defence: with no address left, the oldest offer reservation of the segment
-    /// (an OFFER nobody REQUESTed yet, RFC 2131 §4.3.1 lets the server reuse it) is given back,
-    /// so a burst of new client ids holds at most the pool's reservations, and only for as long
-    /// as nobody else asks.
-    fn reclaim_offer(&mut self, p: usize, client: &[u8], now: u64) -> Option<Ipv4Addr> {
+    /// is offered again without moving the reservation, and the address is marked contested:
+    /// the first client to REQUEST it gets it (an OFFER binds nobody, RFC 2131 §4.3.1). A burst
+    /// of DISCOVERs from new client ids that never REQUEST then holds nothing a real client
+    /// cannot take, and churns no state.
+    fn overbook(&mut self, p: usize, client: &[u8], now: u64) -> Option<Ipv4Addr> {
         let pool = &self.pools[p];
         let a = self.table.oldest_offer(now, client, |a| {
             pool.contains(a) && !self.static_addrs.contains(&a)
         })?;
-        self.table.remove(a);
-        self.counters.offers_reclaimed += 1;
+        self.contested.insert(a);
+        self.counters.offers_overbooked += 1;
         Some(a)
+    }
+
+    /// Whether `client` may take `addr` although it is reserved for another client's OFFER:
+    /// it was offered to both (see [`Server::overbook`]) and nobody REQUESTed it yet.
+    fn may_take_contested(&self, addr: Ipv4Addr, client: &[u8], now: u64) -> bool {
+        self.contested.contains(&addr)
+            && self.table.get(addr).is_some_and(|l| {
+                l.client != client && matches!(l.state, State::Offered { until } if now < until)
+            })
     }
 
     /// Reports an exhausted pool as a `pool-exhausted` event, rate-limited.
@@ -608,10 +622,16 @@ impl Server {
             for a in self.table.offers_to_hw(now, &Self::hw(msg), &client) {
                 self.table.remove(a);
             }
-            let Some(a) = self
-                .allocate(p, &client, requested, now)
-                .or_else(|| self.reclaim_offer(p, &client, now))
-            else {
+            let Some(a) = self.allocate(p, &client, requested, now) else {
+                if let Some(a) = self.overbook(p, &client, now) {
+                    let lease = self.lease_time_for(msg, Some(p));
+                    let mut reply =
+                        self.dhcp_reply(msg, MessageType::Offer, Some(p), None, a, Some(lease));
+                    reply.yiaddr = a;
+                    self.counters.offers += 1;
+                    self.send(reply, out);
+                    return;
+                }
                 self.counters.pool_exhausted += 1;
                 self.exhausted(p, now, out);
                 self.ignore(out, msg, "pool-exhausted");
@@ -711,8 +731,10 @@ impl Server {
             "selecting" => {
                 if self.pools[pi].contains(addr)
                     && !self.static_addrs.contains(&addr)
-                    && self.table.available_to(addr, &client, now)
+                    && (self.table.available_to(addr, &client, now)
+                        || self.may_take_contested(addr, &client, now))
                 {
+                    self.contested.remove(&addr);
                     self.ack(now, msg, p, None, addr, true, out)
                 } else {
                     self.nak(msg, p, "address not available", out)
