@@ -7,7 +7,12 @@ use std::time::Duration;
 
 fuzz_target!(|data: &[u8]| {
     let rng = bootlab_net::clock::rng(1);
-    let mut c = BootpClient::new(BootpConfig::default(), [2, 0, 0, 0, 0, 1], rng, Duration::ZERO);
+    let mut c = BootpClient::new(
+        BootpConfig::default(),
+        [2, 0, 0, 0, 0, 1],
+        rng,
+        Duration::ZERO,
+    );
     let mut now = Duration::ZERO;
     for s in bootlab_fuzz::steps(data) {
         now += s.advance;

@@ -9,6 +9,10 @@ use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
     let table = HashMap::from([(Address([2, 0, 0, 0, 0, 1]), Ipv4Addr::new(192, 0, 2, 50))]);
-    let s = Server::new(Address([2, 0, 0, 0, 0, 0x99]), Ipv4Addr::new(192, 0, 2, 1), table);
+    let s = Server::new(
+        Address([2, 0, 0, 0, 0, 0x99]),
+        Ipv4Addr::new(192, 0, 2, 1),
+        table,
+    );
     let _ = s.handle_frame(data);
 });

@@ -32,8 +32,11 @@ fuzz_target!(|data: &[u8]| {
     let Ok(c) = Config::parse(CONFIG, Path::new("fuzz.toml")) else {
         return;
     };
-    let Ok(mut s) = Server::new(&c, vec![(Ipv4Addr::new(192, 0, 2, 1), 24)], Default::default())
-    else {
+    let Ok(mut s) = Server::new(
+        &c,
+        vec![(Ipv4Addr::new(192, 0, 2, 1), 24)],
+        Default::default(),
+    ) else {
         return;
     };
     let mut now = Duration::from_secs(1_000_000);
@@ -41,7 +44,14 @@ fuzz_target!(|data: &[u8]| {
     for step in bootlab_fuzz::steps(data) {
         now += step.advance * 20;
         let source = SocketAddrV4::new(Ipv4Addr::new(192, 0, 2, step.selector), 68);
-        s.handle(now, Incoming { bytes: step.bytes, source }, &mut out);
+        s.handle(
+            now,
+            Incoming {
+                bytes: step.bytes,
+                source,
+            },
+            &mut out,
+        );
         for a in out.drain(..) {
             if let Action::Send { message, .. } = a {
                 assert!(bootlab_wire::bootp::Message::parse(&message.emit()).is_ok());

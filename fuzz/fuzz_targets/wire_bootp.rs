@@ -9,7 +9,9 @@ fuzz_target!(|data: &[u8]| {
         let again = m.emit();
         let _ = Message::parse(&again);
         let _ = m.message_type();
-        let _ = m.options().map(|o| (o.client_identifier(), o.parameter_request_list()));
+        let _ = m
+            .options()
+            .map(|o| (o.client_identifier(), o.parameter_request_list()));
     }
     let _ = parse_relay_agent_information(data);
 });
