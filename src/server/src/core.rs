@@ -629,6 +629,12 @@ impl Server {
                         self.dhcp_reply(msg, MessageType::Offer, Some(p), None, a, Some(lease));
                     reply.yiaddr = a;
                     self.counters.offers += 1;
+                    if self.events {
+                        out.push(Action::Event {
+                            name: "offered",
+                            fields: json!({"address": a.to_string(), "hwaddr": format_mac(&Self::hw(msg)), "xid": msg.xid, "overbooked": true}),
+                        });
+                    }
                     self.send(reply, out);
                     return;
                 }
