@@ -25,7 +25,7 @@ POLICY_RC_D=/usr/sbin/policy-rc.d
 
 # Installed normally (names checked with `apt-cache policy` on Debian 12).
 PACKAGES=(
-  tshark tcpdump iproute2 util-linux procps ethtool nftables
+  tshark tcpdump iproute2 util-linux procps ethtool nftables strace
   isc-dhcp-server isc-dhcp-client isc-dhcp-relay
   kea-dhcp4-server kea-admin
   dnsmasq udhcpd udhcpc busybox dhcpcd-base

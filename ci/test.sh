@@ -4,4 +4,5 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo build --workspace --tests --quiet
+fuzz/ci.sh  # every fuzz target, a fixed number of runs each (issue 18)
 exec cargo test --workspace --no-fail-fast -- --test-threads 2

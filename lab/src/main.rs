@@ -52,7 +52,10 @@ enum Command {
 }
 
 fn main() {
-    if let Err(e) = real_main() {
+    let result = real_main();
+    // Events and logs queued while a reader did not drain them get a last chance.
+    bootlab_net::log::flush(std::time::Duration::from_secs(1));
+    if let Err(e) = result {
         // Errors a user can act on (a scenario file:line, a config key): no backtrace.
         eprintln!("bootlab: {e:#}");
         std::process::exit(2);

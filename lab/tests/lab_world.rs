@@ -701,6 +701,12 @@ fn killed_leaves_nothing(rootless: bool) {
     assert!(!Path::new("/run/netns").read_dir().is_ok_and(
         |mut d| d.any(|e| e.is_ok_and(|e| e.file_name().to_string_lossy().contains("bootlab")))
     ));
+    // Issue 18: captures are written as frames arrive, so a killed lab keeps what it saw.
+    let lan = demo_datagrams(&dir.join("lan.pcap"));
+    assert!(
+        !lan.is_empty(),
+        "the killed lab's lan.pcap holds none of the demo's datagrams"
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }
 

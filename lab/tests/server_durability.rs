@@ -8,6 +8,10 @@
 //! INIT-REBOOT REQUEST is ACKed with the same address, and another client's REQUEST for it is
 //! NAKed.
 //!
+//! A second test runs the server under `strace` and checks the order of its system calls: no
+//! reply may leave while a journal write is not yet followed by an `fdatasync`. It fails when
+//! the sync is removed, moved after the send, or made a no-op by an `LD_PRELOAD` shim.
+//!
 //! Needs root (network namespaces); without it the test says so and passes vacuously.
 
 use std::collections::BTreeMap;
@@ -52,7 +56,7 @@ fn sh(args: &[&str]) {
 
 /// A process holding a fresh network namespace; returns it once the unshare has happened.
 fn namespace_holder() -> Child {
-    let child = Command::new("unshare")
+    let mut child = Command::new("unshare")
         .args(["--net", "sleep", "600"])
         .spawn()
         .expect("unshare");
@@ -66,6 +70,8 @@ fn namespace_holder() -> Child {
         }
         std::thread::sleep(Duration::from_millis(10));
     }
+    let _ = child.kill();
+    let _ = child.wait();
     panic!("namespace holder {} never unshared", child.id());
 }
 
@@ -92,9 +98,17 @@ fn socket_in(pid: u32, bind: SocketAddrV4) -> UdpSocket {
 
 /// Starts the server in namespace `pid` and waits for its `ready` event.
 fn start_server(pid: u32, config: &std::path::Path) -> Child {
+    start_server_with(pid, config, &[])
+}
+
+/// Starts the server in namespace `pid` behind the command `wrapper` (e.g. strace) and waits for
+/// its `ready` event.
+fn start_server_with(pid: u32, config: &std::path::Path, wrapper: &[&str]) -> Child {
     let ns = format!("--net=/proc/{pid}/ns/net");
     let mut child = Command::new("nsenter")
-        .args([ns.as_str(), BIN, "server", "--config"])
+        .arg(ns.as_str())
+        .args(wrapper)
+        .args([BIN, "server", "--config"])
         .arg(config)
         .env("RUST_LOG", "warn")
         .stdout(Stdio::piped())
@@ -120,6 +134,7 @@ fn start_server(pid: u32, config: &std::path::Path) -> Child {
         }
     }
     let _ = child.kill();
+    let _ = child.wait();
     panic!("server never became ready");
 }
 
@@ -146,26 +161,10 @@ fn recv(s: &UdpSocket) -> Option<Message> {
     Message::parse(&buf[..n]).ok().map(|(m, _)| m)
 }
 
-#[test]
-fn acked_leases_survive_kill_9_mid_burst() {
-    if !nix::unistd::Uid::effective().is_root() {
-        eprintln!("skipped: needs root for network namespaces");
-        return;
-    }
-    let dir = std::env::temp_dir().join(format!("bootlab-durability-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("tmp dir");
-    let journal = dir.join("leases.journal");
-    let config = dir.join("server.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "interface = \"s0\"\nlease-file = \"{}\"\nevents = false\n\n[[subnet]]\nnetwork = \"192.0.2.0/24\"\npools = [\"192.0.2.10-192.0.2.250\"]\n",
-            journal.display()
-        ),
-    )
-    .expect("config");
-
-    let mut guard = Guard(vec![namespace_holder(), namespace_holder()]);
+/// The server's namespace and the test's, joined by a veth pair (s0 192.0.2.1, c0 192.0.2.2).
+fn two_namespaces(guard: &mut Guard) -> (u32, u32) {
+    guard.0.push(namespace_holder());
+    guard.0.push(namespace_holder());
     let (srv_ns, cli_ns) = (guard.0[0].id(), guard.0[1].id());
     let cli = cli_ns.to_string();
     in_ns(
@@ -178,6 +177,36 @@ fn acked_leases_survive_kill_9_mid_burst() {
     in_ns(srv_ns, &["ip", "link", "set", "s0", "up"]);
     in_ns(cli_ns, &["ip", "addr", "add", "192.0.2.2/24", "dev", "c0"]);
     in_ns(cli_ns, &["ip", "link", "set", "c0", "up"]);
+    (srv_ns, cli_ns)
+}
+
+/// A scratch directory with a server configuration whose journal is `leases.journal` in it.
+fn scratch(name: &str) -> (std::path::PathBuf, std::path::PathBuf, std::path::PathBuf) {
+    let dir = std::env::temp_dir().join(format!("bootlab-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("tmp dir");
+    let journal = dir.join("leases.journal");
+    let config = dir.join("server.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "interface = \"s0\"\nlease-file = \"{}\"\nevents = false\n\n[[subnet]]\nnetwork = \"192.0.2.0/24\"\npools = [\"192.0.2.10-192.0.2.250\"]\n",
+            journal.display()
+        ),
+    )
+    .expect("config");
+    (dir, journal, config)
+}
+
+#[test]
+fn acked_leases_survive_kill_9_mid_burst() {
+    if !nix::unistd::Uid::effective().is_root() {
+        eprintln!("skipped: needs root for network namespaces");
+        return;
+    }
+    let (dir, journal, config) = scratch("durability");
+    let mut guard = Guard(Vec::new());
+    let (srv_ns, cli_ns) = two_namespaces(&mut guard);
 
     // Held by the guard too, so a failing assertion never leaves a server behind.
     guard.0.push(start_server(srv_ns, &config));
@@ -295,4 +324,155 @@ fn acked_leases_survive_kill_9_mid_burst() {
     );
     drop(guard);
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Write-ahead, seen in the system calls: every ACK the server sends names an address whose bind
+/// record was written to the journal and then `fdatasync`ed (or `fsync`ed) before the send. A
+/// removed sync, a sync or a whole commit moved after the send, or a sync made a no-op in libc
+/// all break it.
+#[test]
+fn replies_leave_only_after_the_journal_is_synced() {
+    if !nix::unistd::Uid::effective().is_root() {
+        eprintln!("skipped: needs root for network namespaces");
+        return;
+    }
+    if Command::new("strace").arg("-V").output().is_err() {
+        panic!("strace is missing (ci/install-debian-packages.sh installs it)");
+    }
+    let (dir, journal, config) = scratch("write-ahead");
+    let trace = dir.join("server.strace");
+    let mut guard = Guard(Vec::new());
+    let (srv_ns, cli_ns) = two_namespaces(&mut guard);
+    let trace_arg = trace.display().to_string();
+    let wrapper = [
+        "strace",
+        "-f",
+        "-qq",
+        "-y",
+        "-xx",
+        "-s",
+        "4096",
+        "-e",
+        "signal=none",
+        "-e",
+        "trace=write,writev,pwrite64,pwritev,fsync,fdatasync,sendto,sendmsg,sendmmsg",
+        "-o",
+        trace_arg.as_str(),
+    ];
+    guard.0.push(start_server_with(srv_ns, &config, &wrapper));
+    let sock = socket_in(cli_ns, SocketAddrV4::new(RELAY, 67));
+    const N: u32 = 20;
+    let mut acked = 0;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    for i in 0..N {
+        let mut ack = None;
+        while ack.is_none() && Instant::now() < deadline {
+            send(&sock, &relayed(MessageType::Discover, i, mac(i)));
+            let Some(offer) = recv(&sock).filter(|m| m.xid == i) else {
+                continue;
+            };
+            let mut r = relayed(MessageType::Request, i, mac(i));
+            r.options_mut()
+                .set_ip(code::REQUESTED_IP_ADDRESS, offer.yiaddr);
+            r.options_mut().set_ip(code::SERVER_IDENTIFIER, SERVER);
+            send(&sock, &r);
+            ack = recv(&sock).filter(|m| m.xid == i && m.message_type() == Some(MessageType::Ack));
+        }
+        acked += usize::from(ack.is_some());
+    }
+    // nsenter became strace, whose child is the server: SIGTERM that, strace then exits.
+    let tracer = guard.0.last_mut().expect("strace");
+    let children = std::fs::read_to_string(format!("/proc/{0}/task/{0}/children", tracer.id()))
+        .expect("strace's children");
+    let server: i32 = children
+        .split_whitespace()
+        .next()
+        .and_then(|p| p.parse().ok())
+        .expect("the server under strace");
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(server),
+        nix::sys::signal::Signal::SIGTERM,
+    )
+    .expect("SIGTERM");
+    let _ = tracer.wait();
+    assert_eq!(acked, N as usize, "every client should be ACKed");
+    let text = std::fs::read_to_string(&trace).expect("strace output");
+    // -xx prints paths in hex too.
+    let name: String = journal
+        .display()
+        .to_string()
+        .bytes()
+        .map(|b| format!("\\x{b:02x}"))
+        .collect();
+    let name = format!("<{name}>");
+    // Addresses whose bind record was written (pending) and then synced (durable).
+    let mut pending: Vec<Ipv4Addr> = Vec::new();
+    let mut durable: std::collections::BTreeSet<Ipv4Addr> = Default::default();
+    let (mut syncs, mut acks_checked) = (0, 0);
+    for line in text.lines() {
+        // `PID call(FD<path>, "\xHH...", ...) = N`, paths by -y, every byte in hex by -xx.
+        let call = line
+            .split_once(' ')
+            .map(|(_, rest)| rest.trim_start())
+            .unwrap_or(line);
+        let first_arg = call.split_once(',').map(|(fd, _)| fd).unwrap_or(call);
+        let on_journal = first_arg.contains(&name);
+        let is = |p: &str| call.starts_with(p);
+        if on_journal && (is("write(") || is("pwrite64(")) {
+            let text = String::from_utf8_lossy(&strace_bytes(call)).into_owned();
+            for rec in text.lines() {
+                if let Some(a) = rec
+                    .split("\"op\":\"bind\",\"addr\":\"")
+                    .nth(1)
+                    .and_then(|r| r.split('"').next())
+                    .and_then(|a| a.parse().ok())
+                {
+                    pending.push(a);
+                }
+            }
+        } else if on_journal
+            && (is("fdatasync(") || is("fsync("))
+            && call.trim_end().ends_with("= 0")
+        {
+            durable.extend(pending.drain(..));
+            syncs += 1;
+        } else if is("sendto(") || is("sendmsg(") {
+            let Ok((m, _)) = Message::parse(&strace_bytes(call)) else {
+                continue;
+            };
+            if m.message_type() == Some(MessageType::Ack) {
+                assert!(
+                    durable.contains(&m.yiaddr),
+                    "an ACK for {} was sent before its lease was synced to the journal:\n{line}\n(strace in {})",
+                    m.yiaddr,
+                    trace.display()
+                );
+                acks_checked += 1;
+            }
+        }
+    }
+    eprintln!(
+        "write-ahead: {acked} ACKs received; strace saw {acks_checked} ACKs sent, {} leases \
+         synced in {syncs} journal syncs",
+        durable.len()
+    );
+    assert!(
+        acks_checked >= N as usize && durable.len() >= N as usize,
+        "the check saw too little to mean anything"
+    );
+    drop(guard);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The first quoted buffer of an strace line printed with `-xx` (`"\x02\x01..."`), as bytes.
+fn strace_bytes(call: &str) -> Vec<u8> {
+    let Some(start) = call.find('"') else {
+        return Vec::new();
+    };
+    let body = &call[start + 1..];
+    let body = &body[..body.find('"').unwrap_or(body.len())];
+    body.split("\\x")
+        .filter(|h| !h.is_empty())
+        .filter_map(|h| u8::from_str_radix(&h[..h.len().min(2)], 16).ok())
+        .collect()
 }

@@ -8,7 +8,6 @@ use std::time::Duration;
 
 use bootlab_wire::frame::{Decoded, Decoder};
 use bootlab_wire::ChecksumPolicy;
-use pcap_file::pcap::PcapReader;
 use pcap_file::pcapng::blocks::interface_description::InterfaceDescriptionOption;
 use pcap_file::pcapng::{Block, PcapNgReader};
 use serde::Serialize;
@@ -43,6 +42,15 @@ pub enum Error {
         /// The first bytes.
         magic: Vec<u8>,
     },
+    /// The pcap file header is short or unusable.
+    #[error("pcap header: {why}")]
+    Header {
+        /// What is wrong.
+        why: String,
+    },
+    /// The capture ends before its first record does.
+    #[error("{0}")]
+    Cut(Cut),
     /// The capture is malformed.
     #[error("capture malformed after frame {frame}: {source}")]
     Format {
@@ -51,6 +59,119 @@ pub enum Error {
         /// The parser's error.
         source: pcap_file::PcapError,
     },
+}
+
+/// Where a capture file stops in the middle of a record (a writer interrupted or killed, a
+/// copy cut short): everything before it is read, the rest is reported here.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Cut {
+    /// 1-based number of the record that is incomplete.
+    pub frame: usize,
+    /// Byte offset of that record in the file.
+    pub offset: usize,
+    /// What is missing.
+    pub why: String,
+}
+
+impl std::fmt::Display for Cut {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "capture cut in record {} (byte {}): {}",
+            self.frame, self.offset, self.why
+        )
+    }
+}
+
+/// A capture as read: its complete frames and, when the file stops inside a record, where.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Capture {
+    /// Every complete record, in file order.
+    pub frames: Vec<Captured>,
+    /// Where the file was cut, if it was.
+    pub cut: Option<Cut>,
+    /// The pcap header's snapshot length (classic pcap only).
+    pub snaplen: Option<u32>,
+}
+
+/// Largest record length believed (tcpdump's MAXIMUM_SNAPLEN); a larger one is damage.
+const MAX_RECORD: u32 = 262_144;
+
+/// Reads a classic pcap file (any byte order, micro- or nanosecond timestamps) up to its end or
+/// to the first incomplete record. Written by hand: pcap-file 2.0 rejects records whose wire
+/// length exceeds the snapshot length, which is exactly what `tcpdump -s N` writes.
+fn read_pcap(bytes: &[u8]) -> Result<Capture, Error> {
+    let header = bytes.get(..24).ok_or_else(|| Error::Header {
+        why: format!("{} bytes, a pcap header has 24", bytes.len()),
+    })?;
+    let (big, nanos) = match header[..4] {
+        [0xa1, 0xb2, 0xc3, 0xd4] => (true, false),
+        [0xd4, 0xc3, 0xb2, 0xa1] => (false, false),
+        [0xa1, 0xb2, 0x3c, 0x4d] => (true, true),
+        [0x4d, 0x3c, 0xb2, 0xa1] => (false, true),
+        _ => {
+            return Err(Error::Magic {
+                magic: header[..4].to_vec(),
+            })
+        }
+    };
+    let u32_at = |b: &[u8], at: usize| {
+        let w = [b[at], b[at + 1], b[at + 2], b[at + 3]];
+        if big {
+            u32::from_be_bytes(w)
+        } else {
+            u32::from_le_bytes(w)
+        }
+    };
+    let snaplen = u32_at(header, 16);
+    // The upper bits of the link type carry FCS information (pcap-savefile(5)).
+    let linktype = u32_at(header, 20) & 0x0fff_ffff;
+    let mut capture = Capture {
+        snaplen: Some(snaplen),
+        ..Capture::default()
+    };
+    let mut at = 24;
+    while at < bytes.len() {
+        let frame = capture.frames.len() + 1;
+        let cut = |why: String| Cut {
+            frame,
+            offset: at,
+            why,
+        };
+        let rest = &bytes[at..];
+        if rest.len() < 16 {
+            capture.cut = Some(cut(format!("record header has {} of 16 bytes", rest.len())));
+            break;
+        }
+        let (sec, frac) = (u32_at(rest, 0), u32_at(rest, 4));
+        let (incl, orig) = (u32_at(rest, 8), u32_at(rest, 12));
+        if incl > MAX_RECORD {
+            capture.cut = Some(cut(format!(
+                "record length {incl} exceeds {MAX_RECORD}: the file is damaged from here"
+            )));
+            break;
+        }
+        let Some(data) = rest.get(16..16 + incl as usize) else {
+            capture.cut = Some(cut(format!(
+                "record has {} of {incl} bytes",
+                rest.len() - 16
+            )));
+            break;
+        };
+        let frac = if nanos {
+            Duration::from_nanos(u64::from(frac))
+        } else {
+            Duration::from_micros(u64::from(frac))
+        };
+        capture.frames.push(Captured {
+            timestamp: Duration::from_secs(u64::from(sec)).saturating_add(frac),
+            orig_len: orig,
+            linktype,
+            data: data.to_vec(),
+        });
+        at += 16 + incl as usize;
+    }
+    Ok(capture)
 }
 
 /// One captured frame as the capture file holds it.
@@ -135,28 +256,35 @@ fn to_duration(units: u64, tsresol: u8) -> Duration {
     }
 }
 
-/// Reads every frame of a pcap or pcapng capture held in memory, in file order.
-pub fn read_capture(bytes: &[u8]) -> Result<Vec<Captured>, Error> {
+/// Reads every frame of a pcap or pcapng capture held in memory, in file order, up to the end
+/// or to the first incomplete record.
+pub fn read_capture(bytes: &[u8]) -> Result<Capture, Error> {
     let magic = bytes.get(..4).unwrap_or(bytes);
     let mut out = Vec::new();
     let format = |frame: usize| move |source| Error::Format { frame, source };
     if PCAP_MAGICS.iter().any(|m| m == magic) {
-        let mut r = PcapReader::new(bytes).map_err(format(0))?;
-        let linktype = u32::from(r.header().datalink);
-        while let Some(p) = r.next_packet() {
-            let p = p.map_err(format(out.len()))?;
-            out.push(Captured {
-                timestamp: p.timestamp,
-                orig_len: p.orig_len,
-                linktype,
-                data: p.data.into_owned(),
-            });
-        }
+        return read_pcap(bytes);
     } else if magic == PCAPNG_MAGIC {
         let mut r = PcapNgReader::new(bytes).map_err(format(0))?;
         let mut ifaces: Vec<(u32, u8)> = Vec::new();
         while let Some(b) = r.next_block() {
-            let b = b.map_err(format(out.len()))?;
+            let b = match b {
+                Ok(b) => b,
+                // After at least one frame, a block that does not parse is where the file was
+                // cut (or damaged): keep what came before.
+                Err(e) if !out.is_empty() => {
+                    return Ok(Capture {
+                        cut: Some(Cut {
+                            frame: out.len() + 1,
+                            offset: 0,
+                            why: e.to_string(),
+                        }),
+                        frames: out,
+                        snaplen: None,
+                    })
+                }
+                Err(e) => return Err(format(0)(e)),
+            };
             let (iface, raw_ts, orig_len, data): (u32, Duration, u32, Cow<'_, [u8]>) = match b {
                 Block::InterfaceDescription(i) => {
                     ifaces.push((u32::from(i.linktype), tsresol(&i.options)));
@@ -191,7 +319,11 @@ pub fn read_capture(bytes: &[u8]) -> Result<Vec<Captured>, Error> {
             magic: magic.to_vec(),
         });
     }
-    Ok(out)
+    Ok(Capture {
+        frames: out,
+        cut: None,
+        snaplen: None,
+    })
 }
 
 /// The frame as Ethernet II bytes, with a note when it was not captured as Ethernet. Linux
@@ -236,16 +368,63 @@ fn as_ethernet(linktype: u32, data: &[u8]) -> (Cow<'_, [u8]>, Option<String>) {
 }
 
 /// Decodes every frame of a capture held in memory.
+/// A capture stopped inside a record, or a frame kept short by the snapshot length: what was
+/// decoded is shown, and this says what is missing.
+fn capture_deviation(field: &str, message: String) -> bootlab_wire::Deviation {
+    bootlab_wire::Deviation {
+        field: field.into(),
+        offset: None,
+        message,
+        rule: "pcap-savefile(5)",
+        severity: bootlab_wire::Severity::Warning,
+    }
+}
+
+/// Decodes every frame of a capture held in memory; a capture cut inside a record decodes up to
+/// the cut, which is a deviation of the last frame; a frame shorter than on the wire
+/// (`tcpdump -s N`) is decoded as far as it goes, with a deviation saying so.
 pub fn decode_capture(bytes: &[u8], policy: ChecksumPolicy) -> Result<Vec<Frame>, Error> {
-    let captured = read_capture(bytes)?;
+    let Capture {
+        frames: captured,
+        cut,
+        snaplen,
+    } = read_capture(bytes)?;
+    if captured.is_empty() {
+        if let Some(cut) = cut {
+            return Err(Error::Cut(cut));
+        }
+    }
     let mut decoder = Decoder::new(policy);
     let first = captured.first().map(|c| c.timestamp).unwrap_or_default();
-    Ok(captured
+    let mut frames: Vec<Frame> = captured
         .into_iter()
         .enumerate()
         .map(|(i, c)| {
             let (frame, note) = as_ethernet(c.linktype, &c.data);
             let mut decoded = decoder.decode(&frame);
+            if (c.data.len() as u64) < u64::from(c.orig_len) {
+                // The lengths the headers give run past the cut because of the capture, not
+                // because of the sender: that is said once, below, instead.
+                decoded.deviations.retain(|d| {
+                    let length = matches!(d.field.as_str(), "ip.len" | "udp.length")
+                        && d.message.contains("exceeds");
+                    !(length || d.message.contains("truncated") || d.field.ends_with("checksum"))
+                });
+                let limit = snaplen
+                    .map(|s| format!(" (snaplen {s})"))
+                    .unwrap_or_default();
+                decoded.deviations.insert(
+                    0,
+                    capture_deviation(
+                        "frame",
+                        format!(
+                            "captured {} of {} bytes{limit}: what lies past the cut is not decoded",
+                            c.data.len(),
+                            c.orig_len
+                        ),
+                    ),
+                );
+            }
             if let Some(message) = note {
                 decoded.deviations.insert(
                     0,
@@ -266,7 +445,14 @@ pub fn decode_capture(bytes: &[u8], policy: ChecksumPolicy) -> Result<Vec<Frame>
                 decoded,
             }
         })
-        .collect())
+        .collect();
+    if let (Some(cut), Some(last)) = (cut, frames.last_mut()) {
+        last.decoded.deviations.push(capture_deviation(
+            "capture",
+            format!("{cut}; the file ends here"),
+        ));
+    }
+    Ok(frames)
 }
 
 /// Decodes the capture at `path`.
@@ -380,7 +566,92 @@ mod tests {
         ));
         assert!(matches!(
             decode_capture(&[0xd4, 0xc3, 0xb2, 0xa1, 2], ChecksumPolicy::Verify),
-            Err(Error::Format { .. })
+            Err(Error::Header { .. })
         ));
+    }
+}
+
+#[cfg(test)]
+mod cut_tests {
+    use super::*;
+    use bootlab_wire::bootp::{Message, MessageType};
+    use bootlab_wire::frame::build_udp;
+    use pcap_file::pcap::{PcapHeader, PcapPacket, PcapWriter};
+    use std::net::Ipv4Addr;
+
+    fn frame(xid: u32) -> Vec<u8> {
+        let m = Message::new_dhcp(MessageType::Discover, xid, [2, 0, 0, 0, 0, 1]);
+        build_udp(
+            [2, 0, 0, 0, 0, 1],
+            [0xff; 6],
+            Ipv4Addr::UNSPECIFIED,
+            Ipv4Addr::BROADCAST,
+            68,
+            67,
+            &m.emit(),
+        )
+    }
+
+    fn capture(snaplen: Option<usize>) -> Vec<u8> {
+        let header = PcapHeader {
+            snaplen: snaplen.map_or(65535, |s| s as u32),
+            ..PcapHeader::default()
+        };
+        let mut w = PcapWriter::with_header(Vec::new(), header).expect("writer");
+        for i in 0..3u32 {
+            let f = frame(i);
+            let kept = snaplen.map_or(f.len(), |s| s.min(f.len()));
+            w.write_packet(&PcapPacket::new(
+                Duration::from_secs(u64::from(i)),
+                f.len() as u32,
+                &f[..kept],
+            ))
+            .expect("write");
+        }
+        w.into_writer()
+    }
+
+    /// Issue 18: a capture cut inside a record (an interrupted writer) decodes up to the cut,
+    /// and the cut is reported as a deviation.
+    #[test]
+    fn a_truncated_capture_decodes_up_to_the_cut() {
+        let full = capture(None);
+        let record = 16 + frame(0).len();
+        for cut in [24 + 2 * record + 5, 24 + 2 * record + 20, full.len() - 1] {
+            let frames = decode_capture(&full[..cut], ChecksumPolicy::Verify).expect("decode");
+            assert_eq!(frames.len(), 2, "cut at {cut}");
+            let last = &frames[1].decoded.deviations;
+            assert!(
+                last.iter()
+                    .any(|d| d.field == "capture" && d.message.contains("cut")),
+                "cut at {cut}: {last:?}"
+            );
+            assert!(frames[0].decoded.deviations.is_empty());
+        }
+        // Cut before the first record ends: nothing to decode, a typed error.
+        assert!(matches!(
+            decode_capture(&full[..30], ChecksumPolicy::Verify),
+            Err(Error::Cut(Cut { frame: 1, .. }))
+        ));
+    }
+
+    /// Issue 18: `tcpdump -s 100` keeps 100 bytes of each frame; what is there is decoded and the
+    /// missing tail is a deviation, not a failure.
+    #[test]
+    fn a_snaplen_limited_capture_decodes_what_was_captured() {
+        let frames = decode_capture(&capture(Some(100)), ChecksumPolicy::Verify).expect("decode");
+        assert_eq!(frames.len(), 3);
+        for f in &frames {
+            assert_eq!(f.orig_len as usize, frame(0).len());
+            assert!(
+                f.decoded
+                    .deviations
+                    .iter()
+                    .any(|d| d.field == "frame" && d.message.contains("100 of")),
+                "{f}"
+            );
+            assert!(f.to_string().contains("0.0.0.0:68"), "{f}");
+            assert_eq!(f.decoded.deviations.len(), 1, "only the cut: {f}");
+        }
     }
 }

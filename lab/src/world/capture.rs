@@ -1,10 +1,12 @@
 //! Capture of every segment: an AF_PACKET socket on the segment's bridge, in promiscuous mode
 //! from the moment the bridge exists, written to a nanosecond pcap file (pcap-file) and
-//! broadcast to the runner as [`Frame`]s. The kernel's drop counters are read at the end: a
-//! capture that lost frames is reported as an error, never passed silently.
+//! broadcast to the runner as [`Frame`]s. Frames reach the file as they arrive (after each burst
+//! the socket held), so a run that is interrupted or killed keeps what it captured. The
+//! kernel's drop counters are read at the end: a capture that lost frames is reported as an
+//! error, never passed silently.
 
 use std::fs::File;
-use std::io::{BufWriter, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -115,21 +117,12 @@ pub(crate) struct Capture {
     task: JoinHandle<Result<SegmentCapture, CaptureError>>,
 }
 
-fn pcap_writer(segment: &str, path: &Path) -> Result<PcapWriter<BufWriter<File>>, CaptureError> {
-    let err = |source| CaptureError::Pcap {
+fn pcap_writer(segment: &str, path: &Path) -> Result<StreamedPcap, CaptureError> {
+    StreamedPcap::create(path).map_err(|source| CaptureError::Pcap {
         segment: segment.to_owned(),
         path: path.to_owned(),
         source,
-    };
-    let file = File::create(path).map_err(|e| err(pcap_file::PcapError::IoError(e)))?;
-    let header = PcapHeader {
-        snaplen: SNAPLEN,
-        datalink: DataLink::ETHERNET,
-        ts_resolution: TsResolution::NanoSecond,
-        endianness: Endianness::native(),
-        ..PcapHeader::default()
-    };
-    PcapWriter::with_header(BufWriter::with_capacity(1 << 16, file), header).map_err(err)
+    })
 }
 
 impl Capture {
@@ -175,9 +168,81 @@ impl Capture {
     }
 }
 
+/// Bytes the pcap writer produced and the file has not had yet.
+#[derive(Debug, Clone, Default)]
+struct Pending(Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl Write for Pending {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        match self.0.lock() {
+            Ok(mut v) => v.extend_from_slice(buf),
+            Err(p) => p.into_inner().extend_from_slice(buf),
+        }
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// A pcap file written as frames arrive: records are formatted in memory and handed to the
+/// file at every [`StreamedPcap::commit`] (one `write` per burst of frames).
+#[derive(Debug)]
+pub(crate) struct StreamedPcap {
+    writer: PcapWriter<Pending>,
+    pending: Pending,
+    file: File,
+}
+
+impl StreamedPcap {
+    /// Creates `path` with a nanosecond Ethernet header, already in the file.
+    pub(crate) fn create(path: &Path) -> Result<Self, pcap_file::PcapError> {
+        let file = File::create(path).map_err(pcap_file::PcapError::IoError)?;
+        let header = PcapHeader {
+            snaplen: SNAPLEN,
+            datalink: DataLink::ETHERNET,
+            ts_resolution: TsResolution::NanoSecond,
+            endianness: Endianness::native(),
+            ..PcapHeader::default()
+        };
+        let pending = Pending::default();
+        let writer = PcapWriter::with_header(pending.clone(), header)?;
+        let mut s = Self {
+            writer,
+            pending,
+            file,
+        };
+        s.commit()?;
+        Ok(s)
+    }
+
+    /// Formats one frame (not yet in the file).
+    pub(crate) fn push(
+        &mut self,
+        ts: std::time::Duration,
+        orig_len: u32,
+        data: &[u8],
+    ) -> Result<(), pcap_file::PcapError> {
+        self.writer
+            .write_packet(&PcapPacket::new(ts, orig_len, data))
+            .map(|_| ())
+    }
+
+    /// Hands every formatted frame to the file.
+    pub(crate) fn commit(&mut self) -> Result<(), pcap_file::PcapError> {
+        let bytes = match self.pending.0.lock() {
+            Ok(mut v) => std::mem::take(&mut *v),
+            Err(p) => std::mem::take(&mut *p.into_inner()),
+        };
+        self.file
+            .write_all(&bytes)
+            .map_err(pcap_file::PcapError::IoError)
+    }
+}
+
 struct Sink {
     segment: Arc<str>,
-    writer: PcapWriter<BufWriter<File>>,
+    writer: StreamedPcap,
     path: PathBuf,
     frames: broadcast::Sender<Frame>,
     written: u64,
@@ -220,7 +285,7 @@ impl Sink {
         }
         let orig_len = u32::try_from(r.wire_len).unwrap_or(u32::MAX);
         self.writer
-            .write_packet(&PcapPacket::new(ts, orig_len, data))
+            .push(ts, orig_len, data)
             .map_err(|e| self.pcap_err(e))?;
         self.written += 1;
         let _ = self.frames.send(Frame {
@@ -235,7 +300,7 @@ impl Sink {
 async fn run(
     segment: Arc<str>,
     afd: AsyncPacketSocket,
-    writer: PcapWriter<BufWriter<File>>,
+    writer: StreamedPcap,
     path: PathBuf,
     frames: broadcast::Sender<Frame>,
     mut stop: watch::Receiver<bool>,
@@ -259,6 +324,9 @@ async fn run(
             r = afd.recv(&mut buf) => {
                 let r = r.map_err(|e| sock_err(&sink.segment, e))?;
                 sink.write(r, &buf)?;
+                // The rest of the burst, then one write: the file keeps up with the wire.
+                sink.drain(afd.get_ref(), &mut buf)?;
+                sink.writer.commit().map_err(|e| sink.pcap_err(e))?;
             }
         }
     }
@@ -268,12 +336,7 @@ async fn run(
         .statistics()
         .map_err(|e| sock_err(&sink.segment, e.into()))?;
     bootlab_sys::packet::close_in_background(afd.into_inner());
-    let mut inner = sink.writer.into_writer();
-    inner.flush().map_err(|e| CaptureError::Pcap {
-        segment: sink.segment.to_string(),
-        path: sink.path.clone(),
-        source: pcap_file::PcapError::IoError(e),
-    })?;
+    sink.writer.commit().map_err(|e| sink.pcap_err(e))?;
     Ok(SegmentCapture {
         segment: sink.segment.to_string(),
         pcap: sink.path,
@@ -286,6 +349,37 @@ async fn run(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Issue 18: frames are in the file as soon as they are committed, before the capture
+    /// ends, so an interrupted run keeps them.
+    #[test]
+    fn frames_reach_the_file_before_the_capture_ends() {
+        let dir = std::env::temp_dir().join(format!("bootlab-stream-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let path = dir.join("lan.pcap");
+        let mut w = StreamedPcap::create(&path).expect("create");
+        assert_eq!(
+            std::fs::metadata(&path).expect("stat").len(),
+            24,
+            "header at once"
+        );
+        for i in 0..3u8 {
+            w.push(std::time::Duration::from_secs(u64::from(i)), 60, &[i; 60])
+                .expect("push");
+            w.commit().expect("commit");
+        }
+        // Still open (never flushed or dropped): a reader sees all three frames.
+        let bytes = std::fs::read(&path).expect("read");
+        let mut r = pcap_file::pcap::PcapReader::new(&bytes[..]).expect("header");
+        let mut n = 0;
+        while let Some(p) = r.next_packet() {
+            assert_eq!(p.expect("frame").data[0], n);
+            n += 1;
+        }
+        assert_eq!(n, 3);
+        drop(w);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 
     #[test]
     fn report_with_drops_fails() {

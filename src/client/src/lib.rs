@@ -47,6 +47,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         .build()?;
     let status = rt.block_on(daemon::run(cfg, over))?;
     if status != 0 {
+        bootlab_net::log::flush(std::time::Duration::from_secs(1));
         std::process::exit(status);
     }
     Ok(())

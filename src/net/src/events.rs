@@ -6,9 +6,9 @@
 //! `renewed`, `rebound`, `released`, `declined`, `conflict`, `nak-received`, `boot-reply-received`,
 //! `boot-file-received`, `transfer-complete`, `transfer-failed`, `lease-acked`, `ignored`.
 
-use std::io::Write;
-
-/// Prints one event line to stdout and flushes it, so a waiting lab sees it at once.
+/// Prints one event line to stdout, so a waiting lab sees it at once, without ever blocking:
+/// a stdout nobody drains queues the line, and past a bound drops it (counted, then reported
+/// as an `events-dropped` event; see [`crate::log::Sink`]).
 pub fn emit(event: &str, fields: serde_json::Value) {
     let mut batch = Batch::default();
     batch.push(event, fields);
@@ -35,15 +35,13 @@ impl Batch {
         self.buf.push(b'\n');
     }
 
-    /// Writes the gathered lines and flushes stdout; the batch is empty afterwards.
+    /// Writes the gathered lines to stdout without ever blocking (see [`crate::log::Sink`]); the
+    /// batch is empty afterwards.
     pub fn flush(&mut self) {
         if self.buf.is_empty() {
             return;
         }
-        let mut out = std::io::stdout().lock();
-        // A closed stdout must not take the daemon down: events are advisory.
-        let _ = out.write_all(&self.buf);
-        let _ = out.flush();
+        crate::log::Sink::of(crate::log::Stream::Stdout).send(&self.buf);
         self.buf.clear();
     }
 }

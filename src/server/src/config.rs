@@ -35,7 +35,7 @@ use crate::quirks::Quirk;
 /// boot-dir = "/tftpboot"             # home directory for generic boot-file names (RFC 951 §7.3)
 /// bootp = true                       # answer BOOTP (no option 53) at all (RFC 1534 §2)
 /// bootp-dynamic = true               # BOOTP clients without a binding get a pool address
-/// bootp-lease-time = 0               # lease for them, seconds; absent: infinite (RFC 1534 §2)
+/// bootp-lease-time = 0               # lease for them, seconds (4294967295: infinite, RFC 1534 §2); absent: the subnet's lease-time
 /// bootptab = "/etc/bootptab"         # import CMU bootptab host entries as [[host]]s
 /// events = true                      # machine-readable events on stdout per lease
 ///
@@ -133,7 +133,8 @@ pub struct Config {
     /// Serve BOOTP clients from dynamic pools (RFC 1534).
     #[serde(default = "yes")]
     pub bootp_dynamic: bool,
-    /// Lease time of dynamic BOOTP bindings; `None` is infinite (RFC 1534 §2).
+    /// Lease time of dynamic BOOTP bindings (4294967295 is infinite, RFC 1534 §2); `None`: the
+    /// subnet's lease time.
     #[serde(default)]
     pub bootp_lease_time: Option<u32>,
     /// A CMU bootptab to import.

@@ -73,6 +73,9 @@ pub struct Counters {
     pub ignored_not_owner: u64,
     /// Pool exhausted.
     pub pool_exhausted: u64,
+    /// OFFERs of an address reserved for another client, made when nothing was free
+    /// (starvation defence).
+    pub offers_overbooked: u64,
     /// Lenient-parse deviations seen (not fatal).
     pub deviations: u64,
     /// OFFERs sent.
@@ -145,6 +148,12 @@ pub struct Server {
     host_by_cid: HashMap<Vec<u8>, usize>,
     static_addrs: HashSet<Ipv4Addr>,
     table: Table,
+    /// Rate limit of the per-packet `ignored` logs and events (a flood must not fill the disk).
+    limiter: bootlab_net::log::Limiter,
+    /// Protocol time of the packet being handled.
+    now: Duration,
+    /// Addresses offered again while reserved for another client (at most the pools' size).
+    contested: HashSet<Ipv4Addr>,
     /// Counters since start.
     pub counters: Counters,
 }
@@ -196,6 +205,9 @@ impl Server {
             host_by_cid: HashMap::new(),
             static_addrs: HashSet::new(),
             table,
+            limiter: bootlab_net::log::Limiter::default(),
+            now: Duration::ZERO,
+            contested: HashSet::new(),
             counters: Counters::default(),
         };
         s.reconfigure(config);
@@ -276,6 +288,7 @@ impl Server {
 
     /// Handles one datagram at protocol time `now` (since the epoch), appending to `out`.
     pub fn handle(&mut self, now: Duration, incoming: Incoming<'_>, out: &mut Vec<Action>) {
+        self.now = now;
         self.counters.received += 1;
         let (msg, devs) = match Message::parse(incoming.bytes) {
             Ok(m) => m,
@@ -312,6 +325,7 @@ impl Server {
 
     /// Handles one decoded message (the core of [`Server::handle`]).
     pub fn handle_message(&mut self, now: Duration, msg: &Message, out: &mut Vec<Action>) {
+        self.now = now;
         let now = now.as_secs();
         if msg.op != Op::BootRequest {
             self.counters.dropped_op += 1;
@@ -462,6 +476,55 @@ impl Server {
         Some(a)
     }
 
+    /// Starvation defence: with no address left, the oldest offer reservation of the segment
+    /// is offered again without moving the reservation, and the address is marked contested:
+    /// the first client to REQUEST it gets it (an OFFER binds nobody, RFC 2131 §4.3.1). A burst
+    /// of DISCOVERs from new client ids that never REQUEST then holds nothing a real client
+    /// cannot take, and churns no state.
+    fn overbook(&mut self, p: usize, client: &[u8], now: u64) -> Option<Ipv4Addr> {
+        let pool = &self.pools[p];
+        let a = self.table.oldest_offer(now, client, |a| {
+            pool.contains(a) && !self.static_addrs.contains(&a)
+        })?;
+        self.contested.insert(a);
+        self.counters.offers_overbooked += 1;
+        Some(a)
+    }
+
+    /// Whether `client` may take `addr` although it is reserved for another client's OFFER:
+    /// it was offered to both (see [`Server::overbook`]) and nobody REQUESTed it yet.
+    fn may_take_contested(&self, addr: Ipv4Addr, client: &[u8], now: u64) -> bool {
+        self.contested.contains(&addr)
+            && self.table.get(addr).is_some_and(|l| {
+                l.client != client && matches!(l.state, State::Offered { until } if now < until)
+            })
+    }
+
+    /// Reports an exhausted pool as a `pool-exhausted` event, rate-limited.
+    fn exhausted(&mut self, p: usize, now: u64, out: &mut Vec<Action>) {
+        let Some(suppressed) = self.limiter.allow("pool-exhausted-event", self.now) else {
+            return;
+        };
+        let pool = &self.pools[p];
+        let bound = self
+            .table
+            .bound(now)
+            .filter(|l| pool.contains(l.addr))
+            .count();
+        let network = format!("{}/{}", pool.network.addr, pool.network.prefix);
+        tracing::warn!(
+            network,
+            size = pool.size,
+            bound,
+            suppressed,
+            "pool exhausted"
+        );
+        out.push(Action::Event {
+            name: "pool-exhausted",
+            fields: json!({"network": network, "size": pool.size, "bound": bound, "suppressed": suppressed}),
+        });
+    }
+
     fn lease_time_for(&self, msg: &Message, p: Option<usize>) -> u32 {
         let base = p
             .map(|p| self.pools[p].lease_time)
@@ -496,9 +559,13 @@ impl Server {
                     self.ignore(out, msg, "pool-exhausted");
                     return;
                 };
-                // RFC 1534 §2: a BOOTP client's dynamic address is bound at once, for ever
-                // unless configured otherwise.
-                let expires = self.bootp_lease_time.map(|t| now + u64::from(t));
+                // RFC 1534 §2: a BOOTP client's dynamic address is bound at once. Infinite only
+                // when configured so: by default the segment's lease time, so a burst of BOOTP
+                // requests cannot leave permanent bindings behind.
+                let time = self
+                    .bootp_lease_time
+                    .unwrap_or_else(|| self.pools[p].lease_time);
+                let expires = (time != INFINITE).then(|| now + u64::from(time));
                 self.bind(a, &client, msg, expires, out);
                 a
             }
@@ -551,8 +618,28 @@ impl Server {
                 return;
             };
             let requested = msg.options().and_then(|o| o.requested_ip_address());
+            // One machine holds one reservation, whatever client identifiers it cycles through.
+            for a in self.table.offers_to_hw(now, &Self::hw(msg), &client) {
+                self.table.remove(a);
+            }
             let Some(a) = self.allocate(p, &client, requested, now) else {
+                if let Some(a) = self.overbook(p, &client, now) {
+                    let lease = self.lease_time_for(msg, Some(p));
+                    let mut reply =
+                        self.dhcp_reply(msg, MessageType::Offer, Some(p), None, a, Some(lease));
+                    reply.yiaddr = a;
+                    self.counters.offers += 1;
+                    if self.events {
+                        out.push(Action::Event {
+                            name: "offered",
+                            fields: json!({"address": a.to_string(), "hwaddr": format_mac(&Self::hw(msg)), "xid": msg.xid, "overbooked": true}),
+                        });
+                    }
+                    self.send(reply, out);
+                    return;
+                }
                 self.counters.pool_exhausted += 1;
+                self.exhausted(p, now, out);
                 self.ignore(out, msg, "pool-exhausted");
                 return;
             };
@@ -650,8 +737,10 @@ impl Server {
             "selecting" => {
                 if self.pools[pi].contains(addr)
                     && !self.static_addrs.contains(&addr)
-                    && self.table.available_to(addr, &client, now)
+                    && (self.table.available_to(addr, &client, now)
+                        || self.may_take_contested(addr, &client, now))
                 {
+                    self.contested.remove(&addr);
                     self.ack(now, msg, p, None, addr, true, out)
                 } else {
                     self.nak(msg, p, "address not available", out)
@@ -1029,14 +1118,22 @@ impl Server {
         reply.set_file(file);
     }
 
-    fn ignore(&self, out: &mut Vec<Action>, msg: &Message, reason: &'static str) {
+    /// Logs and reports an ignored request, rate-limited per reason (the counters count all).
+    fn ignore(&mut self, out: &mut Vec<Action>, msg: &Message, reason: &'static str) {
+        let Some(suppressed) = self.limiter.allow(reason, self.now) else {
+            return;
+        };
         tracing::info!(
             xid = format_args!("{:#010x}", msg.xid),
             hwaddr = %format_mac(&Self::hw(msg)),
             secs = msg.secs,
             hops = msg.hops,
+            suppressed,
             "ignored: {reason}"
         );
+        if !self.events {
+            return;
+        }
         out.push(Action::Event {
             name: "ignored",
             fields: json!({
@@ -1049,14 +1146,21 @@ impl Server {
         });
     }
 
+    /// Logs and reports an undecodable datagram, rate-limited per reason.
     fn drop_event(
-        &self,
+        &mut self,
         out: &mut Vec<Action>,
         reason: &'static str,
         detail: &str,
         from: SocketAddrV4,
     ) {
-        tracing::warn!(source = %from, "dropped {reason} packet: {detail}");
+        let Some(suppressed) = self.limiter.allow(reason, self.now) else {
+            return;
+        };
+        tracing::warn!(source = %from, suppressed, "dropped {reason} packet: {detail}");
+        if !self.events {
+            return;
+        }
         out.push(Action::Event {
             name: "ignored",
             fields: json!({"reason": reason, "detail": detail, "source": from.to_string()}),

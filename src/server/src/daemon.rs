@@ -89,8 +89,9 @@ async fn serve(args: crate::Args, config: Config) -> anyhow::Result<()> {
     let now = Now::new(config.time_scale);
     let (journal, table) = match &config.lease_file {
         Some(path) => {
-            let (j, t, n) = Journal::open(path, now.get().as_secs())?;
-            tracing::info!(path = %path.display(), records = n, leases = t.len(), "lease journal replayed and compacted");
+            let (j, t, replay) = Journal::open(path, now.get().as_secs())?;
+            tracing::info!(path = %path.display(), records = replay.records, leases = t.len(), "lease journal replayed and compacted");
+            crate::journal::report(&replay);
             (Some(j), t)
         }
         None => (None, Default::default()),

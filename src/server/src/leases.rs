@@ -230,6 +230,36 @@ impl Table {
             .collect()
     }
 
+    /// The oldest live offer reservation (earliest end of hold) at `now` among addresses that
+    /// `within` accepts, not held for `except`: what a burst of new client ids gives back first.
+    pub fn oldest_offer(
+        &self,
+        now: u64,
+        except: &[u8],
+        within: impl Fn(Ipv4Addr) -> bool,
+    ) -> Option<Ipv4Addr> {
+        self.by_addr
+            .values()
+            .filter(|l| l.client != except && within(l.addr))
+            .filter_map(|l| match l.state {
+                State::Offered { until } if now < until => Some((until, u32::from(l.addr))),
+                _ => None,
+            })
+            .min()
+            .map(|(_, a)| Ipv4Addr::from(a))
+    }
+
+    /// Live offer reservations at `now` for hardware address `hw` under client keys other than
+    /// `client` (one machine cycling client identifiers).
+    pub fn offers_to_hw(&self, now: u64, hw: &[u8], client: &[u8]) -> Vec<Ipv4Addr> {
+        self.by_addr
+            .values()
+            .filter(|l| l.hw == hw && l.client != client)
+            .filter(|l| matches!(l.state, State::Offered { until } if now < until))
+            .map(|l| l.addr)
+            .collect()
+    }
+
     /// Number of entries.
     pub fn len(&self) -> usize {
         self.by_addr.len()

@@ -6,7 +6,9 @@
 //! other absolute name is refused; any `..` component is refused; the result is resolved with
 //! symlinks followed and must still lie under the root (a symlink that escapes is refused); reads
 //! need a world-readable regular file (as tftp-hpa: device nodes, FIFOs and directories are
-//! refused); writes create new files only (an existing name is ERROR 6) and never follow a symlink.
+//! refused); a file with more hard links than the root holds (a link to a file outside the root,
+//! which no path check can see) is refused; writes create new files only (an existing name is
+//! ERROR 6) and never follow a symlink.
 
 use std::fs::{File, OpenOptions};
 use std::io;
@@ -117,7 +119,50 @@ pub fn open_read(root: &Path, name: &str) -> Result<(File, u64, PathBuf), Refuse
     if meta.mode() & 0o004 == 0 {
         return Err(Refused::access(format!("{name:?}: not world-readable")));
     }
+    if meta.nlink() > 1 {
+        let inside = links_under(root, meta.dev(), meta.ino(), meta.nlink());
+        if inside < meta.nlink() {
+            return Err(Refused::access(format!(
+                "{name:?}: has {} hard links, {inside} of them under the root (a link to a file outside the root)",
+                meta.nlink()
+            )));
+        }
+    }
     Ok((file, meta.len(), real))
+}
+
+/// Most directory entries [`links_under`] looks at; a larger root refuses multiply-linked files.
+const LINK_SCAN_MAX: usize = 100_000;
+
+/// How many names under `root` (not following symlinks) are hard links to the inode `ino` on
+/// device `dev`; stops at `want`, or after [`LINK_SCAN_MAX`] entries.
+fn links_under(root: &Path, dev: u64, ino: u64, want: u64) -> u64 {
+    let mut found = 0;
+    let mut seen = 0;
+    let mut dirs = vec![root.to_path_buf()];
+    while let Some(d) = dirs.pop() {
+        let Ok(entries) = std::fs::read_dir(&d) else {
+            continue;
+        };
+        for e in entries.flatten() {
+            seen += 1;
+            if seen > LINK_SCAN_MAX {
+                return found;
+            }
+            let Ok(m) = e.path().symlink_metadata() else {
+                continue;
+            };
+            if m.is_dir() && m.dev() == dev {
+                dirs.push(e.path());
+            } else if m.is_file() && m.dev() == dev && m.ino() == ino {
+                found += 1;
+                if found >= want {
+                    return found;
+                }
+            }
+        }
+    }
+    found
 }
 
 /// Creates a file for a write request: confined, new, not through a symlink.
@@ -277,6 +322,25 @@ pub(crate) mod tests {
         );
         let (_, p) = open_write(&root, "new").expect("create");
         assert_eq!(p, root.join("new"));
+    }
+
+    /// Issue 18: a hard link inside the root to a file outside it is refused; a file linked
+    /// twice inside the root is served.
+    #[test]
+    fn a_hard_link_to_a_file_outside_the_root_is_refused() {
+        let dir = TempDir::new("hardlink");
+        let root = dir.0.join("root");
+        std::fs::create_dir(&root).expect("mkdir");
+        let outside = dir.file("secret", b"s");
+        std::fs::hard_link(&outside, root.join("linked")).expect("hard link");
+        let e = open_read(&root, "linked").expect_err("a hard link out of the root");
+        assert_eq!(e.code, ErrorCode::AccessViolation);
+        assert!(e.reason.contains("hard links"), "{e}");
+        let inside = dir.file("root/boot.img", b"img");
+        std::fs::create_dir(root.join("pxe")).expect("mkdir");
+        std::fs::hard_link(&inside, root.join("pxe/boot.img")).expect("hard link");
+        let (_, size, _) = open_read(&root, "pxe/boot.img").expect("both links under the root");
+        assert_eq!(size, 3);
     }
 
     #[test]

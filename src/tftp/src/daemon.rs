@@ -16,6 +16,8 @@
 //! timeout = 1.0             # seconds before a retransmission (doubles, at most x8)
 //! retries = 5               # retries without progress before a transfer is abandoned
 //! time-scale = 1.0          # protocol clock runs this much faster than real time
+//! max-transfers = 64        # transfers running at once; more are refused (ERROR 0)
+//! max-transfers-per-client = 4  # of them for one client address
 //! ```
 
 use std::io::Write;
@@ -67,6 +69,19 @@ pub struct DaemonConfig {
     /// Clock speed-up for scenarios.
     #[serde(default = "default_scale")]
     pub time_scale: f64,
+    /// Transfers running at once.
+    #[serde(default = "default_max_transfers")]
+    pub max_transfers: usize,
+    /// Transfers running at once for one client address.
+    #[serde(default = "default_max_per_client")]
+    pub max_transfers_per_client: usize,
+}
+
+fn default_max_transfers() -> usize {
+    crate::slots::DEFAULT_MAX_TRANSFERS
+}
+fn default_max_per_client() -> usize {
+    crate::slots::DEFAULT_MAX_PER_CLIENT
 }
 
 fn unspecified() -> Ipv4Addr {
@@ -188,6 +203,7 @@ pub struct Daemon {
     sock: UdpSocket,
     local: SocketAddr,
     interface: Option<String>,
+    slots: crate::slots::Slots,
 }
 
 impl Daemon {
@@ -212,6 +228,7 @@ impl Daemon {
             sock,
             local,
             interface: cfg.interface.clone(),
+            slots: crate::slots::Slots::new(cfg.max_transfers, cfg.max_transfers_per_client),
         })
     }
 
@@ -231,6 +248,7 @@ impl Daemon {
             sock,
             local,
             interface,
+            mut slots,
         } = self;
         tokio::pin!(shutdown);
         let mut buf = vec![0u8; 65_536];
@@ -261,7 +279,29 @@ impl Daemon {
                         tracing::info!(%peer, "repeated request ignored: its transfer is running");
                         continue;
                     }
-                    match server.request(clock.now(), peer, &buf[..n]) {
+                    // RFC 1350 §5: opcodes 1 and 2 ask for a transfer; only they take a slot.
+                    let asks = matches!(buf.get(..2), Some([0, 1 | 2]));
+                    let admission = match asks.then(|| slots.take(peer.ip())) {
+                        Some(Err(refused)) => Admission::Refuse {
+                            filename: bootlab_wire::tftp::Packet::parse(&buf[..n])
+                                .ok()
+                                .and_then(|(p, _)| match p {
+                                    bootlab_wire::tftp::Packet::Rrq(r) | bootlab_wire::tftp::Packet::Wrq(r) => Some(r.filename),
+                                    _ => None,
+                                })
+                                .unwrap_or_default(),
+                            error: bootlab_wire::tftp::Packet::error(refused.code, refused.reason.clone()).emit(),
+                            refused,
+                        },
+                        taken => {
+                            let a = server.request(clock.now(), peer, &buf[..n]);
+                            if taken.is_some() && !matches!(a, Admission::Start(..)) {
+                                slots.release(peer.ip());
+                            }
+                            a
+                        }
+                    };
+                    match admission {
                         Admission::Start(t, file) => {
                             tracing::info!(%peer, file = t.filename(), write = t.is_write(), negotiated = ?t.negotiated(), "transfer start");
                             active.insert(peer);
@@ -285,6 +325,7 @@ impl Daemon {
                 Some(done) = tasks.join_next(), if !tasks.is_empty() => {
                     if let Ok(peer) = done {
                         active.remove(&peer);
+                        slots.release(peer.ip());
                     }
                 }
                 _ = &mut shutdown => break,

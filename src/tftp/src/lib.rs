@@ -11,6 +11,7 @@ pub mod get;
 pub mod netascii;
 pub mod options;
 pub mod server;
+pub mod slots;
 pub mod window;
 
 /// Command-line arguments of `bootlab tftpd`.

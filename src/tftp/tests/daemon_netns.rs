@@ -356,3 +356,80 @@ fn broadcast_requests_are_ignored_and_answers_come_from_the_asked_address() {
         });
     });
 }
+
+/// Issue 18: transfers are bounded per client address and in all; a request over a bound gets
+/// ERROR 0 at once, and a finished transfer gives its slot back.
+#[test]
+fn concurrent_transfers_are_bounded_per_client_and_in_all() {
+    in_private_netns(|| {
+        let dir = Dir::new("slots");
+        std::fs::write(dir.0.join("root/big"), vec![0x5a; 200_000]).expect("write");
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        rt.block_on(async {
+            let mut cfg = config(dir.0.join("root"));
+            (cfg.max_transfers, cfg.max_transfers_per_client) = (3, 2);
+            (cfg.timeout, cfg.retries) = (0.5, 1);
+            let daemon = Daemon::bind(&cfg).expect("bind");
+            let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+            let server = tokio::spawn(daemon.serve(async move {
+                let _ = stopped.await;
+            }));
+            let rrq = Packet::Rrq(Request {
+                filename: "big".into(),
+                mode: Mode::Octet,
+                options: vec![],
+            })
+            .emit();
+            // Silent clients: each asks, gets its first answer, and never ACKs.
+            let mut socks = Vec::new();
+            let mut answers = Vec::new();
+            for from in [
+                "127.0.0.1",
+                "127.0.0.1",
+                "127.0.0.1",
+                "127.0.0.2",
+                "127.0.0.2",
+            ] {
+                let s = tokio::net::UdpSocket::bind(format!("{from}:0"))
+                    .await
+                    .expect("bind");
+                s.send_to(&rrq, "127.0.0.1:69").await.expect("send");
+                let mut buf = [0u8; 600];
+                let (n, _) = tokio::time::timeout(Duration::from_secs(2), s.recv_from(&mut buf))
+                    .await
+                    .expect("an answer")
+                    .expect("recv");
+                answers.push(match Packet::parse(&buf[..n]) {
+                    Ok((Packet::Data { block: 1, .. }, _)) => "data".to_string(),
+                    Ok((Packet::Error { code, message }, _)) => {
+                        format!("error {}: {message}", code.value())
+                    }
+                    other => format!("{other:?}"),
+                });
+                socks.push(s);
+            }
+            assert_eq!(answers[0], "data");
+            assert_eq!(answers[1], "data");
+            assert!(
+                answers[2].starts_with("error 0: too many transfers from 127.0.0.1"),
+                "{answers:?}"
+            );
+            assert_eq!(answers[3], "data");
+            assert!(
+                answers[4].starts_with("error 0: server busy"),
+                "{answers:?}"
+            );
+            // The silent transfers give up (timeout 0.5 s, one retry) and their slots come back.
+            tokio::time::sleep(Duration::from_secs(3)).await;
+            let r = get(&args("big", dir.0.join("after.out")))
+                .await
+                .expect("a slot again");
+            assert_eq!(r.bytes, 200_000);
+            let _ = stop.send(());
+            server.await.expect("join").expect("serve");
+        });
+    });
+}

@@ -210,7 +210,8 @@ fn bootp_without_cookie_gets_no_options() {
 
 #[test]
 fn rfc1534_bootp_client_gets_a_permanent_pool_address() {
-    let mut s = server("");
+    // Infinite only when configured (finite by default, issue 18).
+    let mut s = server("bootp-lease-time = 4294967295");
     let acts = run(&mut s, 0, &bootp(1));
     let (reply, _) = one(&acts);
     assert!(s.pools[0].contains(reply.yiaddr));
@@ -293,14 +294,35 @@ fn offers_are_held_then_released_after_the_hold_time() {
     let (o2, _) = one(&run(&mut s, 1, &dhcp(MessageType::Discover, 2)));
     let (o3, _) = one(&run(&mut s, 2, &dhcp(MessageType::Discover, 3)));
     assert!(o1.yiaddr != o2.yiaddr && o2.yiaddr != o3.yiaddr && o1.yiaddr != o3.yiaddr);
-    // Pool of three is exhausted while the offers are held...
-    assert_eq!(
-        ignored_reason(&run(&mut s, 3, &dhcp(MessageType::Discover, 4))).as_deref(),
-        Some("pool-exhausted")
-    );
-    // ...and free again once the hold (10 s) ends.
-    let (o4, _) = one(&run(&mut s, 11, &dhcp(MessageType::Discover, 4)));
+    // Pool of three, all reserved: a fourth client is offered the oldest reservation too, and
+    // the first REQUEST wins (issue 18: reservations must not let a burst of DISCOVERs starve
+    // new clients)...
+    let (o4, _) = one(&run(&mut s, 3, &dhcp(MessageType::Discover, 4)));
     assert_eq!(o4.yiaddr, o1.yiaddr);
+    assert_eq!(s.counters.offers_overbooked, 1);
+    let mut r = dhcp(MessageType::Request, 4);
+    r.options_mut()
+        .set_ip(code::REQUESTED_IP_ADDRESS, o4.yiaddr);
+    r.options_mut()
+        .set_ip(code::SERVER_IDENTIFIER, s.server_id());
+    let (ack, _) = one(&run(&mut s, 3, &r));
+    assert_eq!(ack.message_type(), Some(MessageType::Ack));
+    let mut r = dhcp(MessageType::Request, 1);
+    r.options_mut()
+        .set_ip(code::REQUESTED_IP_ADDRESS, o1.yiaddr);
+    r.options_mut()
+        .set_ip(code::SERVER_IDENTIFIER, s.server_id());
+    let (nak, _) = one(&run(&mut s, 3, &r));
+    assert_eq!(nak.message_type(), Some(MessageType::Nak));
+    // ...and without pressure a reservation is simply free again once the hold (10 s) ends.
+    let mut s = server("");
+    let (o1, _) = one(&run(&mut s, 0, &dhcp(MessageType::Discover, 1)));
+    for n in 2..=3 {
+        one(&run(&mut s, 1, &dhcp(MessageType::Discover, n)));
+    }
+    let (o5, _) = one(&run(&mut s, 11, &dhcp(MessageType::Discover, 5)));
+    assert_eq!(o5.yiaddr, o1.yiaddr);
+    assert_eq!(s.counters.offers_overbooked, 0);
 }
 
 #[test]
@@ -413,8 +435,9 @@ fn decline_quarantines_the_address_for_the_probation_time() {
         let (o, _) = one(&run(&mut s, t, &dhcp(MessageType::Discover, n)));
         assert_ne!(o.yiaddr, addr);
     }
-    let acts = run(&mut s, 5, &dhcp(MessageType::Discover, 3));
-    assert_eq!(ignored_reason(&acts).as_deref(), Some("pool-exhausted"));
+    // A third client gets an offer reservation back, never the address in probation.
+    let (o, _) = one(&run(&mut s, 5, &dhcp(MessageType::Discover, 3)));
+    assert_ne!(o.yiaddr, addr);
     // After probation (and after the other offers' hold) it is usable again.
     let (o, _) = one(&run(&mut s, 200, &dhcp(MessageType::Discover, 4)));
     assert!(s.pools[0].contains(o.yiaddr));
@@ -732,4 +755,124 @@ proptest::proptest! {
         s.handle(at(0), Incoming { bytes: &m, source: src }, &mut out);
         proptest::prop_assert_eq!(sent(&run(&mut s, 1, &dhcp(MessageType::Discover, 2))).len(), 1);
     }
+}
+
+// ----- issue 18: starvation and floods -----
+
+fn stranger(i: u16) -> Message {
+    let b = i.to_be_bytes();
+    Message::new_dhcp(
+        MessageType::Discover,
+        0x5000_0000 + u32::from(i),
+        [2, 0xee, 0, 0, b[0], b[1]],
+    )
+}
+
+/// A burst of DISCOVERs from 300 new client ids (never REQUESTing) must not keep new clients
+/// out: reserved addresses are offered again and the first REQUEST wins; static bindings are
+/// served throughout.
+#[test]
+fn a_discover_burst_from_new_client_ids_starves_nobody() {
+    let mut s = server("");
+    for i in 0..300 {
+        run(&mut s, 1000, &stranger(i));
+    }
+    assert!(s.counters.offers_overbooked > 0);
+    // Three new clients (the pool has three addresses), while the burst's offers are still held.
+    let mut got = Vec::new();
+    for n in 1..=3 {
+        got.push(dora(&mut s, 1001, n));
+    }
+    got.sort();
+    assert_eq!(got, [a("192.0.2.100"), a("192.0.2.101"), a("192.0.2.102")]);
+    // The static binding too.
+    let (offer, _) = one(&run(&mut s, 1001, &dhcp(MessageType::Discover, 0x10)));
+    assert_eq!(offer.yiaddr, a("192.0.2.10"));
+}
+
+/// Once every address is bound (nothing left to reclaim), the exhaustion is an event.
+#[test]
+fn an_exhausted_pool_is_reported_as_an_event() {
+    let mut s = server("");
+    for n in 1..=3 {
+        dora(&mut s, 1000, n);
+    }
+    let out = run(&mut s, 1000, &dhcp(MessageType::Discover, 4));
+    assert!(sent(&out).is_empty());
+    let ev = events(&out);
+    let (_, f) = ev
+        .iter()
+        .find(|(n, _)| *n == "pool-exhausted")
+        .expect("a pool-exhausted event");
+    assert_eq!(f["bound"], 3);
+    assert_eq!(s.counters.pool_exhausted, 1);
+}
+
+/// One machine cycling client identifiers holds one offer reservation.
+#[test]
+fn one_hardware_address_holds_one_reservation_whatever_its_client_ids() {
+    let mut s = server("");
+    for i in 0..50u8 {
+        let mut m = dhcp(MessageType::Discover, 7);
+        m.options_mut()
+            .push(code::CLIENT_IDENTIFIER, vec![0, b'x', i]);
+        run(&mut s, 1000, &m);
+    }
+    assert_eq!(s.table().len(), 1, "{:?}", s.table());
+    // So the other two addresses are still there for others, without reclaiming.
+    dora(&mut s, 1000, 1);
+    dora(&mut s, 1000, 2);
+    assert_eq!(s.counters.offers_overbooked, 0);
+}
+
+/// Dynamic BOOTP bindings expire by default (the segment's lease time); infinite on request.
+#[test]
+fn dynamic_bootp_leases_are_finite_by_default() {
+    let mut s = server("");
+    let out = run(&mut s, 1000, &bootp(5));
+    let r = journal(&out);
+    assert!(
+        matches!(r.as_slice(), [Record::Bind { expires: Some(e), .. }] if *e == 1600),
+        "{r:?}"
+    );
+    let mut s = server("bootp-lease-time = 4294967295");
+    let r = journal(&run(&mut s, 1000, &bootp(5)));
+    assert!(
+        matches!(r.as_slice(), [Record::Bind { expires: None, .. }]),
+        "{r:?}"
+    );
+}
+
+/// A flood of undecodable datagrams is counted in full but logged and reported at a bounded
+/// rate (one line per hostile packet would let anyone fill the disk).
+#[test]
+fn a_flood_of_malformed_datagrams_is_counted_but_reported_at_a_bounded_rate() {
+    let mut s = server("");
+    let mut reported = 0;
+    for i in 0..10_000u32 {
+        let mut out = Vec::new();
+        s.handle(
+            at(1000),
+            Incoming {
+                bytes: &i.to_be_bytes(),
+                source: SocketAddrV4::new(Ipv4Addr::new(192, 0, 2, 66), 68),
+            },
+            &mut out,
+        );
+        reported += events(&out).len();
+    }
+    assert_eq!(s.counters.dropped_malformed, 10_000);
+    assert!(reported <= 10, "{reported} events for one second of flood");
+    // The next second reports again, with what was held back.
+    let mut out = Vec::new();
+    s.handle(
+        at(1001),
+        Incoming {
+            bytes: &[0],
+            source: SocketAddrV4::new(Ipv4Addr::new(192, 0, 2, 66), 68),
+        },
+        &mut out,
+    );
+    let ev = events(&out);
+    assert_eq!(ev.len(), 1);
 }
