@@ -4,8 +4,9 @@
 
 use crate::plan::role_kind::RoleKind;
 
-/// Events every role can report whatever its kind: the lab's own record of a role that ended.
-const LAB_EVENTS: &[&str] = &["exited"];
+/// Events every role can report whatever its kind: the lab's own record of a role that ended, and
+/// the count of event lines a daemon had to drop on an undrained stdout (`bootlab_net::events`).
+const LAB_EVENTS: &[&str] = &["exited", "events-dropped"];
 
 /// Events our server prints (`src/server`): readiness, replies, leases, refusals.
 const SERVER_EVENTS: &[&str] = &[
@@ -14,6 +15,8 @@ const SERVER_EVENTS: &[&str] = &[
     "reloaded",
     "send-failed",
     "journal-failed",
+    "journal-damaged",
+    "pool-exhausted",
     "bootp-reply",
     "offered",
     "lease-acked",
