@@ -124,6 +124,7 @@ impl Status {
             Verdict::NotInstalled => Status::NotInstalled,
             Verdict::NeedsRoot => Status::NeedsRoot,
             Verdict::Interrupted => Status::Error,
+            Verdict::Skipped => Status::NotInstalled,
         }
     }
 }

@@ -353,6 +353,15 @@ pub async fn run(sc: &Scenario, opts: &Options, repetition: u32) -> ScenarioResu
         rules: vec![],
         artifacts: artifacts.clone(),
     };
+    let missing = sc.missing_needs();
+    if !missing.is_empty() {
+        result.verdict = Verdict::Skipped;
+        result.failures = missing
+            .iter()
+            .map(|n| format!("needs {} (Debian package {})", n.program, n.package))
+            .collect();
+        return result;
+    }
     match tokio::time::timeout(sc.timeout(), run_inner(sc, opts, &artifacts, &mut result)).await {
         Ok(Ok(())) => {}
         Ok(Err(e)) => {
@@ -425,6 +434,17 @@ async fn stage(sc: &Scenario, opts: &Options, dir: &Path) -> Result<Stage, RunEr
                 })
                 .await
                 .map_err(|e| RunError::Lab(format!("hosts.{host}.sysctl.{key}: {e}")))?;
+        }
+    }
+    for (host, h) in &sc.hosts {
+        for (segment, rules) in &h.impair {
+            let rules = crate::plan::impairment::Impairment {
+                rules: rules.clone(),
+            };
+            world
+                .set_impairment(segment, host, rules)
+                .await
+                .map_err(|e| RunError::Lab(format!("hosts.{host}.impair.{segment}: {e}")))?;
         }
     }
     for (host, h) in &sc.hosts {

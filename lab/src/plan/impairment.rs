@@ -14,7 +14,7 @@
 //! ```
 //!
 //! `direction` is `both` (default), `to-host` or `from-host`; `match` is `any` (default), `arp`,
-//! `rarp`, `{ udp = { src_port, dst_port } }`, `{ bootp = { op } }`, `{ dhcp = "discover" |
+//! `{ arp = { op, sender-ip, target-ip } }`, `rarp`, `{ udp = { src_port, dst_port } }`, `{ bootp = { op } }`, `{ dhcp = "discover" |
 //! "offer" | "request" | "decline" | "ack" | "nak" | "release" | "inform" }` or `{ tftp = {
 //! opcode, block } }`; `when` is `every` (default), `{ nth = n }` (1-based, counted per rule),
 //! `{ first = n }` or `{ chance = p }`. BOOTP, DHCP and TFTP are recognised by the wire decoder
@@ -39,7 +39,7 @@ pub struct Rule {
     #[serde(default)]
     pub direction: Direction,
     /// Which frames the rule is about.
-    #[serde(default, rename = "match")]
+    #[serde(default, rename = "match", deserialize_with = "deserialize_match")]
     pub matches: Match,
     /// Which of the matching frames it applies to.
     #[serde(default)]
@@ -68,8 +68,9 @@ pub enum Match {
     /// Every frame.
     #[default]
     Any,
-    /// ARP frames (RFC 826).
-    Arp,
+    /// ARP frames (RFC 826), all of them (`"arp"`) or by field (`{ arp = { sender-ip =
+    /// "0.0.0.0" } }`: the probes of RFC 5227 §2.1.1).
+    Arp(ArpMatch),
     /// RARP frames (RFC 903).
     Rarp,
     /// IPv4 UDP datagrams by port.
@@ -98,6 +99,43 @@ pub enum Match {
         #[serde(default)]
         block: Option<u16>,
     },
+}
+
+/// Fields of an ARP packet (RFC 826) a rule can require; absent fields match anything.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct ArpMatch {
+    /// `ar$op`: 1 request, 2 reply.
+    #[serde(default)]
+    pub op: Option<u16>,
+    /// `ar$spa`, the sender protocol address; `0.0.0.0` in an RFC 5227 probe.
+    #[serde(default)]
+    pub sender_ip: Option<std::net::Ipv4Addr>,
+    /// `ar$tpa`, the target protocol address.
+    #[serde(default)]
+    pub target_ip: Option<std::net::Ipv4Addr>,
+}
+
+/// Reads a [`Match`]: a bare name (`"any"`, `"arp"`, `"rarp"`) or a one-key table. `"arp"` is
+/// the same as `{ arp = {} }`.
+fn deserialize_match<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Match, D::Error> {
+    struct Visitor;
+    impl<'de> serde::de::Visitor<'de> for Visitor {
+        type Value = Match;
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str(r#""any", "arp", "rarp" or a table such as { dhcp = "offer" }"#)
+        }
+        fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Match, E> {
+            match v {
+                "arp" => Ok(Match::Arp(ArpMatch::default())),
+                other => Match::deserialize(serde::de::value::StrDeserializer::new(other)),
+            }
+        }
+        fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<Match, A::Error> {
+            Match::deserialize(serde::de::value::MapAccessDeserializer::new(map))
+        }
+    }
+    d.deserialize_any(Visitor)
 }
 
 /// DHCP message types (RFC 2132 §9.6).

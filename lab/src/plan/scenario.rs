@@ -77,11 +77,45 @@ pub struct Scenario {
     /// What must hold at the end.
     #[serde(default)]
     pub expect: Expect,
+    /// Programs outside the `bootlab` build the scenario runs (in a host's `setup`), e.g.
+    /// `[{ program = "nft", package = "nftables" }]`: when one is missing from `PATH` the run is
+    /// skipped, naming it, instead of failing.
+    #[serde(default)]
+    pub needs: Vec<Need>,
     /// The file it came from (set by [`load`]).
     #[serde(skip)]
     pub path: PathBuf,
     #[serde(skip)]
     source_text: String,
+}
+
+/// A program a scenario needs that the `bootlab` build does not provide.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Need {
+    /// The program, looked up on `PATH` (`nft`).
+    pub program: String,
+    /// The Debian package that provides it (`nftables`).
+    pub package: String,
+}
+
+impl Need {
+    /// Whether the program is found on `PATH` (or, when it names a path, exists there).
+    pub fn is_met(&self) -> bool {
+        let program = Path::new(&self.program);
+        if program.components().count() > 1 {
+            return program.is_file();
+        }
+        std::env::var_os("PATH")
+            .is_some_and(|path| std::env::split_paths(&path).any(|dir| dir.join(program).is_file()))
+    }
+}
+
+impl Scenario {
+    /// The needs whose program is missing here; the run is skipped when any is.
+    pub fn missing_needs(&self) -> Vec<&Need> {
+        self.needs.iter().filter(|n| !n.is_met()).collect()
+    }
 }
 
 fn default_seed() -> u64 {
@@ -145,9 +179,16 @@ pub struct Host {
     #[serde(default)]
     pub sysctl: BTreeMap<String, String>,
     /// Commands run in the host, in order, before any role starts (each must exit 0), e.g. an
-    /// `nft` rule set that makes a host behave like a historic one.
+    /// `nft` rule set that makes a host behave like a historic one. A program that is not part
+    /// of `bootlab` must be listed in the scenario's `needs`.
     #[serde(default)]
     pub setup: Vec<Vec<String>>,
+    /// Impairment rules on the host's links from the start, before any role runs: segment ->
+    /// rules (see [`crate::plan::impairment::Rule`]), e.g. a host that ignores RFC 5227 probes:
+    /// `impair = { lan = [{ direction = "to-host", match = { arp = { sender-ip = "0.0.0.0" } },
+    /// action = "drop" }] }`.
+    #[serde(default)]
+    pub impair: BTreeMap<String, Vec<crate::plan::impairment::Rule>>,
 }
 
 fn default_true() -> bool {
@@ -607,6 +648,15 @@ impl Scenario {
                         host.on.span(),
                         format!("hosts.{hname}.sysctl.{key}"),
                         "sysctls are paths under /proc/sys/net, like net/ipv4/conf/all/arp_ignore",
+                    );
+                }
+            }
+            for seg in host.impair.keys() {
+                if !host.on.get_ref().contains_key(seg) {
+                    return self.err(
+                        host.on.span(),
+                        format!("hosts.{hname}.impair.{seg}"),
+                        format!("the host is not on segment {seg:?}"),
                     );
                 }
             }

@@ -36,6 +36,9 @@ pub enum Verdict {
     NeedsRoot,
     /// A signal stopped the run before it was judged; its captures so far are kept.
     Interrupted,
+    /// Not run: a program the scenario `needs` is missing here; `failures` says which and its
+    /// Debian package ("needs nft (Debian package nftables)"). Not a failure.
+    Skipped,
 }
 
 impl Verdict {
@@ -51,6 +54,7 @@ impl Verdict {
             Verdict::NotInstalled => "not installed",
             Verdict::NeedsRoot => "needs root",
             Verdict::Interrupted => "interrupted",
+            Verdict::Skipped => "skipped",
         }
     }
 
@@ -148,6 +152,16 @@ pub fn summary(results: &[ScenarioResult]) -> String {
         for f in &r.failures {
             let _ = writeln!(out, "{f}");
         }
+    }
+    for r in results.iter().filter(|r| r.verdict == Verdict::Skipped) {
+        let _ = writeln!(
+            out,
+            "\n== {} [{}] #{}: skipped: {}",
+            r.scenario,
+            r.implementation,
+            r.repetition,
+            r.failures.join("; ")
+        );
     }
     let passed = results
         .iter()

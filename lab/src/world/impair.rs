@@ -12,12 +12,15 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use crate::plan::impairment::{Action, Direction, Impairment, Match, Rule, TftpOpcode, When};
+use crate::plan::impairment::{
+    Action, ArpMatch, Direction, Impairment, Match, Rule, TftpOpcode, When,
+};
 use bootlab_sys::packet::{AsyncPacketSocket, PacketSocket};
 use bootlab_wire::frame::{Decoded, Decoder};
 use bootlab_wire::{tftp, ChecksumPolicy};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
+use std::net::Ipv4Addr;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
@@ -119,11 +122,24 @@ fn udp_ports(frame: &[u8]) -> Option<(u16, u16)> {
     Some((src, dst))
 }
 
+/// Whether an ARP frame (RFC 826 over Ethernet: op at octet 6 of the packet, the sender protocol
+/// address at 14, the target's at 24) carries the fields `want` names.
+fn arp_matches(want: &ArpMatch, frame: &[u8]) -> bool {
+    let Some(arp) = frame.get(14..42) else {
+        return want.op.is_none() && want.sender_ip.is_none() && want.target_ip.is_none();
+    };
+    let ip = |at: usize| Ipv4Addr::new(arp[at], arp[at + 1], arp[at + 2], arp[at + 3]);
+    want.op
+        .is_none_or(|op| op == u16::from_be_bytes([arp[6], arp[7]]))
+        && want.sender_ip.is_none_or(|a| a == ip(14))
+        && want.target_ip.is_none_or(|a| a == ip(24))
+}
+
 fn matches(m: &Match, frame: &[u8], decoded: Option<&Decoded>) -> bool {
     let ethertype = frame.get(12..14).map(|t| u16::from_be_bytes([t[0], t[1]]));
     match m {
         Match::Any => true,
-        Match::Arp => ethertype == Some(0x0806),
+        Match::Arp(want) => ethertype == Some(0x0806) && arp_matches(want, frame),
         Match::Rarp => ethertype == Some(0x8035),
         Match::Udp { src_port, dst_port } => udp_ports(frame).is_some_and(|(s, d)| {
             src_port.is_none_or(|p| p == s) && dst_port.is_none_or(|p| p == d)
@@ -491,6 +507,50 @@ mod tests {
         assert_ne!(a, run(43));
         let lost = a.iter().filter(|d| **d).count();
         assert!((230..370).contains(&lost), "{lost}");
+    }
+
+    /// An ARP packet over Ethernet (RFC 826): `op`, sender and target protocol addresses.
+    fn arp(op: u16, sender: [u8; 4], target: [u8; 4]) -> Vec<u8> {
+        let mut f = vec![0xff; 6];
+        f.extend([2, 0, 0, 0, 0, 1, 0x08, 0x06]);
+        f.extend([0, 1, 0x08, 0x00, 6, 4]);
+        f.extend(op.to_be_bytes());
+        f.extend([2, 0, 0, 0, 0, 1]);
+        f.extend(sender);
+        f.extend([0; 6]);
+        f.extend(target);
+        f
+    }
+
+    #[test]
+    fn arp_probes_are_told_from_ordinary_requests() {
+        let imp = parse(
+            r#"rules = [{ direction = "to-host", match = { arp = { op = 1, sender-ip = "0.0.0.0" } }, action = "drop" }]"#,
+        );
+        let mut core = Impairer::new(imp, 0);
+        let drop = Verdict::Act {
+            action: Action::Drop,
+            rule: 0,
+        };
+        let probe = arp(1, [0, 0, 0, 0], [192, 0, 2, 100]);
+        assert_eq!(core.decide(Direction::ToHost, &probe), drop);
+        assert_eq!(core.decide(Direction::FromHost, &probe), Verdict::Pass);
+        let request = arp(1, [192, 0, 2, 1], [192, 0, 2, 100]);
+        assert_eq!(core.decide(Direction::ToHost, &request), Verdict::Pass);
+        let reply_from_zero = arp(2, [0, 0, 0, 0], [192, 0, 2, 100]);
+        assert_eq!(
+            core.decide(Direction::ToHost, &reply_from_zero),
+            Verdict::Pass
+        );
+        // A truncated ARP frame carries no sender address, so it is no probe.
+        assert_eq!(core.decide(Direction::ToHost, &probe[..30]), Verdict::Pass);
+        // `"arp"` still means every ARP frame.
+        let all = parse(r#"rules = [{ match = "arp", action = "drop" }]"#);
+        assert_eq!(all.rules[0].matches, Match::Arp(ArpMatch::default()));
+        let bad = toml::from_str::<Impairment>(
+            r#"rules = [{ match = { arp = { sender = "0.0.0.0" } }, action = "drop" }]"#,
+        );
+        assert!(bad.is_err());
     }
 
     #[test]
