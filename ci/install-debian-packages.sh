@@ -6,6 +6,12 @@
 #   ci/install-debian-packages.sh            # install + check
 #   BOOTLAB_PEERS_DIR=/opt/bootlab-peers     # where the conflicting peers are unpacked (default shown)
 #   BOOTLAB_SKIP_APT_UPDATE=1                # skip `apt-get update` (e.g. a warm CI image)
+#   BOOTLAB_FORCE_INSTALL=1                  # run apt-get even when every package is present
+#   ci/install-debian-packages.sh --check    # no root needed: exit 0 when everything is present, else
+#                                            # 1 with the missing packages on stderr; installs nothing
+#
+# When every package is already installed (and the private ones unpacked) it skips apt-get entirely and
+# only re-checks policy-rc.d and the UDP ports, so ci/test.sh can call it on every run.
 #
 # What it does, in order:
 #   1. makes sure /usr/sbin/policy-rc.d exists and exits 101, so no postinst starts a daemon in the host's
@@ -39,6 +45,25 @@ PRIVATE_PACKAGES=(dhcp-helper atftpd)
 log() { printf 'install-debian-packages: %s\n' "$*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
 
+# The packages of PACKAGES not installed, and of PRIVATE_PACKAGES not unpacked, one per line.
+missing_packages() {
+  local pkg
+  for pkg in "${PACKAGES[@]}"; do
+    [[ $(dpkg-query -W -f='${db:Status-Status}' "$pkg" 2>/dev/null) == installed ]] || echo "$pkg"
+  done
+  for pkg in "${PRIVATE_PACKAGES[@]}"; do
+    [[ -f $PEERS_DIR/$pkg/.bootlab-version ]] || echo "$pkg"
+  done
+}
+
+if [[ ${1:-} == --check ]]; then
+  command -v dpkg-query >/dev/null || { log "dpkg-query not found: not a Debian-family machine"; exit 1; }
+  missing=$(missing_packages)
+  [[ -z $missing ]] && exit 0
+  log "missing: $(echo $missing)"
+  exit 1
+fi
+
 start_s=$(date +%s)
 
 [[ $(id -u) -eq 0 ]] || die "must run as root (it runs apt-get and writes $PEERS_DIR)"
@@ -64,6 +89,11 @@ fi
 declare -A pids_before=()
 for p in /proc/[0-9]*; do pids_before[${p#/proc/}]=1; done
 
+missing=$(missing_packages)
+if [[ -z $missing && ${BOOTLAB_FORCE_INSTALL:-0} != 1 ]]; then
+  log "every package is installed and the private ones unpacked: no apt-get"
+else
+[[ -n $missing ]] && log "missing: $(echo $missing)"
 # --- 2. apt packages ---------------------------------------------------------------------------------------
 export DEBIAN_FRONTEND=noninteractive
 if [[ ${BOOTLAB_SKIP_APT_UPDATE:-0} != 1 ]]; then
@@ -120,6 +150,8 @@ for p in /proc/[0-9]*; do
     fi
   fi
 done
+
+fi # something was missing
 
 # --- 5. nothing may listen on the DHCP/BOOTP/TFTP ports in the host namespace ----------------------------------
 listeners=$(ss -H -lunp 'sport = :67 or sport = :68 or sport = :69' || true)
