@@ -46,9 +46,13 @@ pub struct Args {
     /// Where matrix.md, matrix.html, matrix.json and the runs' artifacts (`runs/`) go.
     #[arg(long, default_value = "out/matrix")]
     pub out: PathBuf,
-    /// Runs at once, each in its own world.
-    #[arg(long, short = 'j', default_value_t = 2)]
+    /// Runs at once, each in its own world (at least 1).
+    #[arg(long, short = 'j', default_value_t = 2, value_parser = crate::cmd::run::positive)]
     pub jobs: usize,
+    /// Run only shard K of N (1-based) of the cells, split by the recorded costs in
+    /// `costs.tsv`; `bootlab merge` joins the shards' `matrix.json`.
+    #[arg(long, value_name = "K/N")]
+    pub shard: Option<crate::cmd::shard::Shard>,
     /// Rewrite per-implementation golden files from runs whose steps and rules pass (review the
     /// traces before committing them).
     #[arg(long)]
@@ -192,13 +196,20 @@ struct Plan {
     claim: Option<String>,
 }
 
-/// `scenarios/`, `golden/`: next to the working directory when there, else in the checkout.
+/// `scenarios/`, `golden/`: found as every command finds them ([`crate::plan::dirs`]); when
+/// nowhere, the last place looked, so the error that follows names a path.
 pub(crate) fn project_dir(name: &str) -> PathBuf {
-    let here = PathBuf::from(name);
-    if here.is_dir() {
-        return here;
-    }
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(name)
+    let data = if name == "golden" {
+        crate::plan::dirs::Data::Golden
+    } else {
+        crate::plan::dirs::Data::Scenarios
+    };
+    crate::plan::dirs::find(data, None).unwrap_or_else(|e| {
+        e.looked
+            .last()
+            .cloned()
+            .unwrap_or_else(|| PathBuf::from(name))
+    })
 }
 
 /// The per-implementation golden file of a cell (not the fallback to ours):
@@ -419,11 +430,11 @@ pub fn run(a: Args) -> anyhow::Result<()> {
     } else {
         a.roles.clone()
     };
-    let scenario_dir = a
-        .scenario_dir
-        .clone()
-        .unwrap_or_else(|| project_dir("scenarios"));
-    let files = crate::plan::scenario::resolve(&a.scenarios, &scenario_dir)?;
+    let scenario_dir = crate::plan::dirs::find(
+        crate::plan::dirs::Data::Scenarios,
+        a.scenario_dir.as_deref(),
+    )?;
+    let files = crate::cmd::select::files(&a.scenarios, &scenario_dir)?;
     let mut scenarios = Vec::new();
     for f in files {
         scenarios.push(Arc::new(crate::exec::load(&f)?));
@@ -432,13 +443,34 @@ pub fn run(a: Args) -> anyhow::Result<()> {
     let rootless = !crate::world::isolate::is_root();
     let plans =
         plan(&kinds, &scenarios, &set, &a.profiles, rootless).map_err(|e| anyhow::anyhow!(e))?;
+    if plans.is_empty() {
+        anyhow::bail!(crate::cmd::select::empty_matrix(&kinds, &a.profiles, &set));
+    }
+    let plans = match a.shard {
+        Some(s) => {
+            let costs =
+                crate::cmd::shard::Costs::load(&scenario_dir.join(crate::cmd::shard::COSTS_FILE))?;
+            let mine = crate::cmd::shard::pick(plans, s, |p| {
+                let key = crate::cmd::shard::cell_key(&p.scenario.name, p.kind, &p.profile);
+                let cost = if p.decided.is_some() {
+                    0.0
+                } else {
+                    costs.of(&key)
+                };
+                (key, cost)
+            });
+            eprintln!("bootlab matrix: shard {s}");
+            mine
+        }
+        None => plans,
+    };
     let cwd = std::env::current_dir()?;
     let abs = |p: PathBuf| if p.is_absolute() { p } else { cwd.join(p) };
     let out = abs(a.out.clone());
-    let golden = abs(a
-        .golden_dir
-        .clone()
-        .unwrap_or_else(|| project_dir("golden")));
+    let golden = abs(crate::plan::dirs::find(
+        crate::plan::dirs::Data::Golden,
+        a.golden_dir.as_deref(),
+    )?);
     std::fs::create_dir_all(&out)?;
     let base = Options {
         out: out.join("runs"),

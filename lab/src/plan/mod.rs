@@ -2,6 +2,7 @@
 //! checklist the scenarios name their rules from. Imports no other stage.
 
 pub mod checklist;
+pub mod dirs;
 pub mod impairment;
 pub mod role_kind;
 pub mod scenario;

@@ -16,12 +16,12 @@ use toml::Spanned;
 #[derive(Debug, thiserror::Error)]
 pub enum ScenarioError {
     /// The file could not be read.
-    #[error("{path}: {source}")]
+    #[error("{path}: {error}")]
     Io {
         /// The file.
         path: PathBuf,
-        /// Why.
-        source: std::io::Error,
+        /// Why (not a `source`: the message already says it, once).
+        error: std::io::Error,
     },
     /// A syntax or type error, or a wrong value.
     #[error("{path}:{line}: {field}: {message}")]
@@ -404,9 +404,9 @@ impl fmt::Display for Prefix {
 
 /// Reads, parses and validates a scenario file.
 pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
-    let text = std::fs::read_to_string(path).map_err(|source| ScenarioError::Io {
+    let text = std::fs::read_to_string(path).map_err(|error| ScenarioError::Io {
         path: path.to_path_buf(),
-        source,
+        error,
     })?;
     parse(path, &text)
 }
@@ -811,9 +811,9 @@ fn check_name(sc: &Scenario, name: &str, field: &str) -> Result<(), ScenarioErro
 pub fn resolve(args: &[String], dir: &Path) -> Result<Vec<PathBuf>, ScenarioError> {
     let mut out = Vec::new();
     let list_dir = |d: &Path, out: &mut Vec<PathBuf>| -> Result<(), ScenarioError> {
-        let rd = std::fs::read_dir(d).map_err(|source| ScenarioError::Io {
+        let rd = std::fs::read_dir(d).map_err(|error| ScenarioError::Io {
             path: d.to_path_buf(),
-            source,
+            error,
         })?;
         let mut v: Vec<PathBuf> = rd
             .filter_map(|e| e.ok().map(|e| e.path()))
@@ -839,7 +839,7 @@ pub fn resolve(args: &[String], dir: &Path) -> Result<Vec<PathBuf>, ScenarioErro
             } else {
                 return Err(ScenarioError::Io {
                     path: p,
-                    source: std::io::Error::new(
+                    error: std::io::Error::new(
                         std::io::ErrorKind::NotFound,
                         "no such scenario, file or directory",
                     ),

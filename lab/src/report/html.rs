@@ -82,7 +82,7 @@ fn verdict_class(v: Verdict) -> &'static str {
         Verdict::Differs => "differs",
         Verdict::Error | Verdict::Interrupted => "error",
         Verdict::NotApplicable => "na",
-        Verdict::NotInstalled | Verdict::NeedsRoot => "skip",
+        Verdict::NotInstalled | Verdict::NeedsRoot | Verdict::Skipped => "skip",
     }
 }
 

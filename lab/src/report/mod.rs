@@ -6,13 +6,13 @@ pub mod junit;
 pub mod ladder;
 pub mod pcapng;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::fmt::Write as _;
 use std::path::PathBuf;
 use std::time::Duration;
 
 /// The verdict of one scenario run.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Verdict {
     /// Conformant: every step, rule expectation and the golden trace held, and no rule failed
@@ -68,7 +68,7 @@ impl Verdict {
 }
 
 /// One rule's result on one run.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct RuleResult {
     /// Rule id from the checklist.
     pub id: String,
@@ -87,7 +87,7 @@ pub struct RuleResult {
 }
 
 /// The result of one scenario run.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ScenarioResult {
     /// Scenario name.
     pub scenario: String,
@@ -98,7 +98,7 @@ pub struct ScenarioResult {
     /// Verdict.
     pub verdict: Verdict,
     /// Wall time.
-    #[serde(serialize_with = "ser_secs")]
+    #[serde(serialize_with = "ser_secs", deserialize_with = "de_secs")]
     pub duration: Duration,
     /// Why it failed (readable lines; the golden diff is included whole).
     pub failures: Vec<String>,
@@ -106,6 +106,11 @@ pub struct ScenarioResult {
     pub rules: Vec<RuleResult>,
     /// Where the pcaps, logs and trace are.
     pub artifacts: PathBuf,
+}
+
+fn de_secs<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+    let secs = f64::deserialize(d)?;
+    Duration::try_from_secs_f64(secs).map_err(serde::de::Error::custom)
 }
 
 fn ser_secs<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {

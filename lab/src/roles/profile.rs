@@ -681,11 +681,12 @@ pub fn peers_dir() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from(DEFAULT_PEERS_DIR))
 }
 
-/// `$BOOTLAB_PROFILES` or this crate's `profiles/` directory.
+/// `$BOOTLAB_PROFILES`, else found as the scenarios are ([`crate::plan::dirs`]: a checkout's
+/// `lab/profiles/`, an installed data directory's `profiles/`, this crate's `profiles/`); when
+/// none exists, the last place looked (so the load error names a path).
 pub fn default_profiles_dir() -> PathBuf {
-    std::env::var_os("BOOTLAB_PROFILES")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/profiles")))
+    crate::plan::dirs::find(crate::plan::dirs::Data::Profiles, None)
+        .unwrap_or_else(|e| e.looked.last().cloned().unwrap_or_default())
 }
 
 impl Profile {
