@@ -66,6 +66,13 @@ else
 fi
 log "root ready in $(($(date +%s) - t0)) s"
 cp /etc/resolv.conf "$ROOT/etc/resolv.conf"
+# A site's own CAs (e.g. a TLS-intercepting proxy's) go in as an administrator would put them, so
+# apt-get and cargo reach their servers from inside as they do from here.
+if compgen -G '/usr/local/share/ca-certificates/*.crt' >/dev/null; then
+  cp /usr/local/share/ca-certificates/*.crt "$ROOT/usr/local/share/ca-certificates/"
+  chroot "$ROOT" update-ca-certificates >/dev/null 2>&1 || die "update-ca-certificates failed in $ROOT"
+  log "site CAs added: $(cd /usr/local/share/ca-certificates && echo *.crt)"
+fi
 
 # The checkout, as committed.
 rm -rf "$ROOT/src/bootlab"
