@@ -1,7 +1,8 @@
 //! The conformance suite under `cargo test`: every scenario in `scenarios/` run by the `bootlab`
 //! binary on our implementations (each in its own isolated world), every normalized trace checked
 //! against `golden/` through insta, every scenario repeated 10 times for identical traces, and the
-//! headline scenarios run rootless as well.
+//! headline scenarios run rootless as well. Runs as root get an empty environment with
+//! `PATH=/nonexistent`: the main job needs no program outside the Rust build.
 //!
 //! Tests drive the binary rather than the library because a user namespace can only be entered by
 //! a single-threaded process (DESIGN.md, kernel facts).
@@ -36,7 +37,14 @@ fn run(args: &[&str], out: &Path, as_user: Option<u32>) -> (bool, String, Vec<se
             ]);
             c
         }
-        None => Command::new(exe),
+        None => {
+            // An empty environment whose PATH holds nothing: the suite needs no program outside
+            // the bootlab build (our daemons run as this same executable), so a program spawned
+            // by name would fail its scenario here.
+            let mut c = Command::new(exe);
+            c.env_clear().env("PATH", "/nonexistent");
+            c
+        }
     };
     cmd.current_dir(repo())
         .arg("run")

@@ -63,6 +63,10 @@ pub struct Args {
     /// The golden directory (default: `golden/` of the checkout).
     #[arg(long)]
     pub golden_dir: Option<PathBuf>,
+    /// Run nothing: print the cells this invocation would have (with `--shard`, this shard's),
+    /// one `SCENARIO@KIND=PROFILE` per line.
+    #[arg(long)]
+    pub dry_run: bool,
     /// Run nothing: rewrite the reports (and findings) of an earlier run's `matrix.json` into `--out`.
     #[arg(long, value_name = "MATRIX_JSON")]
     pub from: Option<PathBuf>,
@@ -455,7 +459,7 @@ pub fn run(a: Args) -> anyhow::Result<()> {
                 let cost = if p.decided.is_some() {
                     0.0
                 } else {
-                    costs.of(&key)
+                    costs.of_cell(&p.scenario.name, &key)
                 };
                 (key, cost)
             });
@@ -464,6 +468,13 @@ pub fn run(a: Args) -> anyhow::Result<()> {
         }
         None => plans,
     };
+    if a.dry_run {
+        let lines: String = plans
+            .iter()
+            .map(|p| crate::cmd::shard::cell_key(&p.scenario.name, p.kind, &p.profile) + "\n")
+            .collect();
+        return crate::cmd::output::print(&lines);
+    }
     let cwd = std::env::current_dir()?;
     let abs = |p: PathBuf| if p.is_absolute() { p } else { cwd.join(p) };
     let out = abs(a.out.clone());

@@ -37,6 +37,10 @@ pub struct Args {
     /// merge` joins the shards' `--json` outputs.
     #[arg(long, value_name = "K/N")]
     pub shard: Option<Shard>,
+    /// Run nothing: print the runs this invocation would do (with `--shard`, this shard's), one
+    /// `NAME#REPETITION` per line.
+    #[arg(long)]
+    pub dry_run: bool,
     /// Where pcaps, logs and traces go.
     #[arg(long, default_value = "out")]
     pub out: PathBuf,
@@ -106,6 +110,13 @@ pub fn run(a: Args) -> anyhow::Result<()> {
             (format!("{name}#{}", j.repetition), costs.of(name))
         });
         eprintln!("bootlab run: shard {s}: {} runs", jobs.len());
+    }
+    if a.dry_run {
+        let lines: String = jobs
+            .iter()
+            .map(|j| format!("{}#{}\n", j.scenario.name, j.repetition))
+            .collect();
+        return crate::cmd::output::print(&lines);
     }
     let to_stdout = crate::cmd::output::any_stdout([a.json.as_ref(), a.junit.as_ref()]);
     // Everything from here on happens in the lab's private world (user, network, mount, PID

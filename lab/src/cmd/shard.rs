@@ -133,6 +133,17 @@ pub fn partition(items: &[(String, f64)], bins: usize) -> Vec<usize> {
     bin_of
 }
 
+impl Costs {
+    /// The cost of a matrix cell: recorded, else its scenario's (a peer takes about as long as
+    /// ours), else the mean.
+    pub fn of_cell(&self, scenario: &str, key: &str) -> f64 {
+        match (self.0.get(key), self.0.get(scenario)) {
+            (Some(c), _) | (None, Some(c)) => *c,
+            (None, None) => self.of(key),
+        }
+    }
+}
+
 /// The items of `shard`, in their original order; `cost_key` gives each its key and cost.
 pub fn pick<T>(items: Vec<T>, shard: Shard, cost_key: impl Fn(&T) -> (String, f64)) -> Vec<T> {
     let keyed: Vec<(String, f64)> = items.iter().map(cost_key).collect();
@@ -202,6 +213,8 @@ mod tests {
         let back = Costs::load(&p).ok();
         assert_eq!(back.as_ref(), Some(&c));
         assert_eq!(c.of("zzz"), 3.0);
+        assert_eq!(c.of_cell("a", "a@dhcp-server=kea"), 2.0);
+        assert_eq!(c.of_cell("x", "x@dhcp-server=kea"), 3.0);
         assert!(Costs::load(&dir.join("missing.tsv")).is_ok_and(|c| c.0.is_empty()));
         let _ = std::fs::remove_dir_all(&dir);
     }
