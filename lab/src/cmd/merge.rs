@@ -14,7 +14,8 @@ use std::path::{Path, PathBuf};
 #[derive(Debug, Clone, clap::Args)]
 pub struct Args {
     /// Shard results: `--json` files of `bootlab run`, `matrix.json` files, or directories holding
-    /// them (every `*.json` under them, recursively, except the artifacts' `result.json`).
+    /// them (every `*.json` under them, recursively, except the per-run `result.json` files and a
+    /// matrix's `runs/`).
     #[arg(required = true, value_name = "DIR|FILE")]
     pub inputs: Vec<PathBuf>,
     /// Write the joined JUnit XML here (`-`: standard output).
@@ -57,9 +58,11 @@ fn json_files(dir: &Path, out: &mut Vec<PathBuf>) -> anyhow::Result<()> {
     entries.sort();
     for p in entries {
         if p.is_dir() {
-            // The per-run artifact directories of a matrix (`runs/`) hold one `result.json`
-            // each: already in matrix.json.
-            if p.file_name().is_some_and(|n| n != "runs") {
+            // A matrix's per-run artifact directories (`runs/` beside its `matrix.json`) hold
+            // one `result.json` each: already in matrix.json.
+            let matrix_runs =
+                p.file_name().is_some_and(|n| n == "runs") && dir.join("matrix.json").is_file();
+            if !matrix_runs {
                 json_files(&p, out)?;
             }
         } else if p.extension().is_some_and(|e| e == "json")
