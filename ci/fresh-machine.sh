@@ -11,7 +11,7 @@
 # Usage (as root; it runs apt-get install debootstrap when missing):
 #
 #   bash ci/fresh-machine.sh [ROOT]            # default ROOT /var/tmp/bootlab-fresh (made anew)
-#   BOOTLAB_FRESH_KEEP=1 bash ci/fresh-machine.sh ROOT     # reuse an existing ROOT's debootstrap
+#   BOOTLAB_FRESH_KEEP=1 bash ci/fresh-machine.sh ROOT     # reuse an existing ROOT (and its build)
 #   BOOTLAB_FRESH_ONLY=main bash ci/fresh-machine.sh       # only the main command (or: test)
 #
 # The root is entered with new mount and PID namespaces and pivot_root (not chroot: a chrooted
@@ -74,9 +74,11 @@ if compgen -G '/usr/local/share/ca-certificates/*.crt' >/dev/null; then
   log "site CAs added: $(cd /usr/local/share/ca-certificates && echo *.crt)"
 fi
 
-# The checkout, as committed.
-rm -rf "$ROOT/src/bootlab"
+# The checkout, as committed (with BOOTLAB_FRESH_KEEP=1 an earlier run's target/ stays, so a rerun
+# only rebuilds what changed).
 mkdir -p "$ROOT/src/bootlab" "$ROOT/opt/rustup" "$ROOT/opt/cargo"
+find "$ROOT/src/bootlab" -mindepth 1 -maxdepth 1 ! -name target -exec rm -rf {} +
+[[ ${BOOTLAB_FRESH_KEEP:-0} == 1 ]] || rm -rf "$ROOT/src/bootlab/target"
 git -C "$CHECKOUT" archive HEAD | tar -x -C "$ROOT/src/bootlab"
 log "checkout $(git -C "$CHECKOUT" rev-parse --short HEAD) copied to $ROOT/src/bootlab"
 
