@@ -203,7 +203,10 @@ pub fn run(a: Args) -> anyhow::Result<()> {
         std::fs::create_dir_all(out)?;
         let md = crate::cmd::matrix::markdown(&matrix);
         std::fs::write(out.join("matrix.md"), &md)?;
-        std::fs::write(out.join("matrix.html"), crate::cmd::matrix::html(&matrix))?;
+        std::fs::write(
+            out.join("matrix.html"),
+            crate::cmd::matrix_page::render(&matrix, Some(out)),
+        )?;
         std::fs::write(
             out.join("matrix.json"),
             serde_json::to_string_pretty(&matrix)?,
