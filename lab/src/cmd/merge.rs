@@ -14,8 +14,8 @@ use std::path::{Path, PathBuf};
 #[derive(Debug, Clone, clap::Args)]
 pub struct Args {
     /// Shard results: `--json` files of `bootlab run`, `matrix.json` files, or directories holding
-    /// them (every `*.json` under them, recursively, except the per-run `result.json` files and a
-    /// matrix's `runs/`).
+    /// them (every `*.json` under them, recursively, except in one run's artifact directory, the
+    /// one holding its `result.json`, and a matrix's `runs/`).
     #[arg(required = true, value_name = "DIR|FILE")]
     pub inputs: Vec<PathBuf>,
     /// Write the joined JUnit XML here (`-`: standard output).
@@ -60,9 +60,11 @@ fn json_files(dir: &Path, out: &mut Vec<PathBuf>) -> anyhow::Result<()> {
         if p.is_dir() {
             // A matrix's per-run artifact directories (`runs/` beside its `matrix.json`) hold
             // one `result.json` each: already in matrix.json.
+            // One run's artifact directory (it holds its `result.json`, ladders...): its result
+            // is in the run's `--json` file.
             let matrix_runs =
                 p.file_name().is_some_and(|n| n == "runs") && dir.join("matrix.json").is_file();
-            if !matrix_runs {
+            if !matrix_runs && !p.join("result.json").is_file() {
                 json_files(&p, out)?;
             }
         } else if p.extension().is_some_and(|e| e == "json")
