@@ -104,10 +104,12 @@ run_inside() {
     pivot_root . .
     umount -l .
     cd /src/bootlab
+    # bash stays PID 1 of the new PID namespace ("; exit" keeps it from exec-ing the command), so
+    # orphans (a SIGKILLed lab'"'"'s init, in the lab tests) are reaped as by a real init.
     exec env -i HOME=/root TERM=dumb LANG=C.UTF-8 \
       RUSTUP_HOME=/opt/rustup CARGO_HOME=/root/.cargo \
       PATH=/opt/cargo:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
-      bash -c "$cmd"
+      bash -c "$cmd; exit \$?"
   ' fresh "$ROOT" "$RUSTUP_DIR" "$CARGO_DIR" "$cmd"
   status=$?
   set -e
