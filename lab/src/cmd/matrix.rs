@@ -546,7 +546,23 @@ pub fn run(a: Args) -> anyhow::Result<()> {
         if accept && r.verdict == Verdict::Pass {
             cell.golden = golden_file(&golden, &p.scenario.name, p.kind, &p.profile).exists();
         }
-        let (status, detail) = settle(p.claim.as_deref(), r.verdict, &first_failure(&r));
+        let unexercised: Vec<String> = r
+            .rules
+            .iter()
+            .filter(|x| {
+                x.outcome == "n/a"
+                    && x.detail
+                        .as_deref()
+                        .is_some_and(|d| d.contains("not exercised by this implementation"))
+            })
+            .map(|x| x.id.clone())
+            .collect();
+        let (status, detail) = settle(
+            p.claim.as_deref(),
+            r.verdict,
+            &first_failure(&r),
+            &unexercised,
+        );
         cell.status = status;
         cell.detail = detail;
         cell.failures = r.failures.clone();
@@ -577,11 +593,26 @@ pub fn run(a: Args) -> anyhow::Result<()> {
 /// With one (the profile says it cannot do a feature of the scenario) the run was a capability
 /// run: a failing run proves the n/a, and its first failure is the evidence; a run whose steps
 /// and rules held disproves the claim, and the cell is a real one.
-pub fn settle(claim: Option<&str>, verdict: Verdict, first_failure: &str) -> (Status, String) {
+pub fn settle(
+    claim: Option<&str>,
+    verdict: Verdict,
+    first_failure: &str,
+    unexercised: &[String],
+) -> (Status, String) {
     let status = Status::from_verdict(verdict);
     let Some(claim) = claim else {
         return (status, first_failure.to_string());
     };
+    if !unexercised.is_empty() && !matches!(status, Status::Fail | Status::Error) {
+        // The rule the scenario is about was never exercised by the peer: the claim stands.
+        return (
+            Status::NotApplicable,
+            format!(
+                "{claim} (proven: tried, and {} never exercised)",
+                unexercised.join(", ")
+            ),
+        );
+    }
     match status {
         Status::Fail | Status::Error => (
             Status::NotApplicable,
@@ -1243,15 +1274,31 @@ mod tests {
             Some(claim),
             Verdict::Fail,
             "step 4 failed: answered at secs=0",
+            &[],
         );
         assert_eq!(st, Status::NotApplicable);
         assert!(why.contains("proven") && why.contains("secs=0"), "{why}");
-        let (st, why) = settle(Some(claim), Verdict::Pass, "");
+        let (st, why) = settle(Some(claim), Verdict::Pass, "", &[]);
         assert_eq!(st, Status::Pass, "a claim the run disproves is not n/a");
         assert!(why.contains("not n/a"), "{why}");
-        let (st, _) = settle(Some(claim), Verdict::Differs, "trace differs from ours");
+        let (st, _) = settle(
+            Some(claim),
+            Verdict::Differs,
+            "trace differs from ours",
+            &[],
+        );
         assert_eq!(st, Status::Differs);
-        let (st, why) = settle(None, Verdict::Fail, "violates X");
+        // A run that held but never exercised the rule the scenario is about proves nothing
+        // against the claim.
+        let (st, why) = settle(
+            Some(claim),
+            Verdict::Differs,
+            "trace differs from ours",
+            &["SRV-SECS-01".to_string()],
+        );
+        assert_eq!(st, Status::NotApplicable);
+        assert!(why.contains("SRV-SECS-01 never exercised"), "{why}");
+        let (st, why) = settle(None, Verdict::Fail, "violates X", &[]);
         assert_eq!((st, why.as_str()), (Status::Fail, "violates X"));
     }
 
