@@ -30,57 +30,8 @@ const WINDOW: usize = 32;
 const SERVER: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 1);
 const RELAY: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 2);
 
-/// Processes we started, killed by PID when the test ends however it ends.
-struct Guard(Vec<Child>);
-
-impl Drop for Guard {
-    fn drop(&mut self) {
-        for c in &mut self.0 {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
-}
-
-fn sh(args: &[&str]) {
-    let out = Command::new(args[0])
-        .args(&args[1..])
-        .output()
-        .expect("spawn");
-    assert!(
-        out.status.success(),
-        "{args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
-/// A process holding a fresh network namespace; returns it once the unshare has happened.
-fn namespace_holder() -> Child {
-    let mut child = Command::new("unshare")
-        .args(["--net", "sleep", "600"])
-        .spawn()
-        .expect("unshare");
-    let me = std::fs::read_link("/proc/self/ns/net").expect("own netns");
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while Instant::now() < deadline {
-        if let Ok(ns) = std::fs::read_link(format!("/proc/{}/ns/net", child.id())) {
-            if ns != me {
-                return child;
-            }
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    let _ = child.kill();
-    let _ = child.wait();
-    panic!("namespace holder {} never unshared", child.id());
-}
-
-fn in_ns(pid: u32, args: &[&str]) {
-    let ns = format!("--net=/proc/{pid}/ns/net");
-    let mut v = vec!["nsenter", ns.as_str()];
-    v.extend_from_slice(args);
-    sh(&v);
-}
+mod common;
+use common::{in_ns, namespace_holder, Guard};
 
 /// A UDP socket opened inside the namespace of `pid` (on a short-lived thread, see DESIGN.md).
 fn socket_in(pid: u32, bind: SocketAddrV4) -> UdpSocket {
