@@ -477,16 +477,10 @@ fn spec(name: &str, argv: Vec<String>, cwd: &Path) -> ProcessSpec {
 }
 
 async fn wait_ready_event(p: &Process) -> anyhow::Result<()> {
-    p.wait_for_line(
-        |l| {
-            l.stream == Stream::Stdout
-                && bootlab_net::events::parse(&l.text).is_some_and(|(n, _)| n == "ready")
-        },
-        Duration::from_secs(10),
-    )
-    .await
-    .map(|_| ())
-    .with_context(|| format!("not ready; see {}", p.stderr_path().display()))
+    p.wait_for_ready_event(Duration::from_secs(10))
+        .await
+        .map(|_| ())
+        .with_context(|| format!("not ready; see {}", p.stderr_path().display()))
 }
 
 /// perfdhcp as a relay from `plan.perf` to the server, `-R` clients at `-r` per second for `-p`

@@ -468,16 +468,10 @@ fn ours(exe: &str, sub: &str, cfg: &Path, cwd: &Path) -> ProcessSpec {
 }
 
 async fn ready_event(p: &Process) -> anyhow::Result<()> {
-    p.wait_for_line(
-        |l| {
-            l.stream == Stream::Stdout
-                && bootlab_net::events::parse(&l.text).is_some_and(|(n, _)| n == "ready")
-        },
-        Duration::from_secs(10),
-    )
-    .await
-    .map(|_| ())
-    .with_context(|| format!("{} not ready; see {}", p.name(), p.stderr_path().display()))
+    p.wait_for_ready_event(Duration::from_secs(10))
+        .await
+        .map(|_| ())
+        .with_context(|| format!("{} not ready; see {}", p.name(), p.stderr_path().display()))
 }
 
 async fn peer(

@@ -892,14 +892,7 @@ async fn start_role(
     if kind.waits_ready() {
         let ready = match &profile {
             None => process
-                .wait_for_line(
-                    |l| {
-                        l.stream == Stream::Stdout
-                            && bootlab_net::events::parse(&l.text)
-                                .is_some_and(|(n, _)| n == "ready")
-                    },
-                    Duration::from_secs(10),
-                )
+                .wait_for_ready_event(Duration::from_secs(10))
                 .await
                 .map(|_| ())
                 .map_err(|e| e.to_string()),

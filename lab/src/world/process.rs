@@ -435,6 +435,19 @@ impl Process {
         }
     }
 
+    /// Waits until one of our daemons prints its `ready` event on stdout
+    /// (`bootlab_net::events`).
+    pub async fn wait_for_ready_event(&self, timeout: Duration) -> Result<LogLine, ProcessError> {
+        self.wait_for_line(
+            |l| {
+                l.stream == Stream::Stdout
+                    && bootlab_net::events::parse(&l.text).is_some_and(|(n, _)| n == "ready")
+            },
+            timeout,
+        )
+        .await
+    }
+
     /// Waits until a line contains `needle`.
     pub async fn wait_for_text(
         &self,
