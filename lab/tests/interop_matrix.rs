@@ -38,7 +38,12 @@ fn matrix(args: &[String], out: &std::path::Path) -> bootlab_lab::cmd::matrix::M
         Ok(r) => r,
         Err(e) => panic!("cannot start bootlab: {e}"),
     };
-    println!("{}", String::from_utf8_lossy(&run.stdout));
+    // The whole table is in `out/matrix.md`; only its summary line is printed, so a failure's
+    // changed cells stay near the top of what CI shows.
+    let stdout = String::from_utf8_lossy(&run.stdout);
+    if let Some(summary) = stdout.lines().find(|l| l.contains(" cells: ")) {
+        println!("{summary} (table: {})", out.join("matrix.md").display());
+    }
     match bootlab_lab::cmd::matrix::load(&out.join("matrix.json")) {
         Ok(m) => m,
         Err(e) => panic!(
@@ -173,6 +178,9 @@ fn every_cell_gives_its_recorded_verdict() {
             out.display(),
             out.display()
         );
+    }
+    for c in &changed {
+        println!("CHANGED {c}");
     }
     assert!(
         changed.is_empty(),

@@ -29,6 +29,19 @@ use std::time::Instant;
 /// The server kinds: the matrix's default `--roles`.
 pub const SERVER_KINDS: &[RoleKind] = &[RoleKind::DhcpServer, RoleKind::BootpServer];
 
+/// Every role kind a third-party profile can fill: a run over all of them (and every scenario
+/// and profile) is a full matrix.
+pub const PEER_KINDS: &[RoleKind] = &[
+    RoleKind::DhcpServer,
+    RoleKind::BootpServer,
+    RoleKind::Relay,
+    RoleKind::DhcpClient,
+    RoleKind::BootpClient,
+    RoleKind::RomClient,
+    RoleKind::TftpServer,
+    RoleKind::TftpClient,
+];
+
 /// Arguments of `bootlab matrix`.
 #[derive(Debug, Clone, clap::Args)]
 pub struct Args {
@@ -74,6 +87,10 @@ pub struct Args {
     /// machine paths or golden diffs) here: the file the README's findings are generated from.
     #[arg(long, value_name = "FILE")]
     pub record: Option<PathBuf>,
+    /// With `--record`: the cells run replace their recorded verdicts outright, without adding
+    /// the old verdict to `seen` (a meant change: a fixed peer, a new rule, a new golden file).
+    #[arg(long, requires = "record")]
+    pub meant: bool,
     /// With `--from`: print the README's interop findings table generated from that matrix and
     /// nothing else.
     #[arg(long, requires = "from")]
@@ -418,7 +435,7 @@ pub fn run(a: Args) -> anyhow::Result<()> {
     if let Some(from) = &a.from {
         let mut m = load(from).map_err(|e| anyhow::anyhow!(e))?;
         if let Some(path) = &a.record {
-            write_record(path, &m)?;
+            write_record(path, &m, RecordMerge::of(&a))?;
             return Ok(());
         }
         if a.readme {
@@ -579,7 +596,7 @@ pub fn run(a: Args) -> anyhow::Result<()> {
     };
     m.findings = findings(&m.cells);
     if let Some(path) = &a.record {
-        write_record(path, &m)?;
+        write_record(path, &m, RecordMerge::of(&a))?;
     }
     if outcome.interrupted {
         // What finished is reported; the cells not run are left out.
@@ -1057,22 +1074,50 @@ pub fn html(m: &Matrix) -> String {
     super::matrix_page::render(m, None)
 }
 
+/// How a new record joins the one already in the file.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct RecordMerge {
+    /// The run covered only some cells (`--scenarios`, `--profiles`, `--shard`, fewer role
+    /// kinds than all): recorded cells it did not run are kept as they were.
+    pub partial: bool,
+    /// `--meant`: a cell's old verdict is not added to its `seen` list.
+    pub meant: bool,
+}
+
+impl RecordMerge {
+    fn of(a: &Args) -> Self {
+        let partial = !a.scenarios.is_empty()
+            || !a.profiles.is_empty()
+            || a.shard.is_some()
+            || (a.from.is_none() && !PEER_KINDS.iter().all(|k| a.roles.contains(k)));
+        RecordMerge {
+            partial,
+            meant: a.meant,
+        }
+    }
+}
+
 /// Writes the record of `m` to `path`, merged with the record already there (see [`merge_record`]).
-fn write_record(path: &Path, m: &Matrix) -> anyhow::Result<()> {
+fn write_record(path: &Path, m: &Matrix, how: RecordMerge) -> anyhow::Result<()> {
     let mut r = record(m);
     if let Ok(previous) = load(path) {
-        r = merge_record(&previous, r);
+        r = merge_record(&previous, r, how);
     }
     std::fs::write(path, serde_json::to_string_pretty(&r)? + "\n")?;
     let unstable = r.cells.iter().filter(|c| !c.seen.is_empty()).count();
-    eprintln!("recorded {} ({unstable} unstable cells)", path.display());
+    eprintln!(
+        "recorded {} ({} cells, {unstable} unstable)",
+        path.display(),
+        r.cells.len()
+    );
     Ok(())
 }
 
 /// A new record merged with the previous one: a cell whose status differs from the one recorded
-/// before keeps every status seen (`seen`), so an unstable cell is named, not hidden. Cells no
-/// longer in the matrix are dropped.
-pub fn merge_record(previous: &Matrix, mut new: Matrix) -> Matrix {
+/// before keeps every status seen (`seen`), so an unstable cell is named, not hidden, unless the
+/// change is `meant`. Recorded cells the new run did not cover are kept when the run was
+/// `partial`, dropped otherwise (no longer in the matrix).
+pub fn merge_record(previous: &Matrix, mut new: Matrix, how: RecordMerge) -> Matrix {
     for c in &mut new.cells {
         let Some(old) = previous
             .cells
@@ -1081,6 +1126,9 @@ pub fn merge_record(previous: &Matrix, mut new: Matrix) -> Matrix {
         else {
             continue;
         };
+        if how.meant {
+            continue;
+        }
         let mut seen: Vec<Status> = old.seen.clone();
         seen.push(old.status);
         seen.push(c.status);
@@ -1089,6 +1137,25 @@ pub fn merge_record(previous: &Matrix, mut new: Matrix) -> Matrix {
         if seen.len() > 1 {
             c.seen = seen;
         }
+    }
+    if how.partial {
+        let ran: std::collections::BTreeSet<_> = new
+            .cells
+            .iter()
+            .map(|c| (c.kind, c.profile.clone(), c.scenario.clone()))
+            .collect();
+        let kept: Vec<Cell> = previous
+            .cells
+            .iter()
+            .filter(|o| !ran.contains(&(o.kind, o.profile.clone(), o.scenario.clone())))
+            .cloned()
+            .collect();
+        new.cells.extend(kept);
+        new.cells.sort_by(|a, b| {
+            (a.kind, &a.profile, &a.scenario).cmp(&(b.kind, &b.profile, &b.scenario))
+        });
+        new.findings = findings(&new.cells);
+        new.rootless = previous.rootless;
     }
     new
 }
@@ -1253,14 +1320,22 @@ mod tests {
             rootless: false,
             findings: vec![],
         };
-        let stable = merge_record(&m(Status::Pass), record(&m(Status::Pass)));
+        let stable = merge_record(
+            &m(Status::Pass),
+            record(&m(Status::Pass)),
+            RecordMerge::default(),
+        );
         assert!(stable.cells[0].seen.is_empty());
-        let r = merge_record(&m(Status::Pass), record(&m(Status::Fail)));
+        let r = merge_record(
+            &m(Status::Pass),
+            record(&m(Status::Fail)),
+            RecordMerge::default(),
+        );
         assert_eq!(r.cells[0].seen, vec![Status::Pass, Status::Fail]);
         assert!(allowed(&r.cells[0], Status::Pass) && allowed(&r.cells[0], Status::Fail));
         assert!(!allowed(&r.cells[0], Status::Error));
         // Once unstable, a later stable run does not forget it.
-        let again = merge_record(&r, record(&m(Status::Pass)));
+        let again = merge_record(&r, record(&m(Status::Pass)), RecordMerge::default());
         assert_eq!(again.cells[0].seen, vec![Status::Pass, Status::Fail]);
         assert!(readme_findings(&again).contains("relay-option82 (pass/fail)"));
     }

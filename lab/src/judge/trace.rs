@@ -372,6 +372,45 @@ impl Trace {
     }
 }
 
+/// Facts of the machine the lab runs on that peers copy into what they send (dhcpcd's vendor
+/// class is `dhcpcd-9.4.1:Linux-<release>:x86_64:<cpu vendor>`), with the token that replaces
+/// each in golden text: a trace is a claim about the implementation, and the host's kernel build
+/// or CPU maker is not part of its behaviour. Read once: `/proc/sys/kernel/osrelease` (uname's release), `/proc/cpuinfo`
+/// `vendor_id`.
+fn host_facts() -> &'static [(String, &'static str)] {
+    static FACTS: std::sync::OnceLock<Vec<(String, &'static str)>> = std::sync::OnceLock::new();
+    FACTS.get_or_init(|| {
+        let mut v = Vec::new();
+        if let Ok(release) = std::fs::read_to_string("/proc/sys/kernel/osrelease") {
+            let release = release.trim();
+            if !release.is_empty() {
+                v.push((release.to_string(), "{kernel-release}"));
+            }
+        }
+        if let Ok(cpu) = std::fs::read_to_string("/proc/cpuinfo") {
+            let vendor = cpu.lines().find_map(|l| {
+                let (k, val) = l.split_once(':')?;
+                (k.trim() == "vendor_id").then(|| val.trim().to_string())
+            });
+            if let Some(vendor) = vendor.filter(|x| !x.is_empty()) {
+                v.push((vendor, "{cpu-vendor}"));
+            }
+        }
+        v
+    })
+}
+
+/// `text` with every host fact (see [`host_facts`]) replaced by its token.
+pub fn host_facts_masked(text: &str) -> String {
+    let mut out = text.to_string();
+    for (fact, token) in host_facts() {
+        if out.contains(fact.as_str()) {
+            out = out.replace(fact.as_str(), token);
+        }
+    }
+    out
+}
+
 fn arp_text(a: &arp::Repr, n: &Names) -> String {
     let sha = n.mac(a.source_hardware_addr.0);
     let tha = n.mac(a.target_hardware_addr.0);
@@ -486,7 +525,10 @@ fn option_text(c: u8, data: &[u8], n: &Names) -> String {
         | code::MESSAGE
         | code::VENDOR_CLASS_IDENTIFIER
         | code::TFTP_SERVER_NAME
-        | code::BOOTFILE_NAME => Some(format!("{:?}", String::from_utf8_lossy(data))),
+        | code::BOOTFILE_NAME => Some(format!(
+            "{:?}",
+            host_facts_masked(&String::from_utf8_lossy(data))
+        )),
         code::RELAY_AGENT_INFORMATION => {
             // RFC 3046 §2.0: sub-options as `code:"text"` when printable, else hex.
             let (subs, devs) = bootp::parse_relay_agent_information(data);
@@ -537,5 +579,27 @@ fn tftp_text(p: &tftp::Packet) -> String {
         tftp::Packet::Ack { block } => format!("TFTP ACK {block}"),
         tftp::Packet::Error { code, message } => format!("TFTP ERROR {} {message:?}", code.value()),
         tftp::Packet::Oack { options } => format!("TFTP OACK{}", opts(options)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn host_facts_in_text_options_become_tokens() {
+        let release = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
+        let release = release.trim();
+        if release.is_empty() {
+            return;
+        }
+        let vendor_class = format!("dhcpcd-9.4.1:Linux-{release}:x86_64:X");
+        let shown = option_text(
+            code::VENDOR_CLASS_IDENTIFIER,
+            vendor_class.as_bytes(),
+            &Names::default(),
+        );
+        assert_eq!(shown, "60=\"dhcpcd-9.4.1:Linux-{kernel-release}:x86_64:X\"");
+        assert_eq!(host_facts_masked("no facts here"), "no facts here");
     }
 }
