@@ -888,6 +888,9 @@ async fn start_role(
             crate::roles::peer::prepare_role(sc, name, set, imp, &config, &state).map_err(rerr)?;
         (launch.spec, Some(launch.rendered))
     };
+    if imp != "ours" && kind.is_client() {
+        start_of_a_monotonic_second().await;
+    }
     let process = world.spawn(host, spec).map_err(|e| rerr(e.to_string()))?;
     if kind.waits_ready() {
         let ready = match &profile {
@@ -921,6 +924,34 @@ async fn start_role(
         },
     );
     Ok(())
+}
+
+/// Waits until just after `CLOCK_MONOTONIC` ticks to a new whole second (at most a second).
+///
+/// Peer clients run on real time and count `secs` (RFC 2131 §4.1) in whole seconds of that
+/// clock (busybox udhcpc: `monotonic_sec()`). Started at an arbitrary phase, a fast exchange
+/// sometimes straddles a tick, and a client that computes `secs` afresh for its REQUEST then
+/// differs from its DISCOVER (CLI-SECS-04) in one run and not the next. Started just after a
+/// tick, an exchange of under a second never straddles one, so the verdict is the same every run;
+/// scenarios that delay a reply past a second (cli-offer-delayed) still show the behaviour.
+async fn start_of_a_monotonic_second() {
+    use nix::time::{clock_gettime, ClockId};
+    /// How far into the new second the client starts: past the tick, before anything can
+    /// have reached the next one.
+    const AFTER_TICK: Duration = Duration::from_millis(20);
+    let Ok(now) = clock_gettime(ClockId::CLOCK_MONOTONIC) else {
+        return;
+    };
+    let into = Duration::from_nanos(now.tv_nsec().max(0) as u64);
+    if into >= AFTER_TICK && into < Duration::from_millis(100) {
+        return;
+    }
+    let wait = if into < AFTER_TICK {
+        AFTER_TICK - into
+    } else {
+        Duration::from_secs(1) - into + AFTER_TICK
+    };
+    tokio::time::sleep(wait).await;
 }
 
 /// Runs one step: `Ok(Err(why))` is a failed expectation, `Err` a lab failure.
