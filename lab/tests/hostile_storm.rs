@@ -127,6 +127,25 @@ fn peak_rss_kib(pid: u32) -> u64 {
         .unwrap_or(0)
 }
 
+/// Datagrams the kernel dropped at the server's port-67 socket (its queue full): the last
+/// column of `/proc/PID/net/udp` (the server's network namespace) for local port 67.
+fn port_67_drops(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/net/udp"))
+        .ok()
+        .map(|t| {
+            t.lines()
+                .skip(1)
+                .filter(|l| {
+                    l.split_whitespace()
+                        .nth(1)
+                        .is_some_and(|local| local.ends_with(":0043"))
+                })
+                .filter_map(|l| l.split_whitespace().last()?.parse::<u64>().ok())
+                .sum()
+        })
+        .unwrap_or(0)
+}
+
 // A known defect of our server, listed rather than hidden: in about 3 of 10 runs udhcpc's
 // SELECTING REQUESTs get no answer within its 3 s while the server commits the storm's own
 // REQUESTs (each a journal record synced before its ACK), and udhcpc gives up ("no lease,
@@ -283,6 +302,7 @@ fn clients_are_served_through_a_hostile_storm_and_sigterm_is_honoured() {
         text,
     ));
     let packets_by_now = sent.load(Ordering::Relaxed);
+    let drops = port_67_drops(server_pid);
 
     // Still storming: memory, then SIGTERM with stdout full and undrained.
     let rss = peak_rss_kib(server_pid);
@@ -309,7 +329,7 @@ fn clients_are_served_through_a_hostile_storm_and_sigterm_is_honoured() {
         .unwrap_or(0);
     eprintln!(
         "storm: {packets} hostile datagrams ({packets_by_now} by the time all {} clients were done); \
-         clients served: {:?}; server peak RSS {rss} KiB, stderr {stderr_bytes} bytes; SIGTERM exit: {exited:?}",
+         kernel drops at port 67: {drops}; clients served: {:?}; server peak RSS {rss} KiB, stderr {stderr_bytes} bytes; SIGTERM exit: {exited:?}",
         served.len(),
         served.iter().map(|(n, ok, _)| (*n, *ok)).collect::<Vec<_>>()
     );

@@ -178,9 +178,23 @@ struct Running {
     clock: Clock,
     process: Process,
     profile: Option<crate::roles::profile::Rendered>,
+    /// When its process was started: the monotonic instant its log lines are stamped in, and
+    /// the same moment since the Unix epoch (the capture's clock).
+    spawned: (Instant, Duration),
 }
 
 impl Running {
+    /// When the lab read the role's ready line, since the Unix epoch.
+    fn ready_at(&self) -> Option<Duration> {
+        let line = self.process.history().into_iter().find(|l| match &self.profile {
+            Some(p) => crate::roles::peer::is_ready_line(p, &l.text),
+            None => line_events(&None, l.stream, &l.text)
+                .iter()
+                .any(|e| e.get("event").and_then(|v| v.as_str()) == Some("ready")),
+        })?;
+        Some(self.spawned.1 + line.at.saturating_duration_since(self.spawned.0))
+    }
+
     /// Events this role printed so far (ours: JSON lines on stdout; peers: the profile's rules).
     fn events(&self) -> Vec<serde_json::Value> {
         let mut out = Vec::new();
@@ -618,6 +632,8 @@ async fn run_inner(
                 kind: r.kind,
                 host: sc.roles[name].host.get_ref().clone(),
                 clock: r.clock,
+                started: Some(r.spawned.1),
+                ready: r.ready_at(),
             },
         );
     }
@@ -666,13 +682,14 @@ async fn run_inner(
                 .map_err(|e| RunError::Lab(format!("{}: {e}", seg.pcap.display())))?,
         );
     }
-    rebase(&mut frames);
+    let epoch = rebase(&mut frames);
     debug("pcaps read");
     let trace = Trace {
         frames,
         names,
         events,
         roles,
+        epoch,
     };
     let text = trace.normalized(sc.collapse);
     std::fs::write(dir.join("trace.txt"), &text)?;
@@ -891,6 +908,12 @@ async fn start_role(
     if imp != "ours" && kind.is_client() {
         start_of_a_monotonic_second().await;
     }
+    let spawned = (
+        Instant::now(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default(),
+    );
     let process = world.spawn(host, spec).map_err(|e| rerr(e.to_string()))?;
     if kind.waits_ready() {
         let ready = match &profile {
@@ -921,6 +944,7 @@ async fn start_role(
             },
             process,
             profile,
+            spawned,
         },
     );
     Ok(())
@@ -1100,13 +1124,13 @@ pub fn read_pcap(segment: &str, path: &Path) -> Result<Vec<Frame>, String> {
 }
 
 /// Makes every frame's time relative to the first frame of the run, whatever its segment, so
-/// times compare across segments.
-pub fn rebase(frames: &mut [Frame]) {
-    if let Some(t0) = frames.iter().map(|f| f.time).min() {
-        for f in frames.iter_mut() {
-            f.time = f.time.saturating_sub(t0);
-        }
+/// times compare across segments; returns that first frame's time (zero without frames).
+pub fn rebase(frames: &mut [Frame]) -> Duration {
+    let t0 = frames.iter().map(|f| f.time).min().unwrap_or_default();
+    for f in frames.iter_mut() {
+        f.time = f.time.saturating_sub(t0);
     }
+    t0
 }
 
 /// Progress lines for people debugging the lab itself (`BOOTLAB_DEBUG=1`).

@@ -125,6 +125,11 @@ pub struct RoleInfo {
     pub host: String,
     /// The clock it ran on.
     pub clock: Clock,
+    /// When the lab started its process, since the Unix epoch (the capture timestamps' clock).
+    pub started: Option<Duration>,
+    /// When the lab read the line in which it said it was ready (ours: the `ready` event;
+    /// peers: the profile's ready pattern), since the Unix epoch; `None` when it never did.
+    pub ready: Option<Duration>,
 }
 
 /// A whole run's frames and context, what rule checks look at.
@@ -138,6 +143,9 @@ pub struct Trace {
     pub events: Vec<RoleEvent>,
     /// Role name -> what it is, where it ran and on which clock.
     pub roles: HashMap<String, RoleInfo>,
+    /// The capture time of the run's first frame since the Unix epoch: frame `time`s count from
+    /// it (see [`Trace::at`]).
+    pub epoch: Duration,
 }
 
 /// Stable tokens for values that change between runs.
@@ -163,6 +171,11 @@ impl Tokens {
 }
 
 impl Trace {
+    /// A frame's capture time since the Unix epoch, comparable with [`RoleInfo::started`].
+    pub fn at(&self, f: &Frame) -> Duration {
+        self.epoch + f.time
+    }
+
     /// Frames of one segment.
     pub fn on<'a>(&'a self, segment: &'a str) -> impl Iterator<Item = &'a Frame> + 'a {
         self.frames.iter().filter(move |f| f.segment == segment)

@@ -526,6 +526,12 @@ pub fn lab_cannot(sc: &Scenario, kind: RoleKind) -> Option<String> {
 // Readiness and events
 // ---------------------------------------------------------------------------------------------
 
+/// Whether `text` is the line by which a peer says it is ready (profiles whose readiness is a
+/// log line; `false` for every other kind of readiness check).
+pub fn is_ready_line(rendered: &Rendered, text: &str) -> bool {
+    matches!(rendered.ready, ReadyCheck::Log(_)) && rendered.ready_on_line(text)
+}
+
 /// Waits until the peer is ready, as its profile says.
 pub async fn wait_ready(
     rendered: &Rendered,

@@ -81,7 +81,8 @@ pub struct ClientConfig {
     pub stop_after: Option<StopAfter>,
     /// Put the address on the interface over netlink when bound (DHCP, BOOTP); default true.
     pub configure: Option<bool>,
-    /// Random wait before the first message: uniform in [min(1, max), max] (RFC 2131 §4.4.1).
+    /// Random wait before the first message, seconds: uniform in [min(1, max), max]. DHCP
+    /// defaults to 10 (1 to 10 s, RFC 2131 §4.4.1); BOOTP and the ROM to 0; 0 turns it off.
     pub start_delay: Option<f64>,
     /// Named historic behaviours: `q162396-no-decline` (DHCP), `secs-zero` (BOOTP, ROM).
     #[serde(default)]
@@ -359,8 +360,9 @@ impl ClientConfig {
         self.quirks.iter().any(|q| q == name)
     }
 
-    fn start_delay(&self) -> Result<(Duration, Duration), KeyError> {
-        Ok(match dur("start-delay", self.start_delay)? {
+    /// The start delay's bounds; `default_max` when the key is absent.
+    fn start_delay(&self, default_max: Duration) -> Result<(Duration, Duration), KeyError> {
+        Ok(match dur("start-delay", self.start_delay)?.or(Some(default_max)) {
             Some(max) if !max.is_zero() => (max.min(Duration::from_secs(1)), max),
             _ => (Duration::ZERO, Duration::ZERO),
         })
@@ -408,7 +410,8 @@ impl ClientConfig {
             broadcast_flag: self.broadcast_flag.unwrap_or(false),
             requested_ip: self.requested_ip,
             requested_lease: self.requested_lease,
-            start_delay: self.start_delay()?,
+            // RFC 2131 §4.4.1: wait a random 1 to 10 s before the first DISCOVER.
+            start_delay: self.start_delay(Duration::from_secs(10))?,
             select_wait: dur("select-wait", self.select_wait)?.unwrap_or(d.select_wait),
             request_tries: self.request_tries.unwrap_or(d.request_tries),
             inform_tries: d.inform_tries,
@@ -450,7 +453,7 @@ impl ClientConfig {
             broadcast_flag: self.broadcast_flag.unwrap_or(false),
             file: self.file.clone(),
             sname: self.sname.clone(),
-            start_delay: self.start_delay()?,
+            start_delay: self.start_delay(Duration::ZERO)?,
             backoff: d.backoff,
             max_tries: self.max_tries.unwrap_or(0),
         })

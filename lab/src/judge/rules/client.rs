@@ -4,6 +4,7 @@
 use super::query::{from_client, ip_dst, ip_src, is_broadcast, protocol_secs, secs_in, TOLERANCE};
 use super::{fail, verdict, Check, Outcome};
 use crate::judge::trace::{Frame, Trace};
+use crate::plan::role_kind::RoleKind;
 use bootlab_wire::arp;
 use bootlab_wire::bootp::{code, Message, MessageType, Op};
 use std::net::Ipv4Addr;
@@ -46,7 +47,77 @@ pub(super) const CHECKS: &[(&str, Check)] = &[
     ("CLI-BOOTP-01", bootp_01),
     ("CLI-RTX-02", rtx_02),
     ("CLI-GI-01", gi_01),
+    ("CLI-DELAY-01", delay_01),
 ];
+
+/// CLI-DELAY-01 (RFC 2131 §4.4.1): a DHCP client waits a random 1 to 10 s after start-up before
+/// its first DHCPDISCOVER, to desynchronize clients that start together.
+///
+/// Judged in the client's own clock from when the lab started its process (the upper bound)
+/// and from when the client said it was ready, when it says so (the lower bound: start-up
+/// work before that is not waiting), each with the checklist's tolerance. A client whose first
+/// message after start is not a DISCOVER (INIT-REBOOT) is not judged.
+fn delay_01(t: &Trace) -> Outcome {
+    let mut any = false;
+    for (name, role) in t
+        .roles
+        .iter()
+        .filter(|(_, r)| r.kind == RoleKind::DhcpClient)
+    {
+        let Some(started) = role.started else {
+            continue;
+        };
+        // The next role started on the same host ends this one's window.
+        let until = t
+            .roles
+            .values()
+            .filter(|o| o.host == role.host)
+            .filter_map(|o| o.started)
+            .filter(|s| *s > started)
+            .min()
+            .unwrap_or(Duration::MAX);
+        let macs: Vec<[u8; 6]> = t
+            .names
+            .macs
+            .iter()
+            .filter(|(_, h)| **h == role.host)
+            .map(|(m, _)| *m)
+            .collect();
+        let first = t
+            .bootp()
+            .filter(|(f, m)| {
+                from_client(f, m)
+                    && f.decoded
+                        .eth
+                        .as_ref()
+                        .is_some_and(|e| macs.contains(&e.src_addr.0))
+                    && t.at(f) >= started
+                    && t.at(f) < until
+            })
+            .min_by_key(|(f, _)| t.at(f));
+        let Some((f, m)) = first else { continue };
+        if !is_type(m, MessageType::Discover) {
+            continue;
+        }
+        any = true;
+        let ready = role.ready.filter(|r| *r >= started).unwrap_or(started);
+        let after_ready = secs_in(role.clock, ready, t.at(f));
+        let after_start = secs_in(role.clock, started, t.at(f));
+        if after_ready < 1.0 - TOLERANCE || after_start > 10.0 + TOLERANCE {
+            return fail(
+                &f.segment,
+                f.number,
+                format!(
+                    "client {name}'s first DHCPDISCOVER left {after_ready:.2} s after it was ready \
+                     ({after_start:.2} s after it started, {} clock); RFC 2131 §4.4.1 asks for a \
+                     random wait of 1 to 10 s",
+                    role.clock
+                ),
+            );
+        }
+    }
+    verdict(any)
+}
 
 /// CLI-ACD-01: a client's ARP check of an offered address uses sender IP 0.0.0.0.
 fn acd_01(t: &Trace) -> Outcome {
@@ -1630,6 +1701,34 @@ mod tests {
             &discovers(&[(0, 0), (4000, 4u16.swap_bytes())]).done(),
         );
         pass_fail(secs_04, &ok(), &edit(MessageType::Request, |m| m.secs = 3));
+    }
+
+    /// The DORA trace with its first frame at 1000 s since the epoch and the client started
+    /// `before` ms earlier (ready `ready_after` ms after that), on `clock`.
+    fn started(before: u64, ready_after: Option<u64>, clock: Clock) -> Trace {
+        let mut t = ok();
+        t.epoch = Duration::from_secs(1000);
+        let start = t.epoch - Duration::from_millis(before);
+        if let Some(c) = t.roles.get_mut("client") {
+            c.started = Some(start);
+            c.ready = ready_after.map(|r| start + Duration::from_millis(r));
+            c.clock = clock;
+        }
+        t
+    }
+
+    #[test]
+    fn delay_01_wants_one_to_ten_seconds_in_the_clients_clock() {
+        let real = Clock::Scaled(1.0);
+        pass_fail(delay_01, &started(3000, None, real), &started(20, None, real));
+        // Too long a wait fails too.
+        assert!(matches!(delay_01(&started(12_000, None, real)), Outcome::Fail(_)));
+        // Start-up work before `ready` is not waiting: 3 s after start but 0.1 s after ready.
+        assert!(matches!(delay_01(&started(3000, Some(2900), real)), Outcome::Fail(_)));
+        // 150 ms of capture is 1.5 s of a client scaled x10.
+        assert_eq!(delay_01(&started(150, None, Clock::Scaled(10.0))), Outcome::Pass);
+        // Without a start time nothing is judged.
+        assert_eq!(delay_01(&ok()), Outcome::NotApplicable);
     }
 
     #[test]

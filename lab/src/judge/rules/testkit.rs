@@ -70,6 +70,8 @@ impl Kit {
                     kind,
                     host: host.to_string(),
                     clock: Clock::Scaled(1.0),
+                    started: None,
+                    ready: None,
                 },
             );
         }
