@@ -334,6 +334,14 @@ fn clients_are_served_through_a_hostile_storm_and_sigterm_is_honoured() {
         served.iter().map(|(n, ok, _)| (*n, *ok)).collect::<Vec<_>>()
     );
     drop(stdout);
+    let stderr_tail: Vec<String> = std::fs::read_to_string(&stderr_path)
+        .unwrap_or_default()
+        .lines()
+        .rev()
+        .take(3)
+        .map(str::to_string)
+        .collect();
+    eprintln!("server's last log lines (newest first):\n{}", stderr_tail.join("\n"));
     for (name, ok, text) in &served {
         assert!(ok, "{name} was not served during the storm:\n{text}");
     }
