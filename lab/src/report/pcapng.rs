@@ -1,8 +1,9 @@
 //! One pcapng file per scenario run (`capture.pcapng`), for Wireshark: the segments' pcaps
 //! merged in time order, one interface per segment named after it (`if_name`, `if_description`),
 //! a name resolution block mapping the lab's addresses to host names (IPv4 records, and EUI-48
-//! records for hardware addresses, so a boot ROM without an address still shows as `rom`), and an
-//! `opt_comment` on every frame where a rule failed (pcapng, draft-ietf-opsawg-pcapng §4.2, §4.3,
+//! records for hardware addresses, so a boot ROM without an address still shows as `rom`), an
+//! `opt_comment` on every frame naming its sending and receiving hosts (`hosts: rom > *`: tshark
+//! 4.0 ignores EUI-48 records), and one more on every frame where a rule failed (pcapng, draft-ietf-opsawg-pcapng §4.2, §4.3,
 //! §4.5). Frames are copied byte for byte with their capture timestamps (nanoseconds).
 
 use pcap_file::pcap::PcapReader;
@@ -157,15 +158,20 @@ pub fn write(
     let mut numbers = HashMap::new();
     for (i, p) in packets.iter().enumerate() {
         let seg = &segments[p.segment].name;
-        let options = notes
-            .comments
-            .get(&(seg.clone(), p.number))
-            .map(|c| {
-                c.iter()
-                    .map(|c| EnhancedPacketOption::Comment(Cow::Owned(c.clone())))
-                    .collect()
-            })
-            .unwrap_or_default();
+        // First the hosts by the lab's names (Wireshark releases that ignore EUI-48 records
+        // still show them: a frame from 0.0.0.0 has no address to name), then failed rules.
+        let mut options: Vec<EnhancedPacketOption> = hosts_comment(notes, &p.data)
+            .map(|c| EnhancedPacketOption::Comment(Cow::Owned(c)))
+            .into_iter()
+            .collect();
+        options.extend(
+            notes
+                .comments
+                .get(&(seg.clone(), p.number))
+                .into_iter()
+                .flatten()
+                .map(|c| EnhancedPacketOption::Comment(Cow::Owned(c.clone()))),
+        );
         w.write_pcapng_block(EnhancedPacketBlock {
             interface_id: p.segment as u32,
             timestamp: p.timestamp,
@@ -181,6 +187,25 @@ pub fn write(
         .flush()
         .map_err(|e| werr(pcap_file::PcapError::IoError(e)))?;
     Ok(numbers)
+}
+
+/// `hosts: SENDER > RECEIVER` for an Ethernet frame, by the lab's names of its MACs (`*` for
+/// broadcast, the address when the lab did not name it); `None` for a runt.
+fn hosts_comment(notes: &Annotations, frame: &[u8]) -> Option<String> {
+    let mac = |b: &[u8]| -> Option<[u8; 6]> { b.try_into().ok() };
+    let (dst, src) = (mac(frame.get(0..6)?)?, mac(frame.get(6..12)?)?);
+    let name = |m: [u8; 6]| -> String {
+        if m == [0xff; 6] {
+            return "*".into();
+        }
+        notes.macs.get(&m).cloned().unwrap_or_else(|| {
+            m.iter()
+                .map(|b| format!("{b:02x}"))
+                .collect::<Vec<_>>()
+                .join(":")
+        })
+    };
+    Some(format!("hosts: {} > {}", name(src), name(dst)))
 }
 
 /// The name resolution block: one IPv4 record per address, one EUI-48 record per MAC.
