@@ -34,7 +34,7 @@ use crate::quirks::Quirk;
 /// boot-file = "pxelinux.0"           # default boot file (`file`, RFC 951 §7.3)
 /// boot-dir = "/tftpboot"             # home directory for generic boot-file names (RFC 951 §7.3)
 /// bootp = true                       # answer BOOTP (no option 53) at all (RFC 1534 §2)
-/// bootp-dynamic = true               # BOOTP clients without a binding get a pool address
+/// bootp-dynamic = false              # BOOTP clients without a binding get a pool address (RFC 1534 §2); off by default
 /// bootp-lease-time = 0               # lease for them, seconds (4294967295: infinite, RFC 1534 §2); absent: the subnet's lease-time
 /// bootptab = "/etc/bootptab"         # import CMU bootptab host entries as [[host]]s
 /// events = true                      # machine-readable events on stdout per lease
@@ -130,8 +130,11 @@ pub struct Config {
     /// Answer BOOTP clients.
     #[serde(default = "yes")]
     pub bootp: bool,
-    /// Serve BOOTP clients from dynamic pools (RFC 1534).
-    #[serde(default = "yes")]
+    /// Serve BOOTP clients without a binding from dynamic pools (RFC 1534 §2). Off by default,
+    /// as in ISC dhcpd (`dynamic-bootp` ranges), dnsmasq (`bootp-dynamic`) and Kea: a BOOTP
+    /// request binds an address at once, with no OFFER to overbook, so a burst of requests
+    /// from new hardware addresses would bind the whole pool.
+    #[serde(default)]
     pub bootp_dynamic: bool,
     /// Lease time of dynamic BOOTP bindings (4294967295 is infinite, RFC 1534 §2); `None`: the
     /// subnet's lease time.

@@ -195,7 +195,7 @@ impl Server {
             boot_file: None,
             boot_dir: None,
             bootp: true,
-            bootp_dynamic: true,
+            bootp_dynamic: false,
             bootp_lease_time: None,
             events: true,
             global: OptionSet::default(),

@@ -211,7 +211,7 @@ fn bootp_without_cookie_gets_no_options() {
 #[test]
 fn rfc1534_bootp_client_gets_a_permanent_pool_address() {
     // Infinite only when configured (finite by default, issue 18).
-    let mut s = server("bootp-lease-time = 4294967295");
+    let mut s = server("bootp-dynamic = true\nbootp-lease-time = 4294967295");
     let acts = run(&mut s, 0, &bootp(1));
     let (reply, _) = one(&acts);
     assert!(s.pools[0].contains(reply.yiaddr));
@@ -828,19 +828,34 @@ fn one_hardware_address_holds_one_reservation_whatever_its_client_ids() {
 /// Dynamic BOOTP bindings expire by default (the segment's lease time); infinite on request.
 #[test]
 fn dynamic_bootp_leases_are_finite_by_default() {
-    let mut s = server("");
+    let mut s = server("bootp-dynamic = true");
     let out = run(&mut s, 1000, &bootp(5));
     let r = journal(&out);
     assert!(
         matches!(r.as_slice(), [Record::Bind { expires: Some(e), .. }] if *e == 1600),
         "{r:?}"
     );
-    let mut s = server("bootp-lease-time = 4294967295");
+    let mut s = server("bootp-dynamic = true\nbootp-lease-time = 4294967295");
     let r = journal(&run(&mut s, 1000, &bootp(5)));
     assert!(
         matches!(r.as_slice(), [Record::Bind { expires: None, .. }]),
         "{r:?}"
     );
+}
+
+/// Dynamic BOOTP is off unless configured (as in ISC dhcpd, dnsmasq and Kea): a burst of BOOTP
+/// requests from new hardware addresses binds nothing, so DHCP clients still find the pool.
+#[test]
+fn a_burst_of_bootp_requests_binds_nothing_by_default() {
+    let mut s = server("");
+    // 02:00:00:00:00:10 (16) has a static binding, which is always served.
+    for n in (17..80u8).chain(1..16) {
+        let out = run(&mut s, 1000, &bootp(n));
+        assert!(sent(&out).is_empty(), "BOOTP request {n} was answered");
+        assert!(journal(&out).is_empty(), "BOOTP request {n} bound an address");
+    }
+    assert_eq!(s.table().len(), 0, "{:?}", s.table());
+    dora(&mut s, 1000, 1);
 }
 
 /// A flood of undecodable datagrams is counted in full but logged and reported at a bounded
