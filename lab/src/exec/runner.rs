@@ -186,12 +186,16 @@ struct Running {
 impl Running {
     /// When the lab read the role's ready line, since the Unix epoch.
     fn ready_at(&self) -> Option<Duration> {
-        let line = self.process.history().into_iter().find(|l| match &self.profile {
-            Some(p) => crate::roles::peer::is_ready_line(p, &l.text),
-            None => line_events(&None, l.stream, &l.text)
-                .iter()
-                .any(|e| e.get("event").and_then(|v| v.as_str()) == Some("ready")),
-        })?;
+        let line = self
+            .process
+            .history()
+            .into_iter()
+            .find(|l| match &self.profile {
+                Some(p) => crate::roles::peer::is_ready_line(p, &l.text),
+                None => line_events(&None, l.stream, &l.text)
+                    .iter()
+                    .any(|e| e.get("event").and_then(|v| v.as_str()) == Some("ready")),
+            })?;
         Some(self.spawned.1 + line.at.saturating_duration_since(self.spawned.0))
     }
 

@@ -362,10 +362,12 @@ impl ClientConfig {
 
     /// The start delay's bounds; `default_max` when the key is absent.
     fn start_delay(&self, default_max: Duration) -> Result<(Duration, Duration), KeyError> {
-        Ok(match dur("start-delay", self.start_delay)?.or(Some(default_max)) {
-            Some(max) if !max.is_zero() => (max.min(Duration::from_secs(1)), max),
-            _ => (Duration::ZERO, Duration::ZERO),
-        })
+        Ok(
+            match dur("start-delay", self.start_delay)?.or(Some(default_max)) {
+                Some(max) if !max.is_zero() => (max.min(Duration::from_secs(1)), max),
+                _ => (Duration::ZERO, Duration::ZERO),
+            },
+        )
     }
 
     fn acd(&self) -> Result<AcdTiming, KeyError> {

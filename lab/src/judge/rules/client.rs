@@ -1720,13 +1720,26 @@ mod tests {
     #[test]
     fn delay_01_wants_one_to_ten_seconds_in_the_clients_clock() {
         let real = Clock::Scaled(1.0);
-        pass_fail(delay_01, &started(3000, None, real), &started(20, None, real));
+        pass_fail(
+            delay_01,
+            &started(3000, None, real),
+            &started(20, None, real),
+        );
         // Too long a wait fails too.
-        assert!(matches!(delay_01(&started(12_000, None, real)), Outcome::Fail(_)));
+        assert!(matches!(
+            delay_01(&started(12_000, None, real)),
+            Outcome::Fail(_)
+        ));
         // Start-up work before `ready` is not waiting: 3 s after start but 0.1 s after ready.
-        assert!(matches!(delay_01(&started(3000, Some(2900), real)), Outcome::Fail(_)));
+        assert!(matches!(
+            delay_01(&started(3000, Some(2900), real)),
+            Outcome::Fail(_)
+        ));
         // 150 ms of capture is 1.5 s of a client scaled x10.
-        assert_eq!(delay_01(&started(150, None, Clock::Scaled(10.0))), Outcome::Pass);
+        assert_eq!(
+            delay_01(&started(150, None, Clock::Scaled(10.0))),
+            Outcome::Pass
+        );
         // Without a start time nothing is judged.
         assert_eq!(delay_01(&ok()), Outcome::NotApplicable);
     }
