@@ -119,6 +119,12 @@ impl Pool {
     }
 }
 
+/// How long a DISCOVER that found the pool exhausted is remembered, protocol seconds: longer
+/// than the 64 s cap of RFC 2131 §4.1's retransmission back-off.
+const ASKED_MEMORY: u64 = 64;
+/// At most this many such DISCOVERs are remembered (about 2 MiB).
+const ASKED_CAP: usize = 65_536;
+
 /// The BOOTP/DHCP server state machine.
 #[derive(Debug)]
 pub struct Server {
@@ -154,6 +160,10 @@ pub struct Server {
     now: Duration,
     /// Addresses offered again while reserved for another client (at most the pools' size).
     contested: HashSet<Ipv4Addr>,
+    /// Hardware addresses whose DISCOVER found the pool exhausted, with when (protocol
+    /// seconds): only a client that asks again is offered an overbooked address (at most
+    /// [`ASKED_CAP`] entries).
+    asked_when_exhausted: HashMap<[u8; 16], u64>,
     /// Counters since start.
     pub counters: Counters,
 }
@@ -208,6 +218,7 @@ impl Server {
             limiter: bootlab_net::log::Limiter::default(),
             now: Duration::ZERO,
             contested: HashSet::new(),
+            asked_when_exhausted: HashMap::new(),
             counters: Counters::default(),
         };
         s.reconfigure(config);
@@ -491,6 +502,30 @@ impl Server {
         Some(a)
     }
 
+    /// Whether the machine with hardware address `hw` sent a DISCOVER that found the pool
+    /// exhausted within the last [`ASKED_MEMORY`] seconds; remembers this one otherwise. Bounded:
+    /// at [`ASKED_CAP`] entries the old ones go, and if a burst filled it within
+    /// [`ASKED_MEMORY`] it starts again (a real client then asks once more).
+    fn asked_before(&mut self, hw: &[u8], now: u64) -> bool {
+        let mut key = [0u8; 16];
+        let n = hw.len().min(16);
+        key[..n].copy_from_slice(&hw[..n]);
+        if let Some(&at) = self.asked_when_exhausted.get(&key) {
+            if now.saturating_sub(at) <= ASKED_MEMORY {
+                return true;
+            }
+        }
+        if self.asked_when_exhausted.len() >= ASKED_CAP {
+            self.asked_when_exhausted
+                .retain(|_, at| now.saturating_sub(*at) <= ASKED_MEMORY);
+            if self.asked_when_exhausted.len() >= ASKED_CAP {
+                self.asked_when_exhausted.clear();
+            }
+        }
+        self.asked_when_exhausted.insert(key, now);
+        false
+    }
+
     /// Whether `client` may take `addr` although it is reserved for another client's OFFER:
     /// it was offered to both (see [`Server::overbook`]) and nobody REQUESTed it yet.
     fn may_take_contested(&self, addr: Ipv4Addr, client: &[u8], now: u64) -> bool {
@@ -623,6 +658,17 @@ impl Server {
                 self.table.remove(a);
             }
             let Some(a) = self.allocate(p, &client, requested, now) else {
+                // A client retransmits an unanswered DISCOVER (RFC 2131 §4.1): with the pool
+                // exhausted only one that asks again is offered an overbooked address. A burst
+                // of one-shot client ids (spoofed hardware addresses) gets nothing, so the
+                // server does not answer it with a flood of OFFERs to unknown MACs, which every
+                // switch floods to every port and which drowned a real client's ACK.
+                if !self.asked_before(&Self::hw(msg), now) {
+                    self.counters.pool_exhausted += 1;
+                    self.exhausted(p, now, out);
+                    self.ignore(out, msg, "pool-exhausted-first-discover");
+                    return;
+                }
                 if let Some(a) = self.overbook(p, &client, now) {
                     let lease = self.lease_time_for(msg, Some(p));
                     let mut reply =
