@@ -410,7 +410,7 @@ pub struct DhcpClient {
 impl DhcpClient {
     /// A client for hardware address `mac`. With `remembered` it starts in INIT-REBOOT (RFC 2131
     /// §3.2), with `cfg.inform` it sends DHCPINFORM (§3.4), else it starts in INIT. The first
-    /// message leaves after the configured start delay.
+    /// DISCOVER leaves after the configured start delay; INIT-REBOOT and INFORM do not wait.
     pub fn new(
         cfg: DhcpConfig,
         mac: [u8; 6],
@@ -418,13 +418,19 @@ impl DhcpClient {
         remembered: Option<Lease>,
         now: Duration,
     ) -> Self {
-        let delay = crate::acd::uniform(&mut rng, cfg.start_delay.0, cfg.start_delay.1);
         let state = if cfg.inform.is_some() {
             State::Informing
         } else if remembered.is_some() {
             State::InitReboot
         } else {
             State::Init
+        };
+        // RFC 2131 §4.4.1: the random wait desynchronizes DISCOVERs at start-up; a client that
+        // remembers its lease asks for it at once (§4.4.2 asks for no wait; dhcpcd does the same).
+        let delay = if state == State::Init {
+            crate::acd::uniform(&mut rng, cfg.start_delay.0, cfg.start_delay.1)
+        } else {
+            Duration::ZERO
         };
         let xid = rng.gen();
         Self {
