@@ -27,8 +27,9 @@ pub struct Args {
     /// Use an implementation for a role kind, e.g. `--impl dhcp-server=dnsmasq` (default: ours).
     #[arg(long = "impl", value_name = "KIND=IMPL")]
     pub impls: Vec<String>,
-    /// Scenarios run at once, each in its own world (at least 1).
-    #[arg(long, short = 'j', default_value_t = 2, value_parser = positive)]
+    /// Scenarios run at once, each in its own world (at least 1; default twice the CPUs: a
+    /// scenario mostly waits on protocol timers).
+    #[arg(long, short = 'j', default_value_t = default_jobs(), value_parser = positive)]
     pub jobs: usize,
     /// Run each scenario N times (at least 1; their traces must all match the golden file).
     #[arg(long, default_value_t = 1, value_parser = positive)]
@@ -150,4 +151,12 @@ pub fn run(a: Args) -> anyhow::Result<()> {
         std::process::exit(1);
     }
     Ok(())
+}
+
+/// The default of `--jobs`: twice the CPUs this process may use, at least 2. A run is mostly
+/// waiting (protocol timers, scaled or not), so two worlds per CPU keep the cores busy without
+/// changing what any scenario sends (the determinism-under-load test runs beside a spinning
+/// thread per core).
+pub fn default_jobs() -> usize {
+    std::thread::available_parallelism().map_or(2, |n| n.get() * 2)
 }
