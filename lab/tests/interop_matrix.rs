@@ -14,9 +14,15 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::process::Command;
 
-/// Every role kind a Debian peer can fill: servers, relays, clients, the iPXE ROM, TFTP.
-const ALL_KINDS: &str =
-    "dhcp-server,bootp-server,relay,dhcp-client,bootp-client,rom-client,tftp-server,tftp-client";
+/// Every role kind a Debian peer can fill (servers, relays, clients, the iPXE ROM, TFTP), as the
+/// matrix's `--roles` takes them.
+fn all_kinds() -> String {
+    bootlab_lab::cmd::matrix::PEER_KINDS
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(",")
+}
 
 fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
@@ -60,12 +66,7 @@ fn every_cell_gives_its_recorded_verdict() {
         .unwrap_or_else(|e| panic!("{e}"));
     let out = std::env::temp_dir().join(format!("bootlab-interop-{}", std::process::id()));
     let started = std::time::Instant::now();
-    let args: Vec<String> = vec![
-        "--roles".into(),
-        ALL_KINDS.into(),
-        "--jobs".into(),
-        "2".into(),
-    ];
+    let args: Vec<String> = vec!["--roles".into(), all_kinds(), "--jobs".into(), "2".into()];
     let m = matrix(&args, &out);
     println!(
         "matrix wall time {:.1}s (test {:.1}s)",

@@ -1,7 +1,9 @@
 //! Checks of the checklist's CLI group: client behaviour, ARP probing, DECLINE and `secs`
 //! (RFC 2131 §4.4, RFC 5227, RFC 951 §7, KB Q162396).
 
-use super::query::{from_client, ip_dst, ip_src, is_broadcast, protocol_secs, secs_in, TOLERANCE};
+use super::query::{
+    from_client, ip_dst, ip_src, is_broadcast, macs_of, protocol_secs, secs_in, TOLERANCE,
+};
 use super::{fail, verdict, Check, Outcome};
 use crate::judge::trace::{Frame, Trace};
 use crate::plan::role_kind::RoleKind;
@@ -76,13 +78,7 @@ fn delay_01(t: &Trace) -> Outcome {
             .filter(|s| *s > started)
             .min()
             .unwrap_or(Duration::MAX);
-        let macs: Vec<[u8; 6]> = t
-            .names
-            .macs
-            .iter()
-            .filter(|(_, h)| **h == role.host)
-            .map(|(m, _)| *m)
-            .collect();
+        let macs: Vec<[u8; 6]> = macs_of(t, &role.host).collect();
         let first = t
             .bootp()
             .filter(|(f, m)| {

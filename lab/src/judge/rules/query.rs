@@ -84,3 +84,12 @@ pub(super) fn is_broadcast(f: &Frame) -> bool {
             .as_ref()
             .is_some_and(|e| e.dst_addr.0 == [0xff; 6])
 }
+
+/// The MACs of a host, by the lab's names.
+pub(super) fn macs_of<'a>(t: &'a Trace, host: &'a str) -> impl Iterator<Item = [u8; 6]> + 'a {
+    t.names
+        .macs
+        .iter()
+        .filter(move |(_, h)| *h == host)
+        .map(|(m, _)| *m)
+}

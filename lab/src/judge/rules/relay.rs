@@ -1,6 +1,6 @@
 //! Checks of the checklist's RELAY group (RFC 1542 §4, RFC 3046).
 
-use super::query::{from_client, ip_dst, ip_src, maybe_before, relay_ingress, relayed};
+use super::query::{from_client, ip_dst, ip_src, macs_of, maybe_before, relay_ingress, relayed};
 use super::{fail, verdict, Check, Outcome};
 use crate::judge::trace::{Frame, Trace};
 use crate::plan::role_kind::RoleKind;
@@ -709,16 +709,6 @@ fn secs_01(t: &Trace) -> Outcome {
     }
     verdict(any)
 }
-
-/// The MACs of a host, by the lab's names.
-fn macs_of<'a>(t: &'a Trace, host: &'a str) -> impl Iterator<Item = [u8; 6]> + 'a {
-    t.names
-        .macs
-        .iter()
-        .filter(move |(_, h)| *h == host)
-        .map(|(m, _)| *m)
-}
-
 /// The host that sent a frame, by the lab's names.
 fn sender(t: &Trace, f: &Frame) -> Option<String> {
     let mac = f.decoded.eth.as_ref()?.src_addr.0;
