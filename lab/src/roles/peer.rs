@@ -342,6 +342,12 @@ pub fn role_params(
             p.server = ip(config, "server");
             p.file = s(config, "file").map(String::from);
             p.output = s(config, "output").map(PathBuf::from);
+            // The RFC 2347 options the client asks for (our client's `blksize`, `windowsize`,
+            // `tsize` keys); a profile that cannot ask for one declares `tftp-options` unsupported.
+            let u16_of = |k: &str| int(config, k).and_then(|v| u16::try_from(v).ok());
+            p.blksize = u16_of("blksize");
+            p.windowsize = u16_of("windowsize");
+            p.tsize = config.get("tsize").and_then(|v| v.as_bool()) == Some(true);
         }
         _ => {
             // Clients (DHCP, BOOTP, ROM, RARP): the interface and its MAC.
@@ -395,10 +401,6 @@ const OURS_ONLY: &[(&str, &str)] = &[
         "broadcast-replies",
         "the scenario configures our server to broadcast every reply (reply-policy = \"broadcast\") and expects the ADDR-UNI-01 failure that policy causes; a peer delivers replies its own way",
     ),
-    (
-        "tftp-options",
-        "the client must ask for TFTP options (blksize, windowsize, tsize: RFC 2347-2349, 7440), which profiles cannot be given yet (no RoleParams field)",
-    ),
 ];
 
 /// The scenario features (profile `unsupported` names, see `lab/profiles/README.md`) that the roles
@@ -449,12 +451,21 @@ pub fn features(sc: &Scenario, kind: RoleKind) -> BTreeSet<&'static str> {
         if client && c.contains_key("inform") {
             f.insert("inform");
         }
+        // RFC 2347 options in the client's request: blksize/tsize (RFC 2348, 2349) and the later
+        // windowsize (RFC 7440), which fewer clients know.
         if kind == RoleKind::TftpClient
             && ["blksize", "windowsize", "tsize"]
                 .iter()
                 .any(|k| c.contains_key(*k))
         {
             f.insert("tftp-options");
+        }
+        if kind == RoleKind::TftpClient && c.contains_key("windowsize") {
+            f.insert("tftp-windowsize");
+        }
+        // blksize below 24 (RFC 2348 allows 8): some clients refuse to ask for it.
+        if kind == RoleKind::TftpClient && int(c, "blksize").is_some_and(|v| v < 24) {
+            f.insert("tftp-small-blksize");
         }
         if c.contains_key("hop-limit") {
             f.insert("hop-limit");

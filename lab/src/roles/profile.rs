@@ -281,6 +281,12 @@ pub struct RoleParams {
     pub server: Option<Ipv4Addr>,
     /// Where a TFTP client writes the file (default: `STATE_DIR/download`).
     pub output: Option<PathBuf>,
+    /// The block size a TFTP client asks for (RFC 2348 `blksize`).
+    pub blksize: Option<u16>,
+    /// The window size a TFTP client asks for (RFC 7440 `windowsize`).
+    pub windowsize: Option<u16>,
+    /// A TFTP client asks for the transfer size (RFC 2349 `tsize` 0 in a read request).
+    pub tsize: bool,
 }
 
 impl RoleParams {
@@ -438,6 +444,14 @@ impl RoleParams {
         );
         put("server", s(&self.server));
         put("output", p(&self.output));
+        put("blksize", self.blksize.map(Value::from).unwrap_or(Value::Null));
+        put(
+            "windowsize",
+            self.windowsize.map(Value::from).unwrap_or(Value::Null),
+        );
+        if self.tsize {
+            put("tsize", Value::Bool(true));
+        }
         Value::Object(m)
     }
 }
