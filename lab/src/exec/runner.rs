@@ -2,6 +2,7 @@
 //! steps, then turns the captures into a trace and judges it (golden file, rules, steps).
 
 use crate::judge::golden::{self, Comparison};
+use nix::time::ClockId;
 use crate::judge::rules::{self, Outcome};
 use crate::judge::trace::{Clock, Frame, Names, RoleEvent, RoleInfo, Trace};
 use crate::plan::role_kind::RoleKind;
@@ -638,6 +639,11 @@ async fn run_inner(
                 clock: r.clock,
                 started: Some(r.spawned.1),
                 ready: r.ready_at(),
+                start_delay_by_lab: r.kind == RoleKind::DhcpClient
+                    && match &r.profile {
+                        None => !crate::roles::peer::own_start_delay(&sc.roles[name].config),
+                        Some(p) => p.start_delay_shortened,
+                    },
             },
         );
     }
@@ -909,8 +915,19 @@ async fn start_role(
             crate::roles::peer::prepare_role(sc, name, set, imp, &config, &state).map_err(rerr)?;
         (launch.spec, Some(launch.rendered))
     };
-    if imp != "ours" && kind.is_client() {
-        start_of_a_monotonic_second().await;
+    if kind.is_client() {
+        if imp != "ours" {
+            start_of_a_second(ClockId::CLOCK_MONOTONIC).await;
+        } else if !running.values().any(|r| r.kind.is_client())
+            && running
+                .values()
+                .any(|r| r.kind.is_server() && r.profile.is_some())
+        {
+            // Our first client facing a peer server: the server stamps leases in whole seconds
+            // of real time (ISC dhcpd's `cur_time`), so a client that comes back within the
+            // second (INIT-REBOOT) sees the same remaining lease time every run.
+            start_of_a_second(ClockId::CLOCK_REALTIME).await;
+        }
     }
     let spawned = (
         Instant::now(),
@@ -954,20 +971,24 @@ async fn start_role(
     Ok(())
 }
 
-/// Waits until just after `CLOCK_MONOTONIC` ticks to a new whole second (at most a second).
+/// Waits until just after `clock` ticks to a new whole second (at most a second).
 ///
-/// Peer clients run on real time and count `secs` (RFC 2131 §4.1) in whole seconds of that
+/// `CLOCK_MONOTONIC`, for peer clients: they run on real time and count `secs` (RFC 2131 §4.1) in whole seconds of that
 /// clock (busybox udhcpc: `monotonic_sec()`). Started at an arbitrary phase, a fast exchange
 /// sometimes straddles a tick, and a client that computes `secs` afresh for its REQUEST then
 /// differs from its DISCOVER (CLI-SECS-04) in one run and not the next. Started just after a
 /// tick, an exchange of under a second never straddles one, so the verdict is the same every run;
 /// scenarios that delay a reply past a second (cli-offer-delayed) still show the behaviour.
-async fn start_of_a_monotonic_second() {
-    use nix::time::{clock_gettime, ClockId};
+///
+/// `CLOCK_REALTIME`, for our first client facing a peer server that counts lease times in whole
+/// seconds of the wall clock (ISC dhcpd ACKs an INIT-REBOOT with the binding's remaining time,
+/// 599 rather than 600 when a second ticked between the two ACKs).
+async fn start_of_a_second(clock: ClockId) {
+    use nix::time::clock_gettime;
     /// How far into the new second the client starts: past the tick, before anything can
     /// have reached the next one.
     const AFTER_TICK: Duration = Duration::from_millis(20);
-    let Ok(now) = clock_gettime(ClockId::CLOCK_MONOTONIC) else {
+    let Ok(now) = clock_gettime(clock) else {
         return;
     };
     let into = Duration::from_nanos(now.tv_nsec().max(0) as u64);

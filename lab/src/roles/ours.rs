@@ -11,7 +11,8 @@ use std::path::Path;
 /// that segment, `$files` the run's file directory, `$state` the role's state directory and
 /// `$mac:HOST` the MAC of HOST's first interface; the
 /// keys the daemon takes from the lab (`interface`, `seed`, `time-scale`, a client's `kind`, a DHCP
-/// client's `start-delay` of 1 s) are added when absent.
+/// client's `start-delay` of 1 s) are added when absent; `start-delay = "own"` is removed, leaving
+/// the daemon's default.
 pub fn config(
     sc: &Scenario,
     role_name: &str,
@@ -47,9 +48,14 @@ pub fn config(
             .or_insert(toml::Value::Float(sc.time_scale));
     }
     if kind == RoleKind::DhcpClient {
-        // The shortest wait before the first DISCOVER that RFC 2131 §4.4.1 allows (the daemon's
-        // own default is a random 1 to 10 s): CLI-DELAY-01 holds and scenarios stay quick.
-        t.entry("start-delay").or_insert(toml::Value::Float(1.0));
+        if crate::roles::peer::own_start_delay(&t) {
+            // The scenario judges the daemon's own wait (a random 1 to 10 s).
+            t.remove("start-delay");
+        } else {
+            // The shortest wait before the first DISCOVER that RFC 2131 §4.4.1 allows: runs
+            // stay quick; CLI-DELAY-01 is judged where a scenario says `start-delay = "own"`.
+            t.entry("start-delay").or_insert(toml::Value::Float(1.0));
+        }
     }
     t
 }

@@ -270,6 +270,10 @@ pub struct RoleParams {
     // --- clients ---
     /// The hook script the client runs; when unset, the profile's own hook (lab/profiles/hooks/) is used.
     pub hook: Option<PathBuf>,
+    /// The lab asks a DHCP client to skip its own random wait before the first DISCOVER
+    /// (RFC 2131 §4.4.1), so the run's timing is fixed; false where the scenario judges that wait
+    /// (`start-delay = "own"`). A profile that honours it says `quick-start = true`.
+    pub quick_start: bool,
     // --- TFTP ---
     /// The TFTP server's root directory.
     pub root: Option<PathBuf>,
@@ -436,6 +440,9 @@ impl RoleParams {
             self.hop_limit.map(Value::from).unwrap_or(Value::Null),
         );
         put("hook", p(&self.hook));
+        if self.quick_start {
+            put("quick_start", Value::Bool(true));
+        }
         put("root", p(&self.root));
         put("address", s(&self.address));
         put(
@@ -645,6 +652,11 @@ pub struct Profile {
     /// Free-form notes for people.
     #[serde(default)]
     pub notes: Option<String>,
+    /// A DHCP client whose templates turn its own start-up wait off when the lab sets
+    /// `quick_start` (dhcpcd's `nodelay`): CLI-DELAY-01 then does not judge the wait the lab
+    /// shortened.
+    #[serde(default)]
+    pub quick_start: bool,
 }
 
 fn default_stop() -> String {
@@ -1066,6 +1078,7 @@ impl Profile {
             events,
             stop_signal: self.stop_signal.clone(),
             setup: self.setup.as_ref().map(|f| state.join(f)),
+            start_delay_shortened: self.quick_start && params.quick_start,
         })
     }
 }
@@ -1240,6 +1253,9 @@ pub struct Rendered {
     pub stop_signal: String,
     /// A script to run with `/bin/sh` in the host before the program (see [`Profile::setup`]).
     pub setup: Option<PathBuf>,
+    /// The lab asked the client to skip its start-up wait and the profile honours that
+    /// ([`Profile::quick_start`]).
+    pub start_delay_shortened: bool,
 }
 
 impl Rendered {

@@ -58,13 +58,15 @@ pub(super) const CHECKS: &[(&str, Check)] = &[
 /// Judged in the client's own clock from when the lab started its process (the upper bound)
 /// and from when the client said it was ready, when it says so (the lower bound: start-up
 /// work before that is not waiting), each with the checklist's tolerance. A client whose first
-/// message after start is not a DISCOVER (INIT-REBOOT) is not judged.
+/// message after start is not a DISCOVER (INIT-REBOOT) is not judged, nor one whose wait the lab
+/// set or turned off ([`RoleInfo::start_delay_by_lab`](crate::judge::trace::RoleInfo)): scenarios
+/// with `start-delay = "own"` judge the wait as the implementation ships it.
 fn delay_01(t: &Trace) -> Outcome {
     let mut any = false;
     for (name, role) in t
         .roles
         .iter()
-        .filter(|(_, r)| r.kind == RoleKind::DhcpClient)
+        .filter(|(_, r)| r.kind == RoleKind::DhcpClient && !r.start_delay_by_lab)
     {
         let Some(started) = role.started else {
             continue;
@@ -1738,6 +1740,12 @@ mod tests {
         );
         // Without a start time nothing is judged.
         assert_eq!(delay_01(&ok()), Outcome::NotApplicable);
+        // Nor a wait the lab turned off (dhcpcd's `nodelay` outside `start-delay = "own"`).
+        let mut off = started(20, None, real);
+        if let Some(c) = off.roles.get_mut("client") {
+            c.start_delay_by_lab = true;
+        }
+        assert_eq!(delay_01(&off), Outcome::NotApplicable);
     }
 
     #[test]
