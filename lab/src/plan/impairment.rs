@@ -219,6 +219,10 @@ pub enum Action {
     Drop,
     /// Delivered twice.
     Duplicate,
+    /// Delivered, and once more right after the next frame that travels the other way: a
+    /// duplicate that arrives after the peer has answered the original, whatever the machine's
+    /// speed (the delayed duplicate ACK of the Sorcerer's Apprentice, RFC 1123 §4.2.3.1).
+    DuplicateAfterReply,
     /// Delivered after this many milliseconds.
     DelayMs(u64),
     /// Held back and delivered after the next frame in the same direction.

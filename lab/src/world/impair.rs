@@ -274,6 +274,8 @@ async fn forward(
     let mut to_host = vec![0u8; 65_536];
     // Frames held for reordering, per direction: (to host, from host).
     let mut held: [Held; 2] = [None, None];
+    // Copies waiting for the next frame the other way (`duplicate-after-reply`), per direction.
+    let mut after_reply: [Option<Vec<u8>>; 2] = [None, None];
     // Delayed frames, per direction: (to host, from host).
     let delays = [
         DelayLine::start(host_end.clone()),
@@ -325,6 +327,14 @@ async fn forward(
                     send(to, frame).await;
                 }
                 Verdict::Act {
+                    action: Action::DuplicateAfterReply,
+                    ..
+                } => {
+                    send(to, frame).await;
+                    after_reply[slot] = Some(frame.to_vec());
+                    continue;
+                }
+                Verdict::Act {
                     action: Action::DelayMs(ms),
                     ..
                 } => delays[slot].push(frame, Duration::from_millis(ms)),
@@ -341,6 +351,10 @@ async fn forward(
             }
             if let Some((prev, _)) = held[slot].take() {
                 send(to, &prev).await;
+            }
+            // A frame went this way: release the other way's duplicate waiting for a reply.
+            if let Some(copy) = after_reply[1 - slot].take() {
+                send(if slot == 1 { &host_end } else { &bridge_end }, &copy).await;
             }
         }
     }
@@ -453,6 +467,23 @@ mod tests {
             }
         );
         assert_eq!(core.decide(Direction::ToHost, &dhcp(2)), Verdict::Pass);
+    }
+
+    #[test]
+    fn duplicate_ack_2_after_the_reply() {
+        let imp = parse(
+            r#"rules = [{ match = { tftp = { opcode = "ack", block = 2 } }, when = { nth = 1 }, action = "duplicate-after-reply" }]"#,
+        );
+        let mut core = Impairer::new(imp, 0);
+        assert_eq!(core.decide(Direction::FromHost, &rrq()), Verdict::Pass);
+        assert_eq!(
+            core.decide(Direction::FromHost, &tftp(4, 2)),
+            Verdict::Act {
+                action: Action::DuplicateAfterReply,
+                rule: 0
+            }
+        );
+        assert_eq!(core.decide(Direction::FromHost, &tftp(4, 2)), Verdict::Pass);
     }
 
     #[test]
