@@ -210,7 +210,12 @@ fn sas_01(t: &Trace) -> Outcome {
                         continue;
                     }
                     any = true;
-                    if let Some((g, Packet::Data { block: b, .. }, _)) = c.packets.get(i + 1) {
+                    // The sender's next DATA after the duplicate (the receiver's own ACK of the
+                    // block may be captured in between: it crosses the resent copy on the wire).
+                    let next_data = c.packets[i + 1..]
+                        .iter()
+                        .find(|(_, p, _)| matches!(p, Packet::Data { .. }));
+                    if let Some((g, Packet::Data { block: b, .. }, _)) = next_data {
                         // A reaction, not a timeout: the copy follows the duplicate ACK at once and
                         // the previous copy of the same block went out only just before.
                         let quick = g.time.saturating_sub(f.time) < Duration::from_millis(100);
@@ -1040,6 +1045,23 @@ mod tests {
             k.done()
         };
         pass_fail(sas_01, &mk(false), &mk(true));
+        // The receiver's ACK of the block can be captured between the duplicate and the resent
+        // copy (a delayed duplicate ACK 1 after DATA 2, then ACK 2 crossing the second DATA 2).
+        let crossed = |react: bool| {
+            let mut k = Kit::new();
+            k.tftp("lan", 0, C, S69, &rrq(&[]));
+            k.tftp("lan", 10, S, C, &data(1, 512));
+            k.tftp("lan", 20, C, S, &Packet::Ack { block: 1 });
+            k.tftp("lan", 30, S, C, &data(2, 512));
+            k.tftp("lan", 31, C, S, &Packet::Ack { block: 1 });
+            k.tftp("lan", 32, C, S, &Packet::Ack { block: 2 });
+            if react {
+                k.tftp("lan", 33, S, C, &data(2, 512));
+            }
+            k.tftp("lan", 34, S, C, &data(3, 5));
+            k.done()
+        };
+        pass_fail(sas_01, &crossed(false), &crossed(true));
     }
 
     #[test]
