@@ -1,13 +1,20 @@
 //! Determinism under load (issue 18): the repeated suite on our implementations gives the golden
 //! trace every time while both cores are kept busy by another load. Every scenario but
 //! tftp-rollover (no golden trace, 20 s a run) runs 3 times, 2 at once, beside one spinning
-//! thread per core; each repetition is compared with its golden file, so passes mean identical
-//! traces. The load is bounded in time ([`LOAD_LIMIT`]) and stops when the suite ends.
+//! thread per core and a thread that writes and syncs a file without pause; each repetition is
+//! compared with its golden file, so passes mean identical traces. The load is bounded in time
+//! ([`LOAD_LIMIT`]) and stops when the suite ends.
 //!
-//! Our daemons run on the scenario's scaled clock and timing rules judge each frame in its
-//! sender's clock, so a late wake-up delays a frame without changing what is sent; this test is
-//! what fails when that stops being true (the historic case: a retransmission at secs=3 in
-//! dhcp-renew-rebind-release on a busy machine).
+//! What keeps the traces fixed under load is margin: every timer of our daemons runs on the
+//! scenario's scaled clock, and each scenario's `time-scale` leaves its shortest scaled timer
+//! (a 4 s retransmission at x20 is 200 ms) well above how late a loaded machine wakes a process;
+//! lease journals live on a per-host tmpfs, so a busy disk cannot delay an ACK either. This test
+//! is what fails when a trace starts to depend on the machine's speed (the historic case: a
+//! retransmission at secs=3 in dhcp-renew-rebind-release on a busy machine). Against this load
+//! the margins are wide: with the journals on disk, without the wait for operational links, or
+//! with every `time-scale` ten times higher it still passed on the 2-core development machine
+//! (see the issue 18 notes); one scenario at ten times its scale, 4 jobs and two spinners,
+//! failed 1 run in 6.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -55,6 +62,34 @@ fn repeated_suite_gives_golden_traces_with_both_cores_busy() {
     let out = repo().join("target").join("conformance").join("under-load");
     let _ = std::fs::remove_dir_all(&out);
     std::fs::create_dir_all(&out).expect("output directory");
+    // A disk writer beside the spinners, as a build or a log beside a CI job: it rewrites one
+    // 64 MiB file in 1 MiB chunks, syncing each, at most 20 a second (a good neighbour to the
+    // machine's other users), so fsyncs on the machine queue behind it.
+    let io = {
+        let stop = stop.clone();
+        let path = out.join("io-load.bin");
+        std::thread::spawn(move || {
+            use std::io::{Seek, SeekFrom, Write};
+            let started = Instant::now();
+            let chunk = vec![0x5au8; 1 << 20];
+            let Ok(mut f) = std::fs::File::create(&path) else {
+                return 0u64;
+            };
+            let mut written = 0u64;
+            while !stop.load(Ordering::Relaxed) && started.elapsed() < LOAD_LIMIT {
+                if written % 64 == 0 && f.seek(SeekFrom::Start(0)).is_err() {
+                    break;
+                }
+                if f.write_all(&chunk).is_err() || f.sync_data().is_err() {
+                    break;
+                }
+                written += 1;
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            let _ = std::fs::remove_file(&path);
+            written
+        })
+    };
     let started = Instant::now();
     let o = Command::new(env!("CARGO_BIN_EXE_bootlab"))
         .current_dir(repo())
@@ -70,6 +105,7 @@ fn repeated_suite_gives_golden_traces_with_both_cores_busy() {
     for t in load {
         let _ = t.join();
     }
+    let synced_mib = io.join().unwrap_or(0);
     let text = format!(
         "{}{}",
         String::from_utf8_lossy(&o.stdout),
@@ -81,7 +117,8 @@ fn repeated_suite_gives_golden_traces_with_both_cores_busy() {
         .collect::<Vec<_>>()
         .join("\n");
     println!(
-        "{} scenarios x 3 beside {cores} spinning threads in {:.0} s:\n{summary}",
+        "{} scenarios x 3 beside {cores} spinning threads and a disk writer ({synced_mib} MiB \
+         written and synced) in {:.0} s:\n{summary}",
         names.len(),
         started.elapsed().as_secs_f64()
     );
