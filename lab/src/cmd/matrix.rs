@@ -416,11 +416,18 @@ fn first_failure(r: &ScenarioResult) -> String {
     head
 }
 
+/// A cell's rule outcomes as the record keeps them: `pass`, `n/a`, `fail (first violation)`, or
+/// `expected fail (…)` for a failure the scenario plants on purpose (a probe that plays a
+/// misbehaving server or client: its own frame is the first violation the check finds), which
+/// the findings do not count against the implementation in the cell.
 fn rules_map(rules: &[RuleResult]) -> BTreeMap<String, String> {
     rules
         .iter()
         .map(|r| {
+            let planted = r.expected.as_deref() == Some("fail");
             let v = match (&r.outcome[..], &r.detail) {
+                ("fail", Some(d)) if planted => format!("expected fail ({d})"),
+                ("fail", None) if planted => "expected fail".to_string(),
                 ("fail", Some(d)) => format!("fail ({d})"),
                 (o, _) => o.to_string(),
             };
@@ -1308,6 +1315,39 @@ mod tests {
             claim: None,
             seen: vec![],
         }
+    }
+
+    /// A failure the scenario plants (the probe's own OACK in tftp-oack-unasked) is recorded as
+    /// expected and not counted against the client in the cell; the client's own failure is.
+    #[test]
+    fn planted_failures_are_not_the_peers_violations() {
+        let r = |id: &str, outcome: &str, expected: Option<&str>| RuleResult {
+            id: id.into(),
+            outcome: outcome.into(),
+            expected: expected.map(String::from),
+            detail: (outcome == "fail").then(|| "lan frame 4 (sent by server): OACK".to_string()),
+            segment: None,
+            frame: None,
+        };
+        let map = rules_map(&[
+            r("TFTP-OACK-01", "fail", Some("fail")),
+            r("TFTP-OACK-03", "fail", None),
+            r("TFTP-OACK-02", "pass", Some("pass")),
+        ]);
+        assert!(map["TFTP-OACK-01"].starts_with("expected fail ("));
+        assert!(map["TFTP-OACK-03"].starts_with("fail ("));
+        let pairs: Vec<(&str, &str)> = map.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        let t = rule_table(&[cell(
+            "tftp-client",
+            "atftp",
+            "tftp-oack-unasked",
+            Status::Fail,
+            &pairs,
+        )]);
+        let rules = &t["tftp-client=atftp"];
+        assert!(!rules.contains_key("TFTP-OACK-01"));
+        assert_eq!(rules["TFTP-OACK-03"].fail, 1);
+        assert_eq!(rules["TFTP-OACK-02"].pass, 1);
     }
 
     /// A cell that showed two verdicts over the recorded runs keeps both; the test then allows

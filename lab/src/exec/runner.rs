@@ -2,7 +2,6 @@
 //! steps, then turns the captures into a trace and judges it (golden file, rules, steps).
 
 use crate::judge::golden::{self, Comparison};
-use nix::time::ClockId;
 use crate::judge::rules::{self, Outcome};
 use crate::judge::trace::{Clock, Frame, Names, RoleEvent, RoleInfo, Trace};
 use crate::plan::role_kind::RoleKind;
@@ -12,6 +11,7 @@ use crate::roles::profile::ProfileSet;
 use crate::world::process::{Process, ProcessSpec, Stream};
 use crate::world::topology::{self, Topology};
 use crate::world::World;
+use nix::time::ClockId;
 use std::collections::{BTreeMap, HashMap};
 use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};

@@ -451,7 +451,10 @@ impl RoleParams {
         );
         put("server", s(&self.server));
         put("output", p(&self.output));
-        put("blksize", self.blksize.map(Value::from).unwrap_or(Value::Null));
+        put(
+            "blksize",
+            self.blksize.map(Value::from).unwrap_or(Value::Null),
+        );
         put(
             "windowsize",
             self.windowsize.map(Value::from).unwrap_or(Value::Null),
