@@ -644,6 +644,12 @@ async fn run_inner(
                         None => !crate::roles::peer::own_start_delay(&sc.roles[name].config),
                         Some(p) => p.start_delay_shortened,
                     },
+                secs_threshold: sc.roles[name]
+                    .config
+                    .get("secs-threshold")
+                    .and_then(|v| v.as_integer())
+                    .and_then(|v| u16::try_from(v).ok())
+                    .filter(|v| *v > 0),
             },
         );
     }

@@ -133,6 +133,9 @@ pub struct RoleInfo {
     /// A DHCP client whose start-up wait the lab set or turned off (ours: `start-delay` 1 s;
     /// dhcpcd: `nodelay`) rather than leaving its own (`start-delay = "own"`).
     pub start_delay_by_lab: bool,
+    /// A server's configured secs threshold (the scenario's `secs-threshold`, RFC 1542 §5.2):
+    /// it must not answer a request whose `secs` is below it.
+    pub secs_threshold: Option<u16>,
 }
 
 /// A whole run's frames and context, what rule checks look at.

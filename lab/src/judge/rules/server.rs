@@ -653,9 +653,10 @@ fn bootp_03(t: &Trace) -> Outcome {
     verdict(any)
 }
 
-/// SRV-SECS-01 (RFC 1542 §5.2, RFC 951 §7.1): a server's secs threshold is consistent: while it
-/// is answering a client, it never ignores a DISCOVER/BOOTREQUEST with secs at least as high as
-/// one it answered.
+/// SRV-SECS-01 (RFC 1542 §5.2, RFC 951 §7.1): a server configured with a secs threshold T (the
+/// role's `secs-threshold`) answers no DISCOVER/BOOTREQUEST whose secs is below T; and any
+/// server's threshold is consistent: while it is answering a client, it never ignores a request
+/// with secs at least as high as one it answered.
 fn secs_01(t: &Trace) -> Outcome {
     let reqs: Vec<(&Frame, &Message)> = t
         .bootp()
@@ -682,10 +683,32 @@ fn secs_01(t: &Trace) -> Outcome {
             .collect()
     };
     let answers: Vec<Vec<Ipv4Addr>> = (0..reqs.len()).map(answered_by).collect();
+    let mut any = false;
+    for role in t.roles.values().filter(|r| r.kind.is_server()) {
+        let Some(threshold) = role.secs_threshold else {
+            continue;
+        };
+        for (i, (f, m)) in reqs.iter().enumerate() {
+            any = true;
+            let by_role = answers[i]
+                .iter()
+                .find(|ip| t.names.ips.get(ip).is_some_and(|h| *h == role.host));
+            if let (true, Some(ip)) = (m.secs < threshold, by_role) {
+                return fail(
+                    &f.segment,
+                    f.number,
+                    format!(
+                        "request with secs {} answered by {} ({ip}), whose secs threshold is {threshold}",
+                        m.secs, role.host
+                    ),
+                );
+            }
+        }
+    }
     let mut servers: Vec<Ipv4Addr> = answers.iter().flatten().copied().collect();
     servers.sort();
     servers.dedup();
-    let any = !servers.is_empty();
+    any |= !servers.is_empty();
     for s in servers {
         for (i, (f, m)) in reqs.iter().enumerate() {
             if answers[i].contains(&s) {
@@ -1482,6 +1505,20 @@ mod tests {
             k.done()
         };
         pass_fail(secs_01, &mk(&[8, 12]), &mk(&[0, 12]));
+        // A server configured with threshold 8 that answers every request (consistent, but
+        // below its threshold): ISC dhcpd's min-secs does not hold BOOTP back.
+        let configured = |t: &mut Trace| {
+            if let Some(r) = t.roles.get_mut("dhcpd") {
+                r.secs_threshold = Some(8);
+            }
+        };
+        let mut all = mk(&[0, 4, 8, 12]);
+        assert_eq!(secs_01(&all), Outcome::Pass);
+        configured(&mut all);
+        assert!(matches!(secs_01(&all), Outcome::Fail(_)));
+        let mut above = mk(&[8, 12]);
+        configured(&mut above);
+        assert_eq!(secs_01(&above), Outcome::Pass);
     }
 
     /// DORA, then a request from `who` with `ciaddr` and `requested` (no server identifier) and

@@ -73,6 +73,7 @@ impl Kit {
                     started: None,
                     ready: None,
                     start_delay_by_lab: false,
+                    secs_threshold: None,
                 },
             );
         }
