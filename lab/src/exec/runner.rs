@@ -641,7 +641,7 @@ async fn run_inner(
                 ready: r.ready_at(),
                 start_delay_by_lab: r.kind == RoleKind::DhcpClient
                     && match &r.profile {
-                        None => !crate::roles::peer::own_start_delay(&sc.roles[name].config),
+                        None => !crate::roles::own_start_delay(&sc.roles[name].config),
                         Some(p) => p.start_delay_shortened,
                     },
                 secs_threshold: sc.roles[name]

@@ -48,7 +48,7 @@ pub fn config(
             .or_insert(toml::Value::Float(sc.time_scale));
     }
     if kind == RoleKind::DhcpClient {
-        if crate::roles::peer::own_start_delay(&t) {
+        if crate::roles::own_start_delay(&t) {
             // The scenario judges the daemon's own wait (a random 1 to 10 s).
             t.remove("start-delay");
         } else {

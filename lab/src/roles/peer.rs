@@ -366,17 +366,11 @@ pub fn role_params(
             );
             // A DHCP client skips its own start-up wait unless the scenario judges it.
             // (The scenario's own table: the filled `config` has our daemon's keys.)
-            p.quick_start = kind == RoleKind::DhcpClient && !own_start_delay(&role.config);
+            p.quick_start = kind == RoleKind::DhcpClient && !super::own_start_delay(&role.config);
             p.file = s(config, "file").map(String::from);
         }
     }
     Ok(p)
-}
-
-/// `start-delay = "own"`: the scenario judges the client's own wait before its first DISCOVER
-/// (RFC 2131 §4.4.1, CLI-DELAY-01), so the lab leaves it as the implementation ships it.
-pub fn own_start_delay(config: &toml::Table) -> bool {
-    config.get("start-delay").and_then(|v| v.as_str()) == Some("own")
 }
 
 // ---------------------------------------------------------------------------------------------
