@@ -17,8 +17,9 @@ use crate::plan::role_kind::RoleKind;
 use crate::plan::scenario::Collapse;
 use bootlab_wire::arp;
 use bootlab_wire::bootp::{self, code, Message, Op, Vendor};
-use bootlab_wire::frame::{App, Decoded};
+use bootlab_wire::frame::{self, App, Decoded, Ipv4};
 use bootlab_wire::tftp;
+use bootlab_wire::{nfs, tcp};
 use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::net::Ipv4Addr;
@@ -168,7 +169,7 @@ impl Tokens {
     }
     /// A port token per (address, port): two hosts may pick the same ephemeral number.
     fn port(&mut self, addr: Ipv4Addr, p: u16) -> String {
-        if matches!(p, 67..=69) {
+        if matches!(p, 67..=69) || p == nfs::PORTMAP_PORT || p == nfs::NFS_PORT {
             return p.to_string();
         }
         let n = self.ports.len() + 1;
@@ -362,6 +363,9 @@ impl Trace {
             return Some(format!("{l2}  {}", arp_text(a, n)));
         }
         let ip = d.ipv4.as_ref()?;
+        if let Some(t) = &d.tcp {
+            return tcp_line(&l2, ip, t, &d.app, &d.deviations, n, tok);
+        }
         let Some(udp) = &d.udp else {
             return Some(format!(
                 "{l2}  {} > {}  IPv4 proto {}",
@@ -382,12 +386,52 @@ impl Trace {
             App::Tftp(p) => tftp_text(p),
             _ => format!("UDP ({} octets)", udp.payload_len),
         };
-        let dev = if d.deviations.is_empty() {
-            String::new()
-        } else {
-            format!("  !{}", d.deviations.len())
-        };
-        Some(format!("{l2}  {l4}  {app}{dev}"))
+        Some(format!(
+            "{l2}  {l4}  {app}{}",
+            deviation_mark(&d.deviations)
+        ))
+    }
+}
+
+/// A TCP segment's line: the RPC messages starting in it (`NFS3 LOOKUP "sbin"`), or its SYN, FIN or
+/// RST; a segment with none of these (an ACK, the middle of a READ's data) is left out, so the
+/// trace follows the calls made, not the stream's segmentation.
+fn tcp_line(
+    l2: &str,
+    ip: &Ipv4,
+    t: &tcp::Repr,
+    app: &App,
+    deviations: &[bootlab_wire::Deviation],
+    n: &Names,
+    tok: &mut Tokens,
+) -> Option<String> {
+    let what = match app {
+        App::Rpc(records) => records
+            .iter()
+            .map(frame::rpc_text)
+            .collect::<Vec<_>>()
+            .join(" ; "),
+        _ if t.flags & (tcp::flags::SYN | tcp::flags::FIN | tcp::flags::RST) != 0 => {
+            format!("TCP {}", t.flags_text())
+        }
+        _ => return None,
+    };
+    Some(format!(
+        "{l2}  {}:{} > {}:{}  {what}{}",
+        n.ip(ip.src),
+        tok.port(ip.src, t.src_port),
+        n.ip(ip.dst),
+        tok.port(ip.dst, t.dst_port),
+        deviation_mark(deviations)
+    ))
+}
+
+/// `  !N` after a line whose frame has N deviations.
+fn deviation_mark(deviations: &[bootlab_wire::Deviation]) -> String {
+    if deviations.is_empty() {
+        String::new()
+    } else {
+        format!("  !{}", deviations.len())
     }
 }
 

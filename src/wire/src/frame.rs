@@ -15,7 +15,7 @@ use serde::ser::{SerializeStruct, Serializer};
 use serde::Serialize;
 
 use crate::ethernet::{self, ethertype, Address};
-use crate::{arp, bootp, ipv4, tftp, udp, ChecksumPolicy, Deviation, Severity};
+use crate::{arp, bootp, ipv4, nfs, oncrpc, tcp, tftp, udp, ChecksumPolicy, Deviation, Severity};
 
 /// The UDP port of a PXE boot server (PXE 2.1 spec), which speaks the BOOTP format.
 pub const PXE_BOOT_SERVER_PORT: u16 = 4011;
@@ -223,6 +223,9 @@ pub enum App {
     Bootp(bootp::Message),
     /// TFTP on port 69 or a remembered conversation.
     Tftp(tftp::Packet),
+    /// ONC RPC messages starting in a TCP segment of an RPC server's stream (portmapper, NFS, or
+    /// a port a portmapper announced), in stream order.
+    Rpc(Vec<oncrpc::Record>),
     /// A UDP payload of another protocol, or one its codec refused (see the deviations).
     Other {
         /// Payload length.
@@ -243,7 +246,9 @@ pub struct Decoded {
     pub ipv4: Option<Ipv4>,
     /// UDP header.
     pub udp: Option<Udp>,
-    /// BOOTP/DHCP, TFTP or other.
+    /// TCP header.
+    pub tcp: Option<tcp::Repr>,
+    /// BOOTP/DHCP, TFTP, RPC or other.
     pub app: App,
     /// Everything found wrong.
     pub deviations: Vec<Deviation>,
@@ -274,11 +279,15 @@ struct TftpConversation {
     server_port: Option<u16>,
 }
 
-/// Decodes frames one after another, remembering TFTP conversations (RFC 1350 §4).
+/// Decodes frames one after another, remembering TFTP conversations (RFC 1350 §4) and following
+/// the TCP streams of RPC servers (RFC 5531 §11): to the portmapper's port 111, NFS's 2049, and
+/// the ports portmapper replies announce.
 #[derive(Debug, Clone, Default)]
 pub struct Decoder {
     policy: ChecksumPolicy,
     tftp: VecDeque<TftpConversation>,
+    rpc: oncrpc::Streams,
+    rpc_servers: VecDeque<oncrpc::Endpoint>,
 }
 
 fn frame_deviation(field: &str, message: String, rule: &'static str) -> Deviation {
@@ -296,7 +305,7 @@ impl Decoder {
     pub fn new(policy: ChecksumPolicy) -> Decoder {
         Decoder {
             policy,
-            tftp: VecDeque::new(),
+            ..Decoder::default()
         }
     }
 
@@ -308,6 +317,7 @@ impl Decoder {
             arp: None,
             ipv4: None,
             udp: None,
+            tcp: None,
             app: App::None,
             deviations: Vec::new(),
         };
@@ -394,6 +404,51 @@ impl Decoder {
         });
         if p.protocol() == ipv4::PROTOCOL_UDP && p.frag_offset() == 0 {
             self.decode_udp(p.src_addr(), p.dst_addr(), p.payload(), d);
+        } else if p.protocol() == ipv4::PROTOCOL_TCP && p.frag_offset() == 0 {
+            self.decode_tcp(p.src_addr(), p.dst_addr(), p.payload(), d);
+        }
+    }
+
+    fn is_rpc_server(&self, e: oncrpc::Endpoint) -> bool {
+        e.1 == nfs::PORTMAP_PORT || e.1 == nfs::NFS_PORT || self.rpc_servers.contains(&e)
+    }
+
+    fn decode_tcp(&mut self, src: Ipv4Addr, dst: Ipv4Addr, payload: &[u8], d: &mut Decoded) {
+        let (r, devs) = match tcp::Repr::parse(payload) {
+            Ok(x) => x,
+            Err(e) => {
+                d.deviations
+                    .push(frame_deviation("tcp", e.to_string(), "RFC 9293 §3.1"));
+                return;
+            }
+        };
+        d.deviations.extend(devs);
+        d.tcp = Some(r);
+        let (from, to) = ((src, r.src_port), (dst, r.dst_port));
+        if !self.is_rpc_server(from) && !self.is_rpc_server(to) {
+            return;
+        }
+        let Ok(p) = tcp::Packet::new_checked(payload) else {
+            return;
+        };
+        let (records, devs) = self.rpc.segment(from, to, r.seq, r.flags, p.payload());
+        d.deviations.extend(devs);
+        for rec in &records {
+            let (Some(call), oncrpc::Body::Reply(reply)) = (rec.call, &rec.message.body) else {
+                continue;
+            };
+            if let Some(port) = nfs::announced_port(call, reply) {
+                let e = (src, port);
+                if !self.rpc_servers.contains(&e) {
+                    if self.rpc_servers.len() >= oncrpc::MAX_STREAMS {
+                        self.rpc_servers.pop_front();
+                    }
+                    self.rpc_servers.push_back(e);
+                }
+            }
+        }
+        if !records.is_empty() {
+            d.app = App::Rpc(records);
         }
     }
 
@@ -569,6 +624,16 @@ impl Serialize for tftp::Packet {
     }
 }
 
+/// An RPC message as text (`NFS3 LOOKUP "sbin"`, `NFS3 LOOKUP reply NFS3_OK`; a reply whose call
+/// was not seen shows only its RPC status).
+pub fn rpc_text(r: &oncrpc::Record) -> String {
+    match (&r.message.body, r.call) {
+        (oncrpc::Body::Call(c), _) => nfs::describe_call(c),
+        (oncrpc::Body::Reply(rep), Some((p, v, n))) => nfs::describe_reply(p, v, n, rep),
+        (oncrpc::Body::Reply(rep), None) => format!("RPC reply {}", rep.stat.name()),
+    }
+}
+
 impl fmt::Display for Decoded {
     /// One line: MACs, then the addresses and ports, then the top layer's summary, e.g.
     /// `02:00:00:00:00:01 > ff:ff:ff:ff:ff:ff 0.0.0.0:68 > 255.255.255.255:67 DHCPDISCOVER xid=...`.
@@ -588,6 +653,23 @@ impl fmt::Display for Decoded {
                 t => write!(f, " ethertype 0x{t:04x} ({} bytes)", self.len),
             };
         };
+        if let Some(t) = &self.tcp {
+            write!(
+                f,
+                " {}:{} > {}:{} TCP {}",
+                ip.src,
+                t.src_port,
+                ip.dst,
+                t.dst_port,
+                t.flags_text()
+            )?;
+            if let App::Rpc(records) = &self.app {
+                for r in records {
+                    write!(f, " {}", rpc_text(r))?;
+                }
+            }
+            return Ok(());
+        }
         let Some(u) = &self.udp else {
             return write!(f, " {} > {} ip proto {}", ip.src, ip.dst, ip.protocol);
         };
@@ -833,5 +915,132 @@ mod tests {
             let _ = d.to_string();
             let _ = serde_json::to_string(&d);
         }
+    }
+
+    fn tcp_frame(
+        src: (Ipv4Addr, u16),
+        dst: (Ipv4Addr, u16),
+        seq: u32,
+        flags: u8,
+        data: &[u8],
+    ) -> Vec<u8> {
+        let seg = tcp::Repr {
+            src_port: src.1,
+            dst_port: dst.1,
+            seq,
+            ack: 0,
+            flags,
+            window: 1024,
+            payload_len: data.len(),
+        }
+        .emit(data);
+        let ip = ipv4::Repr {
+            src_addr: src.0,
+            dst_addr: dst.0,
+            protocol: ipv4::PROTOCOL_TCP,
+            payload_len: seg.len(),
+            ttl: 64,
+            ident: 1,
+            dont_frag: true,
+            tos: 0,
+        };
+        let mut packet = ip.emit().to_vec();
+        packet.extend_from_slice(&seg);
+        ethernet::Repr {
+            src_addr: Address(ROM),
+            dst_addr: Address(SRV),
+            ethertype: ethertype::IPV4,
+        }
+        .frame(&packet)
+    }
+
+    fn record(m: &oncrpc::Message) -> Vec<u8> {
+        let b = m.emit();
+        let mut r = oncrpc::RecordMark {
+            len: b.len() as u32,
+            last: true,
+        }
+        .emit()
+        .to_vec();
+        r.extend_from_slice(&b);
+        r
+    }
+
+    #[test]
+    fn rpc_on_tcp_is_followed_to_the_port_the_portmapper_announces() {
+        use crate::tcp::flags::{ACK, SYN};
+        let mut dec = Decoder::default();
+        let c = (ROM_IP, 900);
+        let pm = (SRV_IP, 111);
+        let call = |xid, prog, vers, proc_, args: Vec<u8>| oncrpc::Message {
+            xid,
+            body: oncrpc::Body::Call(oncrpc::Call {
+                rpcvers: 2,
+                prog,
+                vers,
+                proc_,
+                cred: oncrpc::Auth { flavor: 0, len: 0 },
+                args,
+            }),
+        };
+        let reply = |xid, results: Vec<u8>| oncrpc::Message {
+            xid,
+            body: oncrpc::Body::Reply(oncrpc::Reply {
+                stat: oncrpc::ReplyStat::Accepted(0),
+                results,
+            }),
+        };
+        assert_eq!(dec.decode(&tcp_frame(c, pm, 10, SYN, &[])).app, App::None);
+        dec.decode(&tcp_frame(pm, c, 50, SYN | ACK, &[]));
+        let getport = [100005u32, 3, 6, 0]
+            .iter()
+            .flat_map(|v| v.to_be_bytes())
+            .collect();
+        let d = dec.decode(&tcp_frame(
+            c,
+            pm,
+            11,
+            ACK,
+            &record(&call(7, 100000, 2, 3, getport)),
+        ));
+        assert_eq!(
+            d.to_string().rsplit("TCP ").next(),
+            Some("ACK PORTMAP2 GETPORT MOUNT3 tcp")
+        );
+        let d = dec.decode(&tcp_frame(
+            pm,
+            c,
+            51,
+            ACK,
+            &record(&reply(7, vec![0, 0, 0x4e, 0x50])),
+        ));
+        assert!(
+            d.to_string().ends_with("PORTMAP2 GETPORT reply port 20048"),
+            "{d}"
+        );
+        // Port 20048 now speaks RPC.
+        let mnt = (SRV_IP, 20048);
+        let c2 = (ROM_IP, 901);
+        dec.decode(&tcp_frame(c2, mnt, 0, SYN, &[]));
+        let d = dec.decode(&tcp_frame(
+            c2,
+            mnt,
+            1,
+            ACK,
+            &record(&call(8, 100005, 3, 1, vec![0, 0, 0, 1, b'/', 0, 0, 0])),
+        ));
+        assert!(d.to_string().ends_with("MOUNT3 MNT \"/\""), "{d}");
+        // Another TCP port is left alone.
+        let web = (SRV_IP, 80);
+        dec.decode(&tcp_frame(c, web, 0, SYN, &[]));
+        let d = dec.decode(&tcp_frame(
+            c,
+            web,
+            1,
+            ACK,
+            &record(&call(9, 100005, 3, 1, vec![])),
+        ));
+        assert_eq!(d.app, App::None);
+        assert!(d.tcp.is_some());
     }
 }

@@ -9,6 +9,8 @@ use crate::{ChecksumPolicy, Deviation, Severity};
 pub const HEADER_LEN: usize = 20;
 /// IP protocol number of UDP (RFC 768).
 pub const PROTOCOL_UDP: u8 = 17;
+/// IP protocol number of TCP (RFC 9293).
+pub const PROTOCOL_TCP: u8 = 6;
 /// The default TTL our emitters use (RFC 1700 recommends 64).
 pub const DEFAULT_TTL: u8 = 64;
 

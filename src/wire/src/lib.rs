@@ -10,6 +10,9 @@ pub mod bootp;
 pub mod ethernet;
 pub mod frame;
 pub mod ipv4;
+pub mod nfs;
+pub mod oncrpc;
+pub mod tcp;
 pub mod tftp;
 pub mod udp;
 
