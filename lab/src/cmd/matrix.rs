@@ -715,7 +715,9 @@ fn rule_concerns(kind: RoleKind, id: &str) -> bool {
         }
         // ADDR-ARP-02 is decided by the BOOTP server's delivery on the boot host, not by TFTP.
         RoleKind::TftpServer | RoleKind::TftpClient => id.starts_with("TFTP-"),
-        RoleKind::RarpServer | RoleKind::RarpClient | RoleKind::Probe => false,
+        RoleKind::RarpServer | RoleKind::RarpClient | RoleKind::Probe | RoleKind::NfsServer => {
+            false
+        }
     }
 }
 

@@ -892,10 +892,12 @@ async fn start_role(
         why,
     };
     let (spec, profile) = if imp == "ours" {
-        let mut argv = vec![
-            opts.exe.to_string_lossy().into_owned(),
-            kind.our_subcommand().into(),
-        ];
+        let sub = kind.our_subcommand().ok_or_else(|| {
+            rerr(format!(
+                "bootlab has no {kind} of its own: the role must name a profile (implementation)"
+            ))
+        })?;
+        let mut argv = vec![opts.exe.to_string_lossy().into_owned(), sub.into()];
         if kind.our_config_is_flags() {
             argv.extend(crate::roles::ours::flags(kind, &config, &state));
         } else {

@@ -31,11 +31,14 @@ pub enum RoleKind {
     RarpClient,
     /// A scripted endpoint that sends hand-built frames and checks replies (`bootlab probe`).
     Probe,
+    /// An NFS server exporting a guest's root file system (RFC 1813, RFC 7530): third-party only,
+    /// the role names its profile (`implementation = "nfs-ganesha"`).
+    NfsServer,
 }
 
 impl RoleKind {
     /// Every kind, in this order.
-    pub const ALL: [RoleKind; 11] = [
+    pub const ALL: [RoleKind; 12] = [
         RoleKind::DhcpServer,
         RoleKind::BootpServer,
         RoleKind::Relay,
@@ -47,6 +50,7 @@ impl RoleKind {
         RoleKind::RarpServer,
         RoleKind::RarpClient,
         RoleKind::Probe,
+        RoleKind::NfsServer,
     ];
 
     /// The kebab-case name used in scenarios, profiles and reports.
@@ -63,6 +67,7 @@ impl RoleKind {
             RoleKind::RarpServer => "rarp-server",
             RoleKind::RarpClient => "rarp-client",
             RoleKind::Probe => "probe",
+            RoleKind::NfsServer => "nfs-server",
         }
     }
 
@@ -82,6 +87,11 @@ impl RoleKind {
             self,
             RoleKind::DhcpClient | RoleKind::BootpClient | RoleKind::RomClient
         )
+    }
+
+    /// Whether bootlab has an implementation of its own (`implementation = "ours"`).
+    pub fn has_ours(self) -> bool {
+        self != RoleKind::NfsServer
     }
 
     /// A TFTP server or client.

@@ -679,6 +679,17 @@ impl Scenario {
                     format!("unknown host {:?}", role.host.get_ref()),
                 );
             }
+            let kind = *role.kind.get_ref();
+            if !kind.has_ours() && matches!(role.implementation.as_deref(), None | Some("ours")) {
+                return self.err(
+                    role.kind.span(),
+                    format!("roles.{rname}.implementation"),
+                    format!(
+                        "bootlab has no {kind} of its own: name a profile from lab/profiles/ \
+                         (e.g. implementation = \"nfs-ganesha\")"
+                    ),
+                );
+            }
         }
         for (i, step) in self.steps.iter().enumerate() {
             let f = format!("steps[{i}]");

@@ -97,9 +97,11 @@ pub fn is_probe_step_event(name: &str) -> bool {
 }
 
 impl RoleKind {
-    /// The `bootlab` subcommand of ours that plays this kind.
-    pub fn our_subcommand(self) -> &'static str {
-        match self {
+    /// The `bootlab` subcommand of ours that plays this kind; `None` for a kind only third-party
+    /// implementations play (see [`RoleKind::has_ours`]).
+    pub fn our_subcommand(self) -> Option<&'static str> {
+        Some(match self {
+            RoleKind::NfsServer => return None,
             RoleKind::DhcpServer | RoleKind::BootpServer => "server",
             RoleKind::Relay => "relay",
             RoleKind::TftpServer => "tftpd",
@@ -108,13 +110,13 @@ impl RoleKind {
             RoleKind::RarpClient => "rarp-client",
             RoleKind::Probe => "probe",
             RoleKind::DhcpClient | RoleKind::BootpClient | RoleKind::RomClient => "client",
-        }
+        })
     }
 
     /// Start order: lower first, so clients find their servers up.
     pub fn start_rank(self) -> u8 {
         match self {
-            RoleKind::TftpServer | RoleKind::RarpServer => 0,
+            RoleKind::TftpServer | RoleKind::RarpServer | RoleKind::NfsServer => 0,
             RoleKind::DhcpServer | RoleKind::BootpServer => 1,
             RoleKind::Relay => 2,
             // A probe may play a server to the clients started after it.
@@ -170,6 +172,7 @@ impl RoleKind {
             RoleKind::TftpServer | RoleKind::TftpClient => TFTP_EVENTS,
             RoleKind::RarpServer | RoleKind::RarpClient => RARP_EVENTS,
             RoleKind::Probe => PROBE_EVENTS,
+            RoleKind::NfsServer => &[],
         };
         own.iter().chain(LAB_EVENTS).copied()
     }

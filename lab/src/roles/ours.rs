@@ -194,6 +194,12 @@ pub fn check_config(sc: &Scenario, role_name: &str, role: &Role) -> Result<(), C
             bootlab_net::config::parse::<bootlab_probe::script::Config>(&text, path).map(drop)
         }
         RoleKind::TftpClient | RoleKind::RarpClient => Ok(()),
+        RoleKind::NfsServer => {
+            return Err(ConfigProblem {
+                key: "implementation".into(),
+                message: "bootlab has no NFS server of its own: name a profile (implementation = \"nfs-ganesha\")".into(),
+            })
+        }
     };
     r.map_err(|e| match e {
         bootlab_net::config::ConfigError::Invalid { key, message, .. } => {
@@ -219,7 +225,8 @@ fn check_flags(kind: RoleKind, argv: &[String]) -> Result<(), ConfigProblem> {
         _a: bootlab_rarp::ClientArgs,
     }
     use clap::Parser;
-    let argv = std::iter::once(kind.our_subcommand().to_string()).chain(argv.iter().cloned());
+    let argv = std::iter::once(kind.our_subcommand().unwrap_or_default().to_string())
+        .chain(argv.iter().cloned());
     let r = match kind {
         RoleKind::TftpClient => Tftp::try_parse_from(argv).map(drop),
         _ => Rarp::try_parse_from(argv).map(drop),

@@ -329,7 +329,8 @@ pub fn role_params(
                 .and_then(|v| u16::try_from(v).ok())
                 .filter(|v| *v > 0);
         }
-        RoleKind::TftpServer => {
+        // An NFS server takes the same two: the directory it exports and its address.
+        RoleKind::TftpServer | RoleKind::NfsServer => {
             let port = named.or(first);
             p.interface = port.as_ref().map(|q| q.name.clone());
             p.address = ip(config, "address").or(port.as_ref().and_then(|q| q.address));

@@ -251,6 +251,31 @@ fn compound_ops(args: &[u8]) -> Option<(u32, Vec<String>)> {
                 }
                 n.map(drop)
             }
+            // OPEN without create (seqid, share_access, share_deny, owner {clientid, opaque},
+            // opentype NOCREATE, then the claim: CLAIM_NULL's name or CLAIM_FH's nothing).
+            18 => {
+                let claim = (|| {
+                    x.fixed(12).ok()?;
+                    x.u64().ok()?;
+                    x.opaque().ok()?;
+                    if x.u32().ok()? != 0 {
+                        return None;
+                    }
+                    match x.u32().ok()? {
+                        0 => Some(Some(x.opaque().ok()?)),
+                        4 => Some(None),
+                        _ => None,
+                    }
+                })();
+                match claim {
+                    Some(Some(n)) => {
+                        ops.push(format!("{name} {}", quoted(n)));
+                        continue;
+                    }
+                    Some(None) => Ok(()),
+                    None => Err(crate::oncrpc::Error::Truncated { at: x.position() }),
+                }
+            }
             // A file handle: PUTFH.
             22 => x.opaque().map(drop),
             // A stateid and a range: READ (stateid4 16, offset 8, count 4).
@@ -430,6 +455,16 @@ mod tests {
         assert_eq!(
             describe_call(&call(NFS, 4, 1, &[0, 0, 2, 18, 0], &[])),
             "NFS4 COMPOUND [OPEN ...]"
+        );
+        // OPEN without create names the file it opens.
+        let open = [0u32, 2, 1, 18, 0, 1, 0, 0, 7, 0, 0, 0, 4];
+        assert_eq!(
+            describe_call(&call(NFS, 4, 2, &open, b"init")),
+            "NFS4 proc 2"
+        );
+        assert_eq!(
+            describe_call(&call(NFS, 4, 1, &open, b"init")),
+            "NFS4.2 COMPOUND [OPEN \"init\"]"
         );
         assert_eq!(describe_call(&call(7, 1, 2, &[], &[])), "prog 7 v1 proc 2");
     }
