@@ -37,10 +37,13 @@ PACKAGES=(
   dnsmasq udhcpd udhcpc busybox dhcpcd-base
   tftpd-hpa tftp-hpa atftp bootp
   qemu-system-x86 ipxe-qemu
+  nfs-ganesha nfs-ganesha-vfs  # the NFS root of nfs-root-boot (user space: no kernel nfsd needed)
   chromium  # the HTML report's browser test (lab/tests/report_outputs.rs)
 )
-# Conflict with the above: unpacked privately under $PEERS_DIR/<package>/.
-PRIVATE_PACKAGES=(dhcp-helper atftpd)
+# Unpacked privately under $PEERS_DIR/<package>/: peers that conflict with the above, and the Linux
+# guest of nfs-root-boot (lab/src/world/guest.rs), whose kernel must not be installed on this machine.
+# linux-image-amd64 is a metapackage: the kernel package it depends on is unpacked under its name.
+PRIVATE_PACKAGES=(dhcp-helper atftpd busybox-static linux-image-amd64)
 
 log() { printf 'install-debian-packages: %s\n' "$*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
@@ -109,24 +112,37 @@ dl_dir=$(mktemp -d)
 trap 'rm -rf "$dl_dir"' EXIT
 chmod 0755 "$dl_dir" # lets apt's _apt sandbox user write there
 for pkg in "${PRIVATE_PACKAGES[@]}"; do
-  want=$(apt-cache policy "$pkg" | awk '/Candidate:/ {print $2}')
-  [[ -n $want && $want != "(none)" ]] || die "no candidate version for $pkg"
+  real=$pkg
+  if [[ $pkg == linux-image-amd64 ]]; then
+    real=$(apt-cache depends linux-image-amd64 | awk '/Depends: linux-image-[0-9]/ {print $2; exit}')
+    [[ -n $real ]] || die "cannot find the kernel package linux-image-amd64 depends on"
+  fi
+  want=$(apt-cache policy "$real" | awk '/Candidate:/ {print $2}')
+  [[ -n $want && $want != "(none)" ]] || die "no candidate version for $real"
   dest="$PEERS_DIR/$pkg"
   if [[ -f $dest/.bootlab-version && $(cat "$dest/.bootlab-version") == "$want" ]]; then
     log "$pkg $want already unpacked in $dest"
     continue
   fi
-  log "downloading $pkg $want"
-  (cd "$dl_dir" && apt-get download -q "$pkg=$want")
-  deb=$(ls "$dl_dir/${pkg}_"*.deb)
+  log "downloading $real $want"
+  (cd "$dl_dir" && apt-get download -q "$real=$want")
+  deb=$(ls "$dl_dir/${real}_"*.deb)
   rm -rf "$dest"
   mkdir -p "$dest"
   dpkg-deb -x "$deb" "$dest"
+  if [[ $pkg == linux-image-amd64 ]]; then
+    # The package ships no modules.dep (its postinst runs depmod); busybox's depmod writes it.
+    release=${real#linux-image-}
+    "$PEERS_DIR/busybox-static/bin/busybox" depmod -b "$dest" "$release" \
+      || die "depmod for $real failed"
+  fi
   printf '%s\n' "$want" >"$dest/.bootlab-version"
-  log "unpacked $pkg $want into $dest"
+  log "unpacked $real $want into $dest"
 done
 [[ -x $PEERS_DIR/dhcp-helper/usr/sbin/dhcp-helper ]] || die "dhcp-helper binary missing after unpacking"
 [[ -x $PEERS_DIR/atftpd/usr/sbin/atftpd ]] || die "atftpd binary missing after unpacking"
+[[ -x $PEERS_DIR/busybox-static/bin/busybox ]] || die "busybox-static binary missing after unpacking"
+compgen -G "$PEERS_DIR/linux-image-amd64/lib/modules/*/modules.dep" >/dev/null || die "the guest kernel's modules.dep is missing"
 
 # --- 4. stop daemons a postinst started anyway ----------------------------------------------------------------
 # Executables shipped by the packages we installed (only these PIDs may be stopped).

@@ -349,6 +349,58 @@ fn sent_by(trace: &Trace, segment: &str, number: usize) -> String {
         .unwrap_or_default()
 }
 
+/// Why a scenario cannot run on this machine, decided before building anything: a program it
+/// `needs` is missing, the guest's packages are not unpacked ([`crate::world::guest`]) — both
+/// [`Verdict::Skipped`] —, or a third-party implementation a role uses is not installed
+/// ([`Verdict::NotInstalled`]) or needs root in a rootless run ([`Verdict::NeedsRoot`]). None of
+/// these is a failure: the lab did not try.
+fn not_runnable_here(sc: &Scenario, opts: &Options) -> Option<(Verdict, Vec<String>)> {
+    let mut missing: Vec<String> = sc
+        .missing_needs()
+        .iter()
+        .map(|n| format!("needs {} (Debian package {})", n.program, n.package))
+        .collect();
+    let peers = crate::roles::profile::peers_dir();
+    if sc.files.values().any(|f| f.guest.is_some()) {
+        missing.extend(crate::world::guest::missing(&peers).map(|why| format!("needs {why}")));
+    }
+    if !missing.is_empty() {
+        return Some((Verdict::Skipped, missing));
+    }
+    let imps: Vec<String> = sc
+        .roles
+        .values()
+        .map(|r| implementation(r, opts))
+        .filter(|i| i != "ours")
+        .collect();
+    if imps.is_empty() {
+        return None;
+    }
+    let set = ProfileSet::load_default().ok()?;
+    let mut needs_root = Vec::new();
+    for imp in imps {
+        let Ok(p) = set.get(&imp) else { continue };
+        if let crate::roles::profile::Installation::NotInstalled { binary, package } =
+            p.installation(&peers)
+        {
+            return Some((
+                Verdict::NotInstalled,
+                vec![format!(
+                    "{imp}: {} missing (Debian package {package})",
+                    binary.display()
+                )],
+            ));
+        }
+        if opts.rootless && p.needs_root {
+            needs_root.push(format!(
+                "{imp} needs root: {}",
+                p.needs_root_reason.clone().unwrap_or_default()
+            ));
+        }
+    }
+    (!needs_root.is_empty()).then_some((Verdict::NeedsRoot, needs_root))
+}
+
 /// Runs one scenario once and judges it.
 pub async fn run(sc: &Scenario, opts: &Options, repetition: u32) -> ScenarioResult {
     let started = Instant::now();
@@ -372,13 +424,9 @@ pub async fn run(sc: &Scenario, opts: &Options, repetition: u32) -> ScenarioResu
         rules: vec![],
         artifacts: artifacts.clone(),
     };
-    let missing = sc.missing_needs();
-    if !missing.is_empty() {
-        result.verdict = Verdict::Skipped;
-        result.failures = missing
-            .iter()
-            .map(|n| format!("needs {} (Debian package {})", n.program, n.package))
-            .collect();
+    if let Some((verdict, why)) = not_runnable_here(sc, opts) {
+        result.verdict = verdict;
+        result.failures = why;
         return result;
     }
     match tokio::time::timeout(sc.timeout(), run_inner(sc, opts, &artifacts, &mut result)).await {
@@ -429,12 +477,29 @@ async fn stage(sc: &Scenario, opts: &Options, dir: &Path) -> Result<Stage, RunEr
     std::fs::create_dir_all(dir)?;
     let files = dir.join("files");
     std::fs::create_dir_all(&files)?;
+    let mut guest = None;
     for (name, f) in &sc.files {
         let p = files.join(name);
         if let Some(parent) = p.parent() {
             std::fs::create_dir_all(parent)?;
         }
-        std::fs::write(p, file_content(name, f.size))?;
+        match (f.size, &f.text, f.guest) {
+            (Some(size), _, _) => std::fs::write(p, file_content(name, size))?,
+            (_, Some(text), _) => std::fs::write(p, text)?,
+            (_, _, Some(part)) => {
+                use crate::world::guest;
+                if guest.is_none() {
+                    guest = Some(
+                        guest::Sources::find(&crate::roles::profile::peers_dir())
+                            .map_err(|e| RunError::Lab(e.to_string()))?,
+                    );
+                }
+                if let Some(src) = &guest {
+                    guest::write(part, src, &p).map_err(|e| RunError::Lab(e.to_string()))?;
+                }
+            }
+            _ => {}
+        }
     }
     let topology = topology_of(sc).map_err(RunError::Lab)?;
     let world = World::build(&topology, dir, sc.seed)

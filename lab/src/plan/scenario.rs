@@ -142,12 +142,19 @@ pub enum Collapse {
     Dedupe,
 }
 
-/// A file made for the run.
+/// A file made for the run: exactly one of `size`, `text` or `guest`.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct FileSpec {
-    /// Its size in octets.
-    pub size: usize,
+    /// Its size in octets (content derived from the name, the same on every run).
+    #[serde(default)]
+    pub size: Option<usize>,
+    /// Its text, as written (an iPXE script, a config).
+    #[serde(default)]
+    pub text: Option<String>,
+    /// A part of the Linux guest built from Debian's packages ([`crate::world::guest`]).
+    #[serde(default)]
+    pub guest: Option<crate::world::guest::GuestPart>,
 }
 
 /// A segment: one bridge with one subnet.
@@ -668,6 +675,16 @@ impl Scenario {
                         format!("{:?} is not a prefix", r.to),
                     );
                 }
+            }
+        }
+        for (fname, f) in &self.files {
+            let set = [f.size.is_some(), f.text.is_some(), f.guest.is_some()];
+            if set.iter().filter(|b| **b).count() != 1 {
+                return self.err(
+                    0..0,
+                    format!("files.{fname:?}"),
+                    "give exactly one of size = N, text = \"...\", guest = \"kernel\" | \"initramfs\" | \"root\"",
+                );
             }
         }
         for (rname, role) in &self.roles {

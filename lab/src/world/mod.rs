@@ -11,6 +11,7 @@
 //! and packet sockets that are then used from the runtime.
 
 pub mod capture;
+pub mod guest;
 pub mod impair;
 pub mod isolate;
 pub mod netlink;
