@@ -20,7 +20,9 @@
 #   3. dhcp-helper and atftpd conflict with installed packages (dhcp-helper with isc-dhcp-server, isc-dhcp-relay
 #      and udhcpd; atftpd with tftpd-hpa), so they are `apt-get download`ed and unpacked with `dpkg-deb -x` into
 #      $BOOTLAB_PEERS_DIR/<package>/ (e.g. /opt/bootlab-peers/dhcp-helper/usr/sbin/dhcp-helper). Their libraries
-#      are already present. The lab profiles (lab/profiles/*.toml) look there;
+#      are already present. The lab profiles (lab/profiles/*.toml) look there. The Linux guest of nfs-root-boot
+#      is unpacked the same way (busybox-static, and the kernel linux-image-amd64 depends on, with a modules.dep
+#      written by busybox's depmod): a kernel package is never installed on this machine;
 #   4. stops any daemon a postinst started anyway, by PID, only when the PID is new since step 1 and its
 #      executable belongs to one of the packages installed here;
 #   5. fails loudly if anything listens on UDP 67, 68 or 69 in the host namespace.
@@ -39,6 +41,7 @@ PACKAGES=(
   qemu-system-x86 ipxe-qemu
   nfs-ganesha nfs-ganesha-vfs  # the NFS root of nfs-root-boot (user space: no kernel nfsd needed)
   chromium  # the HTML report's browser test (lab/tests/report_outputs.rs)
+  g++  # fuzz/ci.sh: libfuzzer-sys compiles libFuzzer, which is C++ (a fresh machine has only gcc)
 )
 # Unpacked privately under $PEERS_DIR/<package>/: peers that conflict with the above, and the Linux
 # guest of nfs-root-boot (lab/src/world/guest.rs), whose kernel must not be installed on this machine.
