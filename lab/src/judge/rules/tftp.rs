@@ -38,6 +38,9 @@ pub(super) const CHECKS: &[(&str, Check)] = &[
 /// One TFTP conversation: the client's (address, port) and its packets in order, each with
 /// whether the client sent it.
 pub(super) struct Conversation<'a> {
+    /// The segment it was captured on: a transfer through a router is captured once per segment,
+    /// and each copy is judged as that wire saw it (one sequence per wire, never interleaved).
+    pub(super) segment: &'a str,
     /// The requesting side.
     pub(super) client: (Ipv4Addr, u16),
     /// Packets in capture order, `true` when the client sent it.
@@ -75,7 +78,7 @@ impl<'a> Conversation<'a> {
     }
 }
 
-/// The conversations of a trace, keyed by the requesting endpoint.
+/// The conversations of a trace, keyed by segment and requesting endpoint.
 pub(super) fn conversations(t: &Trace) -> Vec<Conversation<'_>> {
     let mut convs: Vec<Conversation<'_>> = Vec::new();
     for (f, p) in t.tftp() {
@@ -87,11 +90,12 @@ pub(super) fn conversations(t: &Trace) -> Vec<Conversation<'_>> {
         let is_request = matches!(p, Packet::Rrq(_) | Packet::Wrq(_));
         let found = convs
             .iter()
-            .position(|c| c.client == src || c.client == dst);
+            .position(|c| c.segment == f.segment && (c.client == src || c.client == dst));
         let (i, from_client) = match (found, is_request) {
             (Some(i), _) => (i, convs[i].client == src),
             (None, true) => {
                 convs.push(Conversation {
+                    segment: &f.segment,
                     client: src,
                     packets: Vec::new(),
                 });
@@ -102,6 +106,7 @@ pub(super) fn conversations(t: &Trace) -> Vec<Conversation<'_>> {
                 let from_client = matches!(p, Packet::Ack { .. });
                 let client = if from_client { src } else { dst };
                 convs.push(Conversation {
+                    segment: &f.segment,
                     client,
                     packets: Vec::new(),
                 });
@@ -1062,6 +1067,22 @@ mod tests {
             k.done()
         };
         pass_fail(sas_01, &crossed(false), &crossed(true));
+        // A transfer through a router is captured on both segments: each wire's copy is one
+        // conversation, not a duplicate of every ACK.
+        let mut routed = Kit::new();
+        for seg in ["clients", "servers"] {
+            routed.tftp(seg, 0, C, S69, &rrq(&[]));
+            routed.tftp(seg, 10, S, C, &data(1, 512));
+            routed.tftp(seg, 20, C, S, &Packet::Ack { block: 1 });
+            routed.tftp(seg, 30, S, C, &data(2, 5));
+            routed.tftp(seg, 40, C, S, &Packet::Ack { block: 2 });
+        }
+        let routed = routed.done();
+        assert_eq!(conversations(&routed).len(), 2);
+        assert!(
+            matches!(sas_01(&routed), Outcome::NotApplicable),
+            "no duplicate ACK on either wire"
+        );
     }
 
     #[test]
