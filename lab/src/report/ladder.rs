@@ -226,9 +226,64 @@ impl Ladder {
     }
 }
 
+/// Arrows of a bulk transfer: TFTP DATA and ACK, NFS READ calls (and, in [`elide_bulk`], the
+/// reply right after one).
+fn is_bulk(a: &Arrow) -> bool {
+    a.label.starts_with("TFTP DATA")
+        || a.label.starts_with("TFTP ACK")
+        || a.label.ends_with(" READ]")
+}
+
+/// Of each run of consecutive bulk arrows ([`is_bulk`]), keeps the first [`BULK_KEPT`] and the
+/// last 2 (and every arrow where a rule failed), so a boot's kernel download does not push its
+/// DHCP and NFS exchanges off the ladder.
+fn elide_bulk(arrows: Vec<Arrow>) -> Vec<Arrow> {
+    let mut bulk: Vec<bool> = arrows.iter().map(is_bulk).collect();
+    for i in 1..arrows.len() {
+        if arrows[i - 1].label.ends_with(" READ]") && arrows[i].label.contains(" reply ") {
+            bulk[i] = true;
+        }
+    }
+    // Where the bulk run holding each arrow ends (exclusive), computed backwards.
+    let mut ends = vec![bulk.len(); bulk.len()];
+    for i in (0..bulk.len()).rev() {
+        ends[i] = if !bulk[i] {
+            i
+        } else if i + 1 < bulk.len() {
+            ends[i + 1]
+        } else {
+            bulk.len()
+        };
+    }
+    let mut out = Vec::with_capacity(arrows.len());
+    let mut skipped = 0;
+    let mut run_start = 0;
+    for (i, mut a) in arrows.into_iter().enumerate() {
+        if !bulk[i] {
+            run_start = i + 1;
+        }
+        let run_end = ends[i];
+        let keep =
+            !bulk[i] || i < run_start + BULK_KEPT || i + 2 >= run_end || !a.failures.is_empty();
+        if keep {
+            a.elided_before += skipped;
+            skipped = 0;
+            out.push(a);
+        } else {
+            skipped += 1;
+        }
+    }
+    out
+}
+
+/// Bulk arrows kept at the start of a run (see [`elide_bulk`]).
+pub const BULK_KEPT: usize = 6;
+
 /// Keeps at most [`MAX_ARROWS`] arrows (the first three quarters and the last quarter) plus every
-/// arrow where a rule failed; each kept arrow counts the frames elided right before it.
+/// arrow where a rule failed, after long bulk runs are cut ([`elide_bulk`]); each kept arrow
+/// counts the frames elided right before it.
 fn elide(arrows: Vec<Arrow>) -> Vec<Arrow> {
+    let arrows = elide_bulk(arrows);
     if arrows.len() <= MAX_ARROWS {
         return arrows;
     }
@@ -238,11 +293,11 @@ fn elide(arrows: Vec<Arrow>) -> Vec<Arrow> {
     let mut skipped = 0;
     for (i, mut a) in arrows.into_iter().enumerate() {
         if i < head || i >= tail || !a.failures.is_empty() {
-            a.elided_before = skipped;
+            a.elided_before += skipped;
             skipped = 0;
             out.push(a);
         } else {
-            skipped += 1;
+            skipped += 1 + a.elided_before;
         }
     }
     out
@@ -332,9 +387,29 @@ fn describe(trace: &Trace, f: &crate::judge::trace::Frame) -> (String, String) {
         .as_ref()
         .map(|u| format!("{}→{}", u.src_port, u.dst_port))
         .unwrap_or_default();
+    let tcp_ports = d
+        .tcp
+        .as_ref()
+        .map(|t| format!("{}→{}", t.src_port, t.dst_port))
+        .unwrap_or_default();
     match &d.app {
         App::Bootp(m) => bootp_label(m, n),
         App::Tftp(p) => (tftp_label(p), udp_ports),
+        App::Rpc(records) => (
+            records
+                .iter()
+                .map(bootlab_wire::frame::rpc_text)
+                .collect::<Vec<_>>()
+                .join(" ; "),
+            tcp_ports,
+        ),
+        _ if d.tcp.is_some() => (
+            format!(
+                "TCP {}",
+                d.tcp.as_ref().map(|t| t.flags_text()).unwrap_or_default()
+            ),
+            tcp_ports,
+        ),
         _ => match (&d.ipv4, &d.udp) {
             (Some(_), Some(u)) => (
                 format!("UDP {udp_ports}"),
@@ -956,5 +1031,28 @@ mod tests {
             "the failed frame is kept"
         );
         assert!(svg(&l, "").contains("frames not drawn"));
+    }
+
+    #[test]
+    fn bulk_runs_keep_their_ends_and_what_follows() {
+        let l = relayed();
+        let proto = l.arrows[0].clone();
+        let mut arrows = Vec::new();
+        for i in 0..100 {
+            arrows.push(Arrow {
+                frame: i,
+                label: format!("TFTP DATA {i} (1432)"),
+                ..proto.clone()
+            });
+        }
+        arrows.push(Arrow {
+            frame: 100,
+            label: "DHCPDISCOVER".into(),
+            ..proto.clone()
+        });
+        let kept = elide(arrows);
+        assert_eq!(kept.len(), BULK_KEPT + 2 + 1);
+        assert_eq!(kept[BULK_KEPT].elided_before, 100 - BULK_KEPT - 2);
+        assert_eq!(kept.last().map(|a| a.label.as_str()), Some("DHCPDISCOVER"));
     }
 }
