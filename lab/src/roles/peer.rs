@@ -502,7 +502,21 @@ pub fn features(sc: &Scenario, kind: RoleKind) -> BTreeSet<&'static str> {
         if has_kind(RoleKind::DhcpClient) {
             f.insert("dhcp");
         }
-        if has_kind(RoleKind::BootpClient) || has_kind(RoleKind::RomClient) {
+        // Our boot ROM speaks BOOTP; a scenario that pins a ROM profile (iPXE, which speaks DHCP
+        // only) asks the server for DHCP instead.
+        let pinned_rom = |r: &crate::plan::scenario::Role| {
+            *r.kind.get_ref() == RoleKind::RomClient
+                && r.implementation.as_deref().is_some_and(|i| i != "ours")
+        };
+        if sc.roles.values().any(pinned_rom) {
+            f.insert("dhcp");
+        }
+        if has_kind(RoleKind::BootpClient)
+            || sc
+                .roles
+                .values()
+                .any(|r| *r.kind.get_ref() == RoleKind::RomClient && !pinned_rom(r))
+        {
             f.insert("bootp");
         }
     }
@@ -772,6 +786,9 @@ mod tests {
             "{f:?}"
         );
         assert!(features(&scenario("dhcp-dora"), RoleKind::Relay).is_empty());
+        // iPXE, pinned in nfs-root-boot, speaks DHCP: the server is not asked for BOOTP.
+        let f = features(&scenario("nfs-root-boot"), RoleKind::DhcpServer);
+        assert!(f.contains("dhcp") && !f.contains("bootp"), "{f:?}");
         // Two relays with one server each is not "multiple servers".
         assert!(
             !features(&scenario("relay-two-hops"), RoleKind::Relay).contains("multiple-servers")

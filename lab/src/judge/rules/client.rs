@@ -1201,7 +1201,7 @@ fn arp_01(t: &Trace) -> Outcome {
                 && n.chaddr == r.chaddr
                 && (is_type(n, MessageType::Release) || is_type(n, MessageType::Decline))
         });
-        if gave_up {
+        if gave_up || handed_over(t, mac, f.time) {
             continue;
         }
         any = true;
@@ -1223,6 +1223,29 @@ fn arp_01(t: &Trace) -> Outcome {
         }
     }
     verdict(any)
+}
+
+/// Whether the boot ROM with `mac` had handed the machine over to what it downloaded by `at`: a
+/// host running a rom-client role whose last download ended before `at` (its ACK of the short
+/// final DATA) and which sent nothing since. Until the loaded system speaks for itself (its own
+/// DHCP, its own ARP), nobody is there to answer: RFC 951 §5 asks this of the ROM, not of the
+/// moments between the ROM and the kernel it starts (nfs-root-boot).
+fn handed_over(t: &Trace, mac: [u8; 6], at: Duration) -> bool {
+    let host = t.names.mac(mac);
+    if !t.hosts_of_kind(RoleKind::RomClient).contains(&host) {
+        return false;
+    }
+    let Some(end) = super::tftp::completed_downloads(t)
+        .into_iter()
+        .filter(|(m, time)| *m == mac && *time < at)
+        .map(|(_, time)| time)
+        .max()
+    else {
+        return false;
+    };
+    !t.frames.iter().any(|g| {
+        g.time > end && g.time < at && g.decoded.eth.as_ref().is_some_and(|e| e.src_addr.0 == mac)
+    })
 }
 
 /// CLI-BFLAG-01 (RFC 2131 §4.1, RFC 1542 §3.1.1): a client with B = 0 accepts the unicast OFFER:
@@ -2004,6 +2027,67 @@ mod tests {
             arp::Repr::reply(CLIENT, YIADDR, SERVER, SERVER_IP),
         );
         pass_fail(arp_01, &good.done(), &bad.done());
+    }
+
+    #[test]
+    fn arp_01_leaves_out_the_handover_from_a_rom_to_its_kernel() {
+        use bootlab_wire::tftp::{Mode, Packet, Request};
+        let after = |send_more: bool| {
+            let mut k = bootp_exchange(|_, _| {});
+            let mut info = k.trace.roles["client"].clone();
+            info.kind = RoleKind::RomClient;
+            k.trace.roles.insert("rom".into(), info);
+            let rrq = Packet::Rrq(Request {
+                filename: "vmlinuz".into(),
+                mode: Mode::Octet,
+                options: vec![],
+            });
+            k.tftp(
+                "lan",
+                300,
+                (CLIENT, YIADDR, 2000),
+                (SERVER, SERVER_IP, 69),
+                &rrq,
+            );
+            let data = Packet::Data {
+                block: 1,
+                data: vec![0; 10],
+            };
+            k.tftp(
+                "lan",
+                310,
+                (SERVER, SERVER_IP, 3000),
+                (CLIENT, YIADDR, 2000),
+                &data,
+            );
+            let ack = Packet::Ack { block: 1 };
+            k.tftp(
+                "lan",
+                320,
+                (CLIENT, YIADDR, 2000),
+                (SERVER, SERVER_IP, 3000),
+                &ack,
+            );
+            if send_more {
+                k.arp(
+                    "lan",
+                    400,
+                    BCAST,
+                    arp::Repr::request(CLIENT, YIADDR, SERVER_IP),
+                );
+            }
+            k.arp(
+                "lan",
+                500,
+                CLIENT,
+                arp::Repr::request(SERVER, SERVER_IP, YIADDR),
+            );
+            k.done()
+        };
+        // Handed over: the kernel is booting, the unanswered probe is nobody's.
+        assert!(!matches!(arp_01(&after(false)), Outcome::Fail(_)));
+        // The ROM still talking after its download: it is still there, and must answer.
+        assert!(matches!(arp_01(&after(true)), Outcome::Fail(_)));
     }
 
     #[test]

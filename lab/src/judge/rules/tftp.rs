@@ -66,7 +66,7 @@ impl<'a> Conversation<'a> {
     }
 
     /// A negotiated (OACK) numeric option.
-    fn negotiated(&self, name: &str) -> Option<u64> {
+    pub(super) fn negotiated(&self, name: &str) -> Option<u64> {
         self.oack()
             .and_then(|(_, o)| tftp::find_option(o, name))
             .and_then(|v| v.parse().ok())
@@ -76,6 +76,38 @@ impl<'a> Conversation<'a> {
     fn data_from_client(&self) -> bool {
         matches!(self.request(), Some((_, _, false)))
     }
+}
+
+/// When a read request's download ended, as the client saw it: its ACK of a DATA shorter than
+/// the block size (RFC 1350 §6; blksize from the OACK, RFC 2348), with the client's MAC.
+pub(super) fn completed_downloads(t: &Trace) -> Vec<([u8; 6], Duration)> {
+    let mut out = Vec::new();
+    for c in conversations(t) {
+        if !matches!(c.request(), Some((_, _, true))) || c.data_from_client() {
+            continue;
+        }
+        let blksize = c.negotiated("blksize").unwrap_or(512) as usize;
+        let last_short = c
+            .packets
+            .iter()
+            .rev()
+            .find_map(|(_, p, from_client)| match p {
+                Packet::Data { block, data } if !*from_client && data.len() < blksize => {
+                    Some(*block)
+                }
+                _ => None,
+            });
+        let Some(last) = last_short else { continue };
+        let ack = c.packets.iter().find(|(_, p, from_client)| {
+            *from_client && matches!(p, Packet::Ack { block } if *block == last)
+        });
+        if let Some((f, _, _)) = ack {
+            if let Some(e) = &f.decoded.eth {
+                out.push((e.src_addr.0, f.time));
+            }
+        }
+    }
+    out
 }
 
 /// The conversations of a trace, keyed by segment and requesting endpoint.
