@@ -191,8 +191,11 @@ fn uni_02(t: &Trace) -> Outcome {
 }
 
 /// ADDR-ARP-01 (RFC 951 §4, Q164394), as the trace shows it: after replying to yiaddr, the
-/// replying host never has to resolve yiaddr by a broadcast ARP request (it left an entry
-/// yiaddr -> chaddr; a unicast probe of that entry is no failure, see [`is_resolution`]).
+/// replying host never has to resolve yiaddr by a broadcast ARP request before it next sends to
+/// it (it left an entry yiaddr -> chaddr). What decides is the host's first contact after the
+/// reply: a broadcast request for yiaddr ([`is_resolution`]; a unicast probe of the entry is no
+/// failure) before any IP frame other than BOOTP from it to yiaddr. An ARP long after the host
+/// has talked to yiaddr (the entry aged out, the booted system went away) is not the reply's.
 fn arp_01(t: &Trace) -> Outcome {
     let mut any = false;
     for (f, m) in client_link_replies(t).filter(|(_, m)| !m.yiaddr.is_unspecified()) {
@@ -200,15 +203,21 @@ fn arp_01(t: &Trace) -> Outcome {
             continue;
         };
         any = true;
-        let later = t.arp().find(|(g, a)| {
-            g.segment == f.segment
-                && g.number > f.number
-                && a.kind() == arp::Kind::Request
-                && is_resolution(g)
-                && a.source_hardware_addr.0 == src
-                && a.target_protocol_addr == m.yiaddr
+        let first_contact = t.frames.iter().find(|g| {
+            if g.segment != f.segment || g.number <= f.number {
+                return false;
+            }
+            if g.decoded.eth.as_ref().map(|e| e.src_addr.0) != Some(src) {
+                return false;
+            }
+            let resolves = g.decoded.arp.as_ref().is_some_and(|a| {
+                a.kind() == arp::Kind::Request && a.target_protocol_addr == m.yiaddr
+            }) && is_resolution(g);
+            let sends = g.decoded.ipv4.as_ref().is_some_and(|i| i.dst == m.yiaddr)
+                && g.decoded.bootp().is_none();
+            resolves || sends
         });
-        if let Some((g, _)) = later {
+        if let Some(g) = first_contact.filter(|g| g.decoded.arp.is_some()) {
             return fail(
                 &g.segment,
                 g.number,
@@ -555,6 +564,23 @@ mod tests {
         let probe = probe.done();
         assert_eq!(uni_01(&probe), uni_01(&dora(|_, _| {}).done()));
         assert_eq!(arp_01(&probe), arp_01(&dora(|_, _| {}).done()));
+        // A broadcast ARP after the host has already sent IP to yiaddr (the entry aged out, the
+        // booted system went away) is not the reply's fault.
+        let mut late = dora(|_, _| {});
+        late.udp(
+            "lan",
+            900,
+            (SERVER, SERVER_IP, 69),
+            (CLIENT, YIADDR, 2000),
+            &[0, 3, 0, 1],
+        );
+        late.arp(
+            "lan",
+            60_000,
+            BCAST,
+            arp::Repr::request(SERVER, SERVER_IP, YIADDR),
+        );
+        assert_eq!(arp_01(&late.done()), Outcome::Pass);
     }
 
     #[test]
