@@ -585,6 +585,7 @@ pub fn run(a: Args) -> anyhow::Result<()> {
             p.claim.as_deref(),
             r.verdict,
             &first_failure(&r),
+            &r.failures,
             &unexercised,
         );
         cell.status = status;
@@ -613,14 +614,62 @@ pub fn run(a: Args) -> anyhow::Result<()> {
     write_reports(&m, &out)
 }
 
+/// The rules (id prefixes) whose violation shows that a profile lacks a scenario feature
+/// (`lab/profiles/README.md`, `unsupported`): a server without a secs threshold answers below it
+/// (SRV-SECS), a relay without a hop limit forwards too far (RELAY-HOPS). An unknown feature is
+/// shown by any violation.
+fn feature_rules(feature: &str) -> &'static [&'static str] {
+    match feature {
+        "secs-threshold" => &["SRV-SECS-"],
+        "relay" => &["RELAY-", "ADDR-GIADDR-", "ADDR-RELAY-", "SRV-GI", "SRV-82-"],
+        "bootp" | "bootp-static-only" => &["SRV-BOOTP", "FMT-BOOTP-", "CLI-BOOTP-"],
+        "dhcp" => &["SRV-", "CLI-", "FMT-TYPE-"],
+        "dynamic-pool" => &["SRV-ALLOC-", "SRV-POOL"],
+        "hop-limit" => &["RELAY-HOPS-"],
+        "multiple-servers" => &["RELAY-"],
+        "option-82" => &["RELAY-82-", "SRV-82-"],
+        "short-lease" => &[
+            "SRV-LEASE-",
+            "SRV-T12-",
+            "CLI-TIMER-",
+            "CLI-RENEW-",
+            "CLI-REBIND-",
+            "CLI-EXPIRE-",
+        ],
+        "tftp-options" | "tftp-small-blksize" | "tftp-windowsize" => &["TFTP-"],
+        _ => &[""],
+    }
+}
+
+/// Whether a failing capability run proves the claim: a step or an expectation of the scenario
+/// failed, or a rule that shows the claimed feature missing ([`feature_rules`]) was violated. A
+/// run whose steps and expectations held and that only broke unrelated rules (a server that
+/// echoes no client identifier, SRV-CID-02, in a scenario about relaying) disproves the claim:
+/// the feature worked, and the violation is the cell's real verdict.
+fn proves_claim(claim: &str, failures: &[String]) -> bool {
+    let feature = claim.split(':').next().unwrap_or_default().trim();
+    let prefixes = feature_rules(feature);
+    failures.is_empty()
+        || failures.iter().any(|f| {
+            let mut words = f.split_whitespace();
+            match (words.next(), words.next()) {
+                (Some("violates"), Some(id)) => prefixes.iter().any(|p| id.starts_with(p)),
+                _ => true,
+            }
+        })
+}
+
 /// A run's cell status and one-line detail. Without a `claim` the run's verdict is the status.
 /// With one (the profile says it cannot do a feature of the scenario) the run was a capability
-/// run: a failing run proves the n/a, and its first failure is the evidence; a run whose steps
-/// and rules held disproves the claim, and the cell is a real one.
+/// run: a failing run proves the n/a when its failure shows the feature missing
+/// ([`proves_claim`]), and that failure is the evidence; a run whose steps and rules held, or
+/// that failed only rules unrelated to the feature, disproves the claim, and the cell is a real
+/// one.
 pub fn settle(
     claim: Option<&str>,
     verdict: Verdict,
     first_failure: &str,
+    failures: &[String],
     unexercised: &[String],
 ) -> (Status, String) {
     let status = Status::from_verdict(verdict);
@@ -638,9 +687,19 @@ pub fn settle(
         );
     }
     match status {
-        Status::Fail | Status::Error => (
+        Status::Error => (
             Status::NotApplicable,
             format!("{claim} (proven: tried, and {first_failure})"),
+        ),
+        Status::Fail if proves_claim(claim, failures) => (
+            Status::NotApplicable,
+            format!("{claim} (proven: tried, and {first_failure})"),
+        ),
+        Status::Fail => (
+            Status::Fail,
+            format!(
+                "the profile claims {claim}; tried anyway, the scenario's steps and expectations held, so it is not n/a; {first_failure}"
+            ),
         ),
         _ => (
             status,
@@ -1387,21 +1446,24 @@ mod tests {
     #[test]
     fn claims_are_settled_by_the_capability_run() {
         let claim = "secs-threshold: dnsmasq has no setting";
+        let step = vec!["step 4 failed: answered at secs=0".to_string()];
         let (st, why) = settle(
             Some(claim),
             Verdict::Fail,
             "step 4 failed: answered at secs=0",
+            &step,
             &[],
         );
         assert_eq!(st, Status::NotApplicable);
         assert!(why.contains("proven") && why.contains("secs=0"), "{why}");
-        let (st, why) = settle(Some(claim), Verdict::Pass, "", &[]);
+        let (st, why) = settle(Some(claim), Verdict::Pass, "", &[], &[]);
         assert_eq!(st, Status::Pass, "a claim the run disproves is not n/a");
         assert!(why.contains("not n/a"), "{why}");
         let (st, _) = settle(
             Some(claim),
             Verdict::Differs,
             "trace differs from ours",
+            &[],
             &[],
         );
         assert_eq!(st, Status::Differs);
@@ -1411,12 +1473,26 @@ mod tests {
             Some(claim),
             Verdict::Differs,
             "trace differs from ours",
+            &[],
             &["SRV-SECS-01".to_string()],
         );
         assert_eq!(st, Status::NotApplicable);
         assert!(why.contains("SRV-SECS-01 never exercised"), "{why}");
-        let (st, why) = settle(None, Verdict::Fail, "violates X", &[]);
+        let (st, why) = settle(None, Verdict::Fail, "violates X", &[], &[]);
         assert_eq!((st, why.as_str()), (Status::Fail, "violates X"));
+        // A violation of the rule that shows the feature missing proves the claim ...
+        let v = vec!["violates SRV-SECS-01 (RFC 951 s7.1) at lan frame 1".to_string()];
+        let (st, _) = settle(Some(claim), Verdict::Fail, &v[0], &v, &[]);
+        assert_eq!(st, Status::NotApplicable);
+        // ... an unrelated one, with every step held, disproves it: the cell is a real fail.
+        let relay = "relay: udhcpd has no per-giaddr subnet selection";
+        let v = vec!["violates SRV-CID-02 (RFC 6842 s3) at servers frame 4".to_string()];
+        let (st, why) = settle(Some(relay), Verdict::Fail, &v[0], &v, &[]);
+        assert_eq!(st, Status::Fail, "{why}");
+        assert!(
+            why.contains("not n/a") && why.contains("SRV-CID-02"),
+            "{why}"
+        );
     }
 
     #[test]
