@@ -72,7 +72,7 @@ fn sample(role: RoleKind) -> RoleParams {
             mac: "02:00:00:00:02:0a".parse().ok(),
             ..RoleParams::default()
         },
-        RoleKind::TftpServer => RoleParams {
+        RoleKind::TftpServer | RoleKind::NfsServer => RoleParams {
             interface: Some("s0".into()),
             root: Some("/srv/tftp".into()),
             address: Some(ip(192, 0, 2, 1)),
