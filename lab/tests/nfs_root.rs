@@ -12,11 +12,30 @@ fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
 }
 
-fn run(args: &[&str], out: &Path) -> (bool, String, Vec<serde_json::Value>) {
+/// Runs `bootlab run ARGS --out OUT` (as `uid` when given) and returns (success, stdout+stderr,
+/// JSON results).
+fn run(args: &[&str], out: &Path, uid: Option<u32>) -> (bool, String, Vec<serde_json::Value>) {
     let _ = std::fs::remove_dir_all(out);
     std::fs::create_dir_all(out).expect("output directory");
+    std::fs::set_permissions(out, std::os::unix::fs::PermissionsExt::from_mode(0o777))
+        .expect("chmod");
     let json = out.join("summary.json");
-    let o = Command::new(env!("CARGO_BIN_EXE_bootlab"))
+    let exe = env!("CARGO_BIN_EXE_bootlab");
+    let mut cmd = match uid {
+        Some(uid) => {
+            let mut c = Command::new("setpriv");
+            c.args([
+                format!("--reuid={uid}"),
+                format!("--regid={uid}"),
+                "--clear-groups".into(),
+                "--".into(),
+                exe.into(),
+            ]);
+            c
+        }
+        None => Command::new(exe),
+    };
+    let o = cmd
         .current_dir(repo())
         .arg("run")
         .args(args)
@@ -45,7 +64,7 @@ fn a_guest_boots_to_init_with_its_root_on_nfs_directly_and_through_our_relay() {
         return;
     }
     let out = repo().join("target").join("nfs-root");
-    let (ok, text, results) = run(&["nfs-root-boot", "nfs-root-boot-relay"], &out);
+    let (ok, text, results) = run(&["nfs-root-boot", "nfs-root-boot-relay"], &out, None);
     if results
         .iter()
         .any(|r| matches!(r["verdict"].as_str(), Some("skipped" | "not-installed")))
@@ -90,33 +109,13 @@ fn a_rootless_run_marks_the_chain_needs_root_not_failed() {
         return;
     }
     let out = std::env::temp_dir().join(format!("bootlab-nfs-rootless-{}", std::process::id()));
+    let (ok, text, results) = run(&["nfs-root-boot"], &out, Some(65534));
     let _ = std::fs::remove_dir_all(&out);
-    std::fs::create_dir_all(&out).expect("output directory");
-    std::fs::set_permissions(&out, std::os::unix::fs::PermissionsExt::from_mode(0o777))
-        .expect("chmod");
-    let json = out.join("summary.json");
-    let o = Command::new("setpriv")
-        .args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
-        .arg(env!("CARGO_BIN_EXE_bootlab"))
-        .current_dir(repo())
-        .args(["run", "nfs-root-boot", "--out"])
-        .arg(&out)
-        .arg("--json")
-        .arg(&json)
-        .output()
-        .expect("bootlab runs");
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    );
-    let results: Vec<serde_json::Value> = std::fs::read_to_string(&json)
-        .ok()
-        .and_then(|t| serde_json::from_str(&t).ok())
+    assert!(ok, "{text}");
+    let v = results
+        .first()
+        .and_then(|r| r["verdict"].as_str())
         .unwrap_or_default();
-    let _ = std::fs::remove_dir_all(&out);
-    assert!(o.status.success(), "{text}");
-    let v = results[0]["verdict"].as_str().unwrap_or_default();
     assert!(
         matches!(v, "needs-root" | "skipped" | "not-installed"),
         "{v}: {text}"

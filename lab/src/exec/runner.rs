@@ -475,6 +475,9 @@ async fn stage(sc: &Scenario, opts: &Options, dir: &Path) -> Result<Stage, RunEr
         std::fs::remove_dir_all(dir)?;
     }
     std::fs::create_dir_all(dir)?;
+    // Paths handed to roles are absolute and free of `..` (nfs-ganesha refuses an export path
+    // with `..` in it: "Lookup failed on path ... Permission denied").
+    let dir = &dir.canonicalize()?;
     let files = dir.join("files");
     std::fs::create_dir_all(&files)?;
     let mut guest = None;
@@ -583,6 +586,7 @@ pub async fn around<T>(
     inside: impl AsyncFnOnce(&World, &Topology) -> T,
 ) -> Result<(T, crate::world::capture::CaptureReport), RunError> {
     let st = stage(sc, opts, dir).await?;
+    let dir = &dir.canonicalize()?;
     let mut running: HashMap<String, Running> = HashMap::new();
     let mut started = Ok(());
     for (name, imp) in &st.plans {
@@ -636,6 +640,7 @@ async fn run_inner(
         plans,
         profiles,
     } = stage(sc, opts, dir).await?;
+    let dir = &dir.canonicalize()?;
     let names = names_of(&topo);
 
     let mut running: HashMap<String, Running> = HashMap::new();
