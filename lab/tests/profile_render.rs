@@ -167,6 +167,7 @@ fn every_listed_role_has_a_peer() {
         ),
         (RoleKind::DhcpClient, &["dhclient", "dhcpcd", "udhcpc"][..]),
         (RoleKind::RomClient, &["ipxe-qemu"][..]),
+        (RoleKind::NfsServer, &["nfs-ganesha"][..]),
         (
             RoleKind::TftpServer,
             &["tftpd-hpa", "atftpd", "dnsmasq"][..],
