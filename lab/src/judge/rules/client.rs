@@ -1191,8 +1191,20 @@ fn arp_01(t: &Trace) -> Outcome {
                     && (is_type(n, MessageType::Ack) || n.message_type().is_none())
             })
             .last();
-        let Some((_, r)) = given else { continue };
+        let Some((given_at, r)) = given else { continue };
         let mac = r.chaddr_mac();
+        // A client that started over (a DISCOVER after its ACK: the ROM's successor, a reboot)
+        // holds no address until its next ACK, so it has nothing to answer for (RFC 2131 §4.4,
+        // INIT state).
+        let restarted = client_msgs(t).any(|(g, n)| {
+            g.time > given_at.time
+                && g.time < f.time
+                && n.chaddr == r.chaddr
+                && is_type(n, MessageType::Discover)
+        });
+        if restarted {
+            continue;
+        }
         if mac == a.source_hardware_addr.0 {
             continue;
         }
@@ -1201,7 +1213,13 @@ fn arp_01(t: &Trace) -> Outcome {
                 && n.chaddr == r.chaddr
                 && (is_type(n, MessageType::Release) || is_type(n, MessageType::Decline))
         });
-        if gave_up || handed_over(t, mac, f.time) {
+        // The client must still be there to be judged: a machine that never sends another frame
+        // after the request may have powered off (nfs-root-boot's guest ends with poweroff) or
+        // handed over; the trace cannot tell that from silence, so it says nothing.
+        let heard_after = t.frames.iter().any(|g| {
+            g.time > f.time && g.decoded.eth.as_ref().is_some_and(|e| e.src_addr.0 == mac)
+        });
+        if gave_up || handed_over(t, mac, f.time) || !heard_after {
             continue;
         }
         any = true;
@@ -2026,7 +2044,19 @@ mod tests {
             SERVER,
             arp::Repr::reply(CLIENT, YIADDR, SERVER, SERVER_IP),
         );
+        // Still there (it ARPs for the server later) yet silent to the request: a failure.
+        bad.arp(
+            "lan",
+            900,
+            BCAST,
+            arp::Repr::request(CLIENT, YIADDR, SERVER_IP),
+        );
         pass_fail(arp_01, &good.done(), &bad.done());
+        // Never heard from again (powered off): nothing to judge.
+        let mut gone = Kit::new();
+        gone.trace = good.trace.clone();
+        gone.trace.frames.retain(|f| f.time.as_millis() != 501);
+        assert!(!matches!(arp_01(&gone.done()), Outcome::Fail(_)));
     }
 
     #[test]
@@ -2081,6 +2111,14 @@ mod tests {
                 500,
                 CLIENT,
                 arp::Repr::request(SERVER, SERVER_IP, YIADDR),
+            );
+            // The machine speaks later (the booted system's own ARP): it is heard after the
+            // request, so only the handover can excuse the silence.
+            k.arp(
+                "lan",
+                900,
+                BCAST,
+                arp::Repr::request(CLIENT, YIADDR, SERVER_IP),
             );
             k.done()
         };
