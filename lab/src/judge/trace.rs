@@ -406,11 +406,7 @@ fn tcp_line(
     tok: &mut Tokens,
 ) -> Option<String> {
     let what = match app {
-        App::Rpc(records) => records
-            .iter()
-            .map(frame::rpc_text)
-            .collect::<Vec<_>>()
-            .join(" ; "),
+        App::Rpc(records) => frame::rpc_records_text(records),
         _ if t.flags & (tcp::flags::SYN | tcp::flags::FIN | tcp::flags::RST) != 0 => {
             format!("TCP {}", t.flags_text())
         }

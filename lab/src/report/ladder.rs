@@ -395,14 +395,7 @@ fn describe(trace: &Trace, f: &crate::judge::trace::Frame) -> (String, String) {
     match &d.app {
         App::Bootp(m) => bootp_label(m, n),
         App::Tftp(p) => (tftp_label(p), udp_ports),
-        App::Rpc(records) => (
-            records
-                .iter()
-                .map(bootlab_wire::frame::rpc_text)
-                .collect::<Vec<_>>()
-                .join(" ; "),
-            tcp_ports,
-        ),
+        App::Rpc(records) => (bootlab_wire::frame::rpc_records_text(records), tcp_ports),
         _ if d.tcp.is_some() => (
             format!(
                 "TCP {}",

@@ -634,6 +634,11 @@ pub fn rpc_text(r: &oncrpc::Record) -> String {
     }
 }
 
+/// The RPC messages of one segment as one text, `; `-separated (trace lines, ladder labels).
+pub fn rpc_records_text(records: &[oncrpc::Record]) -> String {
+    records.iter().map(rpc_text).collect::<Vec<_>>().join(" ; ")
+}
+
 impl fmt::Display for Decoded {
     /// One line: MACs, then the addresses and ports, then the top layer's summary, e.g.
     /// `02:00:00:00:00:01 > ff:ff:ff:ff:ff:ff 0.0.0.0:68 > 255.255.255.255:67 DHCPDISCOVER xid=...`.
