@@ -5,7 +5,11 @@
 //! compared with its golden file, so passes mean identical traces. The load is bounded in time
 //! ([`LOAD_LIMIT`]) and stops when the suite ends.
 //!
-//! What keeps the traces fixed under load is margin: every timer of our daemons runs on the
+//! What keeps the traces fixed under load is order and margin. Order: the lab starts a
+//! scenario's steps only after every server, relay and probe has reported `ready` (its sockets
+//! bound; `RoleKind::waits_ready`); with that wait removed (`waits_ready` returning false) this
+//! test failed 51 of its 330 repetitions in 355 s (a probe's first request reached a server or
+//! relay not yet listening and went unanswered: "no dhcp frame at all within 4s"). Margin: every timer of our daemons runs on the
 //! scenario's scaled clock, and each scenario's `time-scale` leaves its shortest scaled timer
 //! (a 4 s retransmission at x20 is 200 ms) well above how late a loaded machine wakes a process;
 //! lease journals live on a per-host tmpfs, so a busy disk cannot delay an ACK either. This test
