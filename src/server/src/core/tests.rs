@@ -806,6 +806,48 @@ fn a_discover_burst_from_new_client_ids_starves_nobody() {
     assert_eq!(offer.yiaddr, a("192.0.2.10"));
 }
 
+/// Static bindings are always served (issue 18): an address of a static binding inside the
+/// pool is never allocated to another client, also with the pool exhausted by a burst and a
+/// stranger asking again (overbooking), while its host has an OFFER pending.
+#[test]
+fn a_static_binding_inside_the_pool_is_never_given_to_another_client() {
+    let text =
+        format!("{BASE}\n[[host]]\nhardware = \"02:00:00:00:00:11\"\naddress = \"192.0.2.101\"\n");
+    let c = Config::parse(&text, Path::new("test.toml")).expect("test config");
+    let mut s = Server::new(
+        &c,
+        vec![(Ipv4Addr::new(192, 0, 2, 1), 24)],
+        Table::default(),
+    )
+    .expect("server");
+    // The static host is offered its address and has not REQUESTed it yet.
+    let (offer, _) = one(&run(&mut s, 1000, &dhcp(MessageType::Discover, 0x11)));
+    assert_eq!(offer.yiaddr, a("192.0.2.101"));
+    // The rest of the pool is bound.
+    let mut bound = vec![dora(&mut s, 1000, 1), dora(&mut s, 1000, 2)];
+    bound.sort();
+    assert_eq!(bound, [a("192.0.2.100"), a("192.0.2.102")]);
+    // A new client asks twice (a retransmission is what earns an overbooked offer).
+    for _ in 0..2 {
+        for (m, _) in sent(&run(&mut s, 1001, &dhcp(MessageType::Discover, 3))) {
+            assert_ne!(
+                m.yiaddr,
+                a("192.0.2.101"),
+                "a static binding offered to a stranger"
+            );
+        }
+    }
+    // The static host still gets its own address.
+    let mut req = dhcp(MessageType::Request, 0x11);
+    req.options_mut()
+        .set_ip(code::REQUESTED_IP_ADDRESS, a("192.0.2.101"));
+    req.options_mut()
+        .set_ip(code::SERVER_IDENTIFIER, s.server_id());
+    let (ack, _) = one(&run(&mut s, 1001, &req));
+    assert_eq!(ack.message_type(), Some(MessageType::Ack));
+    assert_eq!(ack.yiaddr, a("192.0.2.101"));
+}
+
 /// Once every address is bound (nothing left to reclaim), the exhaustion is an event.
 #[test]
 fn an_exhausted_pool_is_reported_as_an_event() {
