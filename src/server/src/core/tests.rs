@@ -26,9 +26,14 @@ address = "192.0.2.10"
 host-name = "rom"
 "#;
 
+/// A server on 192.0.2.1/24 with `BASE` and top-level keys `extra` before it.
 fn server(extra: &str) -> Server {
-    let text = format!("{extra}\n{BASE}");
-    let c = Config::parse(&text, Path::new("test.toml")).expect("test config");
+    server_from(&format!("{extra}\n{BASE}"))
+}
+
+/// A server on 192.0.2.1/24 with the configuration `text`.
+fn server_from(text: &str) -> Server {
+    let c = Config::parse(text, Path::new("test.toml")).expect("test config");
     Server::new(
         &c,
         vec![(Ipv4Addr::new(192, 0, 2, 1), 24)],
@@ -739,12 +744,9 @@ fn static_bindings_apply_only_on_their_subnet_and_get_the_link_mask() {
     let (nak, _) = one(&run(&mut s, 1, &r));
     assert_eq!(nak.message_type(), Some(MessageType::Nak));
     // Without any [[subnet]] the mask comes from the server's own interface prefix.
-    let c = Config::parse(
+    let mut s = server_from(
         "interface = \"eth0\"\n[[host]]\nhardware = \"02:00:00:00:00:10\"\naddress = \"192.0.2.10\"\n",
-        Path::new("t.toml"),
-    )
-    .expect("config");
-    let mut s = Server::new(&c, vec![(a("192.0.2.1"), 24)], Table::default()).expect("server");
+    );
     let (reply, _) = one(&run(&mut s, 0, &bootp(0x10)));
     assert_eq!(opts(&reply).ip(code::SUBNET_MASK), Some(a("255.255.255.0")));
 }
@@ -811,15 +813,9 @@ fn a_discover_burst_from_new_client_ids_starves_nobody() {
 /// stranger asking again (overbooking), while its host has an OFFER pending.
 #[test]
 fn a_static_binding_inside_the_pool_is_never_given_to_another_client() {
-    let text =
-        format!("{BASE}\n[[host]]\nhardware = \"02:00:00:00:00:11\"\naddress = \"192.0.2.101\"\n");
-    let c = Config::parse(&text, Path::new("test.toml")).expect("test config");
-    let mut s = Server::new(
-        &c,
-        vec![(Ipv4Addr::new(192, 0, 2, 1), 24)],
-        Table::default(),
-    )
-    .expect("server");
+    let mut s = server_from(&format!(
+        "{BASE}\n[[host]]\nhardware = \"02:00:00:00:00:11\"\naddress = \"192.0.2.101\"\n"
+    ));
     // The static host is offered its address and has not REQUESTed it yet.
     let (offer, _) = one(&run(&mut s, 1000, &dhcp(MessageType::Discover, 0x11)));
     assert_eq!(offer.yiaddr, a("192.0.2.101"));
