@@ -200,6 +200,19 @@ impl Running {
         Some(self.spawned.1 + line.at.saturating_duration_since(self.spawned.0))
     }
 
+    /// When the lab read the line in which a peer DHCP client said its own start-up wait began
+    /// ([`Profile::start_wait_log`](crate::roles::profile::Profile::start_wait_log)), since the
+    /// Unix epoch.
+    fn start_wait_at(&self) -> Option<Duration> {
+        let p = self.profile.as_ref()?;
+        let line = self
+            .process
+            .history()
+            .into_iter()
+            .find(|l| p.start_wait_on_line(&l.text))?;
+        Some(self.spawned.1 + line.at.saturating_duration_since(self.spawned.0))
+    }
+
     /// Events this role printed so far (ours: JSON lines on stdout; peers: the profile's rules).
     fn events(&self) -> Vec<serde_json::Value> {
         let mut out = Vec::new();
@@ -709,6 +722,7 @@ async fn run_inner(
                 clock: r.clock,
                 started: Some(r.spawned.1),
                 ready: r.ready_at(),
+                start_wait: r.start_wait_at(),
                 start_delay_by_lab: r.kind == RoleKind::DhcpClient
                     && match &r.profile {
                         None => !crate::roles::own_start_delay(&sc.roles[name].config),

@@ -131,6 +131,9 @@ pub struct RoleInfo {
     /// When the lab read the line in which it said it was ready (ours: the `ready` event;
     /// peers: the profile's ready pattern), since the Unix epoch; `None` when it never did.
     pub ready: Option<Duration>,
+    /// When the lab read the line in which a DHCP client said its own start-up wait began (a
+    /// profile's `start-wait-log`), since the Unix epoch.
+    pub start_wait: Option<Duration>,
     /// A DHCP client whose start-up wait the lab set or turned off (ours: `start-delay` 1 s;
     /// dhcpcd: `nodelay`) rather than leaving its own (`start-delay = "own"`).
     pub start_delay_by_lab: bool,

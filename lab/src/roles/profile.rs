@@ -660,6 +660,12 @@ pub struct Profile {
     /// shortened.
     #[serde(default)]
     pub quick_start: bool,
+    /// The line a DHCP client logs when its own start-up wait begins (RFC 2131 §4.4.1; dhcpcd:
+    /// `delaying IPv4 for`). CLI-DELAY-01 measures the wait from when the lab read it rather than
+    /// from the process start, so start-up work before it (dhcpcd runs two hook scripts, which
+    /// take long on a loaded machine) is not counted as waiting.
+    #[serde(default)]
+    pub start_wait_log: Option<String>,
 }
 
 fn default_stop() -> String {
@@ -810,6 +816,9 @@ impl Profile {
             Ready::Log(r) => re("ready.log", r)?,
             Ready::File(f) => tmpl("ready.file".into(), f)?,
             Ready::UdpPort(_) | Ready::Started => {}
+        }
+        if let Some(r) = &self.start_wait_log {
+            re("start-wait-log", r)?;
         }
         for (i, e) in self.events.iter().enumerate() {
             if e.log.is_some() == e.exit.is_some() {
@@ -1049,6 +1058,11 @@ impl Profile {
             Ready::File(f) => ReadyCheck::File(PathBuf::from(r("ready.file".into(), f, &ctx)?)),
             Ready::Started => ReadyCheck::Started,
         };
+        let start_wait = self
+            .start_wait_log
+            .as_ref()
+            .map(|re| compile("start-wait-log", re))
+            .transpose()?;
         let mut events = Vec::new();
         for (i, e) in self.events.iter().enumerate() {
             let on = match (&e.log, e.exit) {
@@ -1082,6 +1096,7 @@ impl Profile {
             stop_signal: self.stop_signal.clone(),
             setup: self.setup.as_ref().map(|f| state.join(f)),
             start_delay_shortened: self.quick_start && params.quick_start,
+            start_wait,
         })
     }
 }
@@ -1259,6 +1274,9 @@ pub struct Rendered {
     /// The lab asked the client to skip its start-up wait and the profile honours that
     /// ([`Profile::quick_start`]).
     pub start_delay_shortened: bool,
+    /// The line by which a DHCP client says its start-up wait begins
+    /// ([`Profile::start_wait_log`]).
+    pub start_wait: Option<regex::Regex>,
 }
 
 impl Rendered {
@@ -1371,6 +1389,11 @@ impl Rendered {
         }
         s.push('\n');
         s
+    }
+
+    /// True when this stdout/stderr line says the client's start-up wait begins.
+    pub fn start_wait_on_line(&self, line: &str) -> bool {
+        self.start_wait.as_ref().is_some_and(|re| re.is_match(line))
     }
 
     /// True when this stdout/stderr line is the readiness signal.

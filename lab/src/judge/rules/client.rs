@@ -56,8 +56,9 @@ pub(super) const CHECKS: &[(&str, Check)] = &[
 /// its first DHCPDISCOVER, to desynchronize clients that start together.
 ///
 /// Judged in the client's own clock from when the lab started its process (the upper bound)
-/// and from when the client said it was ready, when it says so (the lower bound: start-up
-/// work before that is not waiting), each with the checklist's tolerance. A client whose first
+/// and from when the client said its wait began or, failing that, that it was ready, when it
+/// says so (the lower bound: start-up work before that is not waiting), each with the
+/// checklist's tolerance. A client whose first
 /// message after start is not a DISCOVER (INIT-REBOOT) is not judged, nor one whose wait the lab
 /// set or turned off ([`RoleInfo::start_delay_by_lab`](crate::judge::trace::RoleInfo)): scenarios
 /// with `start-delay = "own"` judge the wait as the implementation ships it.
@@ -98,7 +99,15 @@ fn delay_01(t: &Trace) -> Outcome {
             continue;
         }
         any = true;
-        let ready = role.ready.filter(|r| *r >= started).unwrap_or(started);
+        let began = role.start_wait.filter(|r| *r >= started && *r <= t.at(f));
+        let ready = began
+            .or(role.ready.filter(|r| *r >= started && *r <= t.at(f)))
+            .unwrap_or(started);
+        let from = if began.is_some() {
+            "it said its wait began"
+        } else {
+            "it was ready"
+        };
         let after_ready = secs_in(role.clock, ready, t.at(f));
         let after_start = secs_in(role.clock, started, t.at(f));
         if after_ready < 1.0 - TOLERANCE || after_start > 10.0 + TOLERANCE {
@@ -106,7 +115,7 @@ fn delay_01(t: &Trace) -> Outcome {
                 &f.segment,
                 f.number,
                 format!(
-                    "client {name}'s first DHCPDISCOVER left {after_ready:.2} s after it was ready \
+                    "client {name}'s first DHCPDISCOVER left {after_ready:.2} s after {from} \
                      ({after_start:.2} s after it started, {} clock); RFC 2131 §4.4.1 asks for a \
                      random wait of 1 to 10 s",
                     role.clock
@@ -1180,6 +1189,10 @@ fn acd_05(t: &Trace) -> Outcome {
 
 /// CLI-ARP-01 (RFC 951 §5, RFC 1542 §3.3): a client that was given an address answers ARP
 /// requests for it.
+///
+/// Not judged: a request that came while the client was still checking the address
+/// ([`still_probing`]), or one for the lab's own probe, which speaks through a raw socket with
+/// no address in its kernel (judging it would judge the lab).
 fn arp_01(t: &Trace) -> Outcome {
     let mut any = false;
     for (f, a) in t.arp().filter(|(_, a)| a.kind() == arp::Kind::Request) {
@@ -1219,7 +1232,12 @@ fn arp_01(t: &Trace) -> Outcome {
         let heard_after = t.frames.iter().any(|g| {
             g.time > f.time && g.decoded.eth.as_ref().is_some_and(|e| e.src_addr.0 == mac)
         });
-        if gave_up || handed_over(t, mac, f.time) || !heard_after {
+        if gave_up
+            || handed_over(t, mac, f.time)
+            || !heard_after
+            || still_probing(t, mac, addr, given_at.time, f.time)
+            || t.hosts_of_kind(RoleKind::Probe).contains(&t.names.mac(mac))
+        {
             continue;
         }
         any = true;
@@ -1241,6 +1259,38 @@ fn arp_01(t: &Trace) -> Outcome {
         }
     }
     verdict(any)
+}
+
+/// Whether the client with `mac`, given `addr` at `given`, was still checking the address with
+/// ARP probes at `at` (RFC 5227 §2.1.1, RFC 2131 §4.4.1): it probed after `given` and had
+/// sent nothing but probes since its first one. A host does not use an address it is probing
+/// (RFC 5227 §2.1: "before beginning to use an IPv4 address"), so it has nothing to answer yet;
+/// its announcement or any other frame after the probes ends the check.
+fn still_probing(t: &Trace, mac: [u8; 6], addr: Ipv4Addr, given: Duration, at: Duration) -> bool {
+    let is_probe = |a: &arp::Repr| {
+        a.kind() == arp::Kind::Probe
+            && a.source_hardware_addr.0 == mac
+            && a.target_protocol_addr == addr
+    };
+    let Some(first_probe) = t
+        .arp()
+        .filter(|(g, a)| g.time > given && is_probe(a))
+        .map(|(g, _)| g.time)
+        .min()
+    else {
+        return false;
+    };
+    let claimed = t
+        .frames
+        .iter()
+        .filter(|g| {
+            g.time > first_probe
+                && g.decoded.eth.as_ref().is_some_and(|e| e.src_addr.0 == mac)
+                && !g.decoded.arp.as_ref().is_some_and(is_probe)
+        })
+        .map(|g| g.time)
+        .min();
+    claimed.is_none_or(|c| at < c)
 }
 
 /// Whether the boot ROM with `mac` had handed the machine over to what it downloaded by `at`: a
@@ -1774,6 +1824,18 @@ mod tests {
             delay_01(&started(3000, Some(2900), real)),
             Outcome::Fail(_)
         ));
+        // Nor before the line that says the wait begins (dhcpcd's hooks run first): 1.2 s
+        // after start and after ready, but 0.2 s after "delaying IPv4 for".
+        let mut hooks_first = started(1200, None, real);
+        if let Some(c) = hooks_first.roles.get_mut("client") {
+            c.start_wait = c.started.map(|s| s + Duration::from_millis(1000));
+        }
+        assert!(matches!(delay_01(&hooks_first), Outcome::Fail(_)));
+        // A wait-began line read after the DISCOVER left (a slow reader) says nothing.
+        if let Some(c) = hooks_first.roles.get_mut("client") {
+            c.start_wait = c.started.map(|s| s + Duration::from_millis(1300));
+        }
+        assert_eq!(delay_01(&hooks_first), Outcome::Pass);
         // 150 ms of capture is 1.5 s of a client scaled x10.
         assert_eq!(
             delay_01(&started(150, None, Clock::Scaled(10.0))),
@@ -2057,6 +2119,70 @@ mod tests {
         gone.trace = good.trace.clone();
         gone.trace.frames.retain(|f| f.time.as_millis() != 501);
         assert!(!matches!(arp_01(&gone.done()), Outcome::Fail(_)));
+    }
+
+    #[test]
+    fn arp_01_leaves_out_requests_while_the_client_still_probes() {
+        // ACK at 300 ms, probes at 400 and 1400, a server's request at 1500 (the client checks
+        // the address, it does not use it yet), then the announcement at 3400.
+        let probing = |announce: bool, request_at: u64| {
+            let mut k = dora(|_, _| {});
+            k.arp("lan", 400, BCAST, arp::Repr::probe(CLIENT, YIADDR));
+            k.arp("lan", 1400, BCAST, arp::Repr::probe(CLIENT, YIADDR));
+            k.arp(
+                "lan",
+                request_at,
+                CLIENT,
+                arp::Repr::request(SERVER, SERVER_IP, YIADDR),
+            );
+            if announce {
+                k.arp("lan", 3400, BCAST, arp::Repr::announcement(CLIENT, YIADDR));
+            }
+            k.arp(
+                "lan",
+                5000,
+                BCAST,
+                arp::Repr::request(CLIENT, YIADDR, SERVER_IP),
+            );
+            k.arp(
+                "lan",
+                8000,
+                BCAST,
+                arp::Repr::request(CLIENT, YIADDR, SERVER_IP),
+            );
+            k.done()
+        };
+        assert_eq!(arp_01(&probing(true, 1500)), Outcome::NotApplicable);
+        // Between the ACK and the first probe it is not using the address either.
+        assert_eq!(arp_01(&probing(true, 350)), Outcome::NotApplicable);
+        // After its announcement the address is its own: silence is a failure.
+        assert!(matches!(arp_01(&probing(true, 4000)), Outcome::Fail(_)));
+        // A client that never announces claims the address with its next frame (5000 ms);
+        // before that the trace cannot tell that it had begun to use it.
+        assert_eq!(arp_01(&probing(false, 4000)), Outcome::NotApplicable);
+        assert!(matches!(arp_01(&probing(false, 6000)), Outcome::Fail(_)));
+    }
+
+    #[test]
+    fn arp_01_leaves_out_the_labs_probe() {
+        let mut k = dora(|_, _| {});
+        k.arp(
+            "lan",
+            500,
+            BCAST,
+            arp::Repr::request(SERVER, SERVER_IP, YIADDR),
+        );
+        k.arp(
+            "lan",
+            900,
+            BCAST,
+            arp::Repr::request(CLIENT, YIADDR, SERVER_IP),
+        );
+        assert!(matches!(arp_01(&k.done()), Outcome::Fail(_)));
+        let mut info = k.trace.roles["client"].clone();
+        info.kind = RoleKind::Probe;
+        k.trace.roles.insert("client".into(), info);
+        assert_eq!(arp_01(&k.done()), Outcome::NotApplicable);
     }
 
     #[test]

@@ -72,6 +72,7 @@ impl Kit {
                     clock: Clock::Scaled(1.0),
                     started: None,
                     ready: None,
+                    start_wait: None,
                     start_delay_by_lab: false,
                     secs_threshold: None,
                 },
