@@ -63,7 +63,10 @@ pub(super) const CHECKS: &[(&str, Check)] = &[
 /// set or turned off ([`RoleInfo::start_delay_by_lab`](crate::judge::trace::RoleInfo)): scenarios
 /// with `start-delay = "own"` judge the wait as the implementation ships it.
 fn delay_01(t: &Trace) -> Outcome {
-    let mut any = false;
+    // (first DISCOVER's time, segment, frame number, what it shows) of every client outside the
+    // range; the earliest is reported, with how many of the clients judged were outside.
+    let mut outside: Vec<(Duration, String, usize, String)> = Vec::new();
+    let mut judged = 0usize;
     for (name, role) in t
         .roles
         .iter()
@@ -98,7 +101,7 @@ fn delay_01(t: &Trace) -> Outcome {
         if !is_type(m, MessageType::Discover) {
             continue;
         }
-        any = true;
+        judged += 1;
         let began = role.start_wait.filter(|r| *r >= started && *r <= t.at(f));
         let ready = began
             .or(role.ready.filter(|r| *r >= started && *r <= t.at(f)))
@@ -111,19 +114,33 @@ fn delay_01(t: &Trace) -> Outcome {
         let after_ready = secs_in(role.clock, ready, t.at(f));
         let after_start = secs_in(role.clock, started, t.at(f));
         if after_ready < 1.0 - TOLERANCE || after_start > 10.0 + TOLERANCE {
-            return fail(
-                &f.segment,
+            outside.push((
+                t.at(f),
+                f.segment.clone(),
                 f.number,
                 format!(
                     "client {name}'s first DHCPDISCOVER left {after_ready:.2} s after {from} \
-                     ({after_start:.2} s after it started, {} clock); RFC 2131 §4.4.1 asks for a \
-                     random wait of 1 to 10 s",
+                     ({after_start:.2} s after it started, {} clock)",
                     role.clock
                 ),
-            );
+            ));
         }
     }
-    verdict(any)
+    outside.sort();
+    match outside.first() {
+        Some((_, segment, number, what)) => {
+            let others = match (outside.len(), judged) {
+                (1, 1) => String::new(),
+                (n, m) => format!("; {n} of the {m} clients judged waited outside the range"),
+            };
+            fail(
+                segment,
+                *number,
+                format!("{what}; RFC 2131 §4.4.1 asks for a random wait of 1 to 10 s{others}"),
+            )
+        }
+        None => verdict(judged > 0),
+    }
 }
 
 /// CLI-ACD-01: a client's ARP check of an offered address uses sender IP 0.0.0.0.
