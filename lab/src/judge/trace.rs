@@ -238,6 +238,21 @@ impl Trace {
         v
     }
 
+    /// Whether the host that owns `mac` runs nothing but the lab's probe: its frames are the
+    /// lab's script, not anyone's implementation, so rules about servers and clients do not
+    /// judge what it sent (a scenario's deliberate deviations are the stimulus, not a finding).
+    pub fn is_lab_probe(&self, mac: [u8; 6]) -> bool {
+        let Some(host) = self.names.macs.get(&mac) else {
+            return false;
+        };
+        let mut kinds = self
+            .roles
+            .values()
+            .filter(|r| &r.host == host)
+            .map(|r| r.kind);
+        kinds.clone().next().is_some() && kinds.all(|k| k == RoleKind::Probe)
+    }
+
     /// The clock of the role whose kind `fits` on the host that owns `mac` (real time when none).
     pub fn clock_of_mac(&self, mac: [u8; 6], fits: impl Fn(RoleKind) -> bool) -> Clock {
         let Some(host) = self.names.macs.get(&mac) else {

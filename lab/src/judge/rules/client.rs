@@ -1253,7 +1253,7 @@ fn arp_01(t: &Trace) -> Outcome {
             || handed_over(t, mac, f.time)
             || !heard_after
             || still_probing(t, mac, addr, given_at.time, f.time)
-            || t.hosts_of_kind(RoleKind::Probe).contains(&t.names.mac(mac))
+            || t.is_lab_probe(mac)
         {
             continue;
         }

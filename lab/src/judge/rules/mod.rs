@@ -21,6 +21,7 @@ mod tftp;
 
 use crate::judge::trace::Trace;
 use crate::plan::checklist;
+use crate::plan::role_kind::RoleKind;
 use std::sync::OnceLock;
 
 /// A requirement from the checklist.
@@ -131,10 +132,27 @@ pub fn find(id: &str) -> Option<&'static Rule> {
 }
 
 /// Evaluates every written check on a trace.
+///
+/// Server rules (SRV-*) judge servers: in a run with no DHCP or BOOTP server role (the lab's
+/// probe plays one to question a client) there is none to judge, so they are n/a; beside a
+/// server, the probe's own replies are left out by each rule's selection
+/// ([`Trace::is_lab_probe`]).
 pub fn evaluate(trace: &Trace) -> Vec<(&'static Rule, Outcome)> {
+    let has_server = trace
+        .roles
+        .values()
+        .any(|r| matches!(r.kind, RoleKind::DhcpServer | RoleKind::BootpServer));
     all()
         .iter()
-        .filter_map(|r| r.check.map(|c| (r, c(trace))))
+        .filter_map(|r| {
+            r.check.map(|c| {
+                if r.id.starts_with("SRV-") && !has_server {
+                    (r, Outcome::NotApplicable)
+                } else {
+                    (r, c(trace))
+                }
+            })
+        })
         .collect()
 }
 

@@ -43,13 +43,20 @@ fn is_type(m: &Message, ty: MessageType) -> bool {
 }
 
 /// Replies as a server sent them: BOOTREPLY from port 67, either to a client (giaddr 0) or to
-/// a relay (port 67); a relay's delivery on the client link is left out.
+/// a relay (port 67); a relay's delivery on the client link is left out, and so are replies
+/// the lab's probe sent while playing a server to question a client ([`Trace::is_lab_probe`]):
+/// server rules judge servers.
 fn server_replies(t: &Trace) -> impl Iterator<Item = (&Frame, &Message)> {
     t.bootp().filter(|(f, m)| {
         m.op == Op::BootReply
             && f.decoded.udp.as_ref().is_some_and(|u| {
                 u.src_port == 67 && (u.dst_port == 67 || m.giaddr.is_unspecified())
             })
+            && !f
+                .decoded
+                .eth
+                .as_ref()
+                .is_some_and(|e| t.is_lab_probe(e.src_addr.0))
     })
 }
 
@@ -113,8 +120,7 @@ fn decl_01(t: &Trace) -> Outcome {
             continue;
         }
         any = true;
-        if let Some((g, _)) = t
-            .bootp()
+        if let Some((g, _)) = server_replies(t)
             .find(|(g, n)| g.time > f.time && is_type(n, MessageType::Offer) && n.yiaddr == addr)
         {
             return fail(
@@ -132,9 +138,8 @@ fn decl_02(t: &Trace) -> Outcome {
     let mut any = false;
     for (f, m) in t.bootp().filter(|(_, m)| is_type(m, MessageType::Decline)) {
         any = true;
-        if let Some((g, _)) = t.bootp().find(|(g, n)| {
+        if let Some((g, _)) = server_replies(t).find(|(g, n)| {
             g.time > f.time
-                && n.op == Op::BootReply
                 && n.xid == m.xid
                 && matches!(n.message_type(), Some(MessageType::Ack | MessageType::Nak))
         }) {
@@ -152,9 +157,8 @@ fn bootp_01(t: &Trace) -> Outcome {
         .filter(|(_, m)| m.op == Op::BootRequest && m.message_type().is_none())
     {
         any = true;
-        if let Some((g, _)) = t
-            .bootp()
-            .find(|(_, n)| n.op == Op::BootReply && n.xid == m.xid && n.message_type().is_some())
+        if let Some((g, _)) =
+            server_replies(t).find(|(_, n)| n.xid == m.xid && n.message_type().is_some())
         {
             return fail(
                 &g.segment,
@@ -1356,6 +1360,41 @@ mod tests {
         let bad = inform(|m| m.options_mut().set_u32(code::IP_ADDRESS_LEASE_TIME, 600));
         pass_fail(inf_01, &inform(|_| {}), &bad);
         pass_fail(lease_01, &inform(|_| {}), &bad);
+    }
+
+    /// `t` with the server host running nothing but the lab's probe.
+    fn played_by_the_probe(t: &Trace) -> Trace {
+        let mut t = t.clone();
+        t.roles.retain(|_, r| r.host != "server");
+        let mut probe = t.roles["client"].clone();
+        probe.kind = crate::plan::role_kind::RoleKind::Probe;
+        probe.host = "server".into();
+        t.roles.insert("probe".into(), probe);
+        t
+    }
+
+    #[test]
+    fn replies_the_labs_probe_sends_are_not_judged() {
+        let cid = vec![1, 2, 0, 0, 0, 0, 1];
+        let bad = dora(|t, m| {
+            if matches!(t, MessageType::Discover | MessageType::Request) {
+                m.options_mut().push(code::CLIENT_IDENTIFIER, cid.clone());
+            }
+        })
+        .done();
+        assert!(matches!(cid_02(&bad), Outcome::Fail(_)));
+        // The probe playing a server to question a client is the lab's script, not a server.
+        let probe = played_by_the_probe(&bad);
+        assert_eq!(cid_02(&probe), Outcome::NotApplicable);
+        // With no server role in the run, every server rule is n/a, whatever it would say.
+        for (rule, outcome) in super::super::evaluate(&probe) {
+            if rule.id.starts_with("SRV-") {
+                assert_eq!(outcome, Outcome::NotApplicable, "{}", rule.id);
+            }
+        }
+        assert!(super::super::evaluate(&bad)
+            .iter()
+            .any(|(r, o)| r.id == "SRV-CID-02" && matches!(o, Outcome::Fail(_))));
     }
 
     #[test]
