@@ -1207,8 +1207,8 @@ fn acd_05(t: &Trace) -> Outcome {
 /// CLI-ARP-01 (RFC 951 §5, RFC 1542 §3.3): a client that was given an address answers ARP
 /// requests for it.
 ///
-/// Not judged: a request that came while the client was still checking the address
-/// ([`still_probing`]), or one for the lab's own probe, which speaks through a raw socket with
+/// Not judged: a request that came before the client had begun to use the address (still
+/// checking it, or not yet configured: [`not_yet_in_use`]), or one for the lab's own probe, which speaks through a raw socket with
 /// no address in its kernel (judging it would judge the lab).
 fn arp_01(t: &Trace) -> Outcome {
     let mut any = false;
@@ -1252,7 +1252,7 @@ fn arp_01(t: &Trace) -> Outcome {
         if gave_up
             || handed_over(t, mac, f.time)
             || !heard_after
-            || still_probing(t, mac, addr, given_at.time, f.time)
+            || not_yet_in_use(t, mac, addr, given_at.time, f.time)
             || t.is_lab_probe(mac)
         {
             continue;
@@ -1278,36 +1278,27 @@ fn arp_01(t: &Trace) -> Outcome {
     verdict(any)
 }
 
-/// Whether the client with `mac`, given `addr` at `given`, was still checking the address with
-/// ARP probes at `at` (RFC 5227 §2.1.1, RFC 2131 §4.4.1): it probed after `given` and had
-/// sent nothing but probes since its first one. A host does not use an address it is probing
-/// (RFC 5227 §2.1: "before beginning to use an IPv4 address"), so it has nothing to answer yet;
-/// its announcement or any other frame after the probes ends the check.
-fn still_probing(t: &Trace, mac: [u8; 6], addr: Ipv4Addr, given: Duration, at: Duration) -> bool {
-    let is_probe = |a: &arp::Repr| {
-        a.kind() == arp::Kind::Probe
-            && a.source_hardware_addr.0 == mac
-            && a.target_protocol_addr == addr
-    };
-    let Some(first_probe) = t
-        .arp()
-        .filter(|(g, a)| g.time > given && is_probe(a))
-        .map(|(g, _)| g.time)
-        .min()
-    else {
-        return false;
-    };
-    let claimed = t
-        .frames
-        .iter()
-        .filter(|g| {
-            g.time > first_probe
-                && g.decoded.eth.as_ref().is_some_and(|e| e.src_addr.0 == mac)
-                && !g.decoded.arp.as_ref().is_some_and(is_probe)
-        })
-        .map(|g| g.time)
-        .min();
-    claimed.is_none_or(|c| at < c)
+/// Whether the client with `mac`, given `addr` at `given`, had not yet begun to use the address
+/// at `at`: it sent no frame from it (IPv4 source `addr`, or an ARP packet with sender `addr`:
+/// an announcement, its own request, a reply) between `given` and `at`. Until then the trace
+/// cannot tell that the address was on the client's interface: a DHCP client checking it with
+/// ARP probes does not use it yet (RFC 5227 §2.1, RFC 2131 §4.4.1), and a client configures it
+/// some milliseconds after the ACK (the guest's udhcpc in nfs-root-boot, when a server's kernel
+/// happens to ARP in between and then learns the address from the guest's own first ARP). A
+/// client that uses the address and stays silent to a request after that, as the ARP-less ROM
+/// of KB Q164394 does (its TFTP RRQ leaves from the address before the server's who-has), is
+/// judged.
+fn not_yet_in_use(t: &Trace, mac: [u8; 6], addr: Ipv4Addr, given: Duration, at: Duration) -> bool {
+    !t.frames.iter().any(|g| {
+        g.time > given
+            && g.time < at
+            && g.decoded.eth.as_ref().is_some_and(|e| e.src_addr.0 == mac)
+            && (g.decoded.ipv4.as_ref().is_some_and(|ip| ip.src == addr)
+                || g.decoded
+                    .arp
+                    .as_ref()
+                    .is_some_and(|a| a.source_protocol_addr == addr))
+    })
 }
 
 /// Whether the boot ROM with `mac` had handed the machine over to what it downloaded by `at`: a
@@ -2109,6 +2100,10 @@ mod tests {
     #[test]
     fn arp_01_answers_for_its_address() {
         let mut good = dora(|_, _| {});
+        // The client uses its address (an announcement) before the server asks for it.
+        good.arp("lan", 400, BCAST, arp::Repr::announcement(CLIENT, YIADDR));
+        let mut not_yet = Kit::new();
+        not_yet.trace = good.trace.clone();
         good.arp(
             "lan",
             500,
@@ -2131,6 +2126,22 @@ mod tests {
             arp::Repr::request(CLIENT, YIADDR, SERVER_IP),
         );
         pass_fail(arp_01, &good.done(), &bad.done());
+        // Asked before it used the address (between the ACK and configuring it), silent, and
+        // then heard from: the trace cannot say the address was there to answer for.
+        not_yet.trace.frames.retain(|f| f.time.as_millis() != 400);
+        not_yet.arp(
+            "lan",
+            350,
+            BCAST,
+            arp::Repr::request(SERVER, SERVER_IP, YIADDR),
+        );
+        not_yet.arp(
+            "lan",
+            900,
+            BCAST,
+            arp::Repr::request(CLIENT, YIADDR, SERVER_IP),
+        );
+        assert_eq!(arp_01(&not_yet.done()), Outcome::NotApplicable);
         // Never heard from again (powered off): nothing to judge.
         let mut gone = Kit::new();
         gone.trace = good.trace.clone();
@@ -2183,6 +2194,7 @@ mod tests {
     #[test]
     fn arp_01_leaves_out_the_labs_probe() {
         let mut k = dora(|_, _| {});
+        k.arp("lan", 400, BCAST, arp::Repr::announcement(CLIENT, YIADDR));
         k.arp(
             "lan",
             500,
