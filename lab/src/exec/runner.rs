@@ -8,7 +8,7 @@ use crate::plan::role_kind::RoleKind;
 use crate::plan::scenario::{parse_duration, Scenario};
 use crate::report::{RuleResult, ScenarioResult, Verdict};
 use crate::roles::profile::ProfileSet;
-use crate::world::process::{Process, ProcessSpec, Stream};
+use crate::world::process::{LogLine, Process, ProcessSpec, Stream};
 use crate::world::topology::{self, Topology};
 use crate::world::World;
 use nix::time::ClockId;
@@ -187,17 +187,12 @@ struct Running {
 impl Running {
     /// When the lab read the role's ready line, since the Unix epoch.
     fn ready_at(&self) -> Option<Duration> {
-        let line = self
-            .process
-            .history()
-            .into_iter()
-            .find(|l| match &self.profile {
-                Some(p) => crate::roles::peer::is_ready_line(p, &l.text),
-                None => line_events(&None, l.stream, &l.text)
-                    .iter()
-                    .any(|e| e.get("event").and_then(|v| v.as_str()) == Some("ready")),
-            })?;
-        Some(self.spawned.1 + line.at.saturating_duration_since(self.spawned.0))
+        self.line_read_at(|l| match &self.profile {
+            Some(p) => crate::roles::peer::is_ready_line(p, &l.text),
+            None => line_events(&None, l.stream, &l.text)
+                .iter()
+                .any(|e| e.get("event").and_then(|v| v.as_str()) == Some("ready")),
+        })
     }
 
     /// When the lab read the line in which a peer DHCP client said its own start-up wait began
@@ -205,11 +200,12 @@ impl Running {
     /// Unix epoch.
     fn start_wait_at(&self) -> Option<Duration> {
         let p = self.profile.as_ref()?;
-        let line = self
-            .process
-            .history()
-            .into_iter()
-            .find(|l| p.start_wait_on_line(&l.text))?;
+        self.line_read_at(|l| p.start_wait_on_line(&l.text))
+    }
+
+    /// When the lab read the role's first output line that `is` true of, since the Unix epoch.
+    fn line_read_at(&self, is: impl Fn(&LogLine) -> bool) -> Option<Duration> {
+        let line = self.process.history().into_iter().find(|l| is(l))?;
         Some(self.spawned.1 + line.at.saturating_duration_since(self.spawned.0))
     }
 

@@ -239,8 +239,8 @@ impl Trace {
     }
 
     /// Whether the host that owns `mac` runs nothing but the lab's probe: its frames are the
-    /// lab's script, not anyone's implementation, so rules about servers and clients do not
-    /// judge what it sent (a scenario's deliberate deviations are the stimulus, not a finding).
+    /// lab's script, not anyone's implementation, so the server rules (SRV-*) do not judge what
+    /// it sent and CLI-ARP-01 does not judge what it left unanswered.
     pub fn is_lab_probe(&self, mac: [u8; 6]) -> bool {
         let Some(host) = self.names.macs.get(&mac) else {
             return false;
