@@ -102,10 +102,9 @@ fn delay_01(t: &Trace) -> Outcome {
             continue;
         }
         judged += 1;
-        let began = role.start_wait.filter(|r| *r >= started && *r <= t.at(f));
-        let ready = began
-            .or(role.ready.filter(|r| *r >= started && *r <= t.at(f)))
-            .unwrap_or(started);
+        let in_window = |r: &Duration| *r >= started && *r <= t.at(f);
+        let began = role.start_wait.filter(in_window);
+        let ready = began.or(role.ready.filter(in_window)).unwrap_or(started);
         let from = if began.is_some() {
             "it said its wait began"
         } else {
@@ -2097,6 +2096,26 @@ mod tests {
         pass_fail(acd_05, &mk(60_000), &mk(10_000));
     }
 
+    /// The server's who-has for the client's address at `ms`.
+    fn server_asks(k: &mut Kit, ms: u64) {
+        k.arp(
+            "lan",
+            ms,
+            BCAST,
+            arp::Repr::request(SERVER, SERVER_IP, YIADDR),
+        );
+    }
+
+    /// The client's own who-has for the server, from its address, at `ms`: it is still there.
+    fn client_asks(k: &mut Kit, ms: u64) {
+        k.arp(
+            "lan",
+            ms,
+            BCAST,
+            arp::Repr::request(CLIENT, YIADDR, SERVER_IP),
+        );
+    }
+
     #[test]
     fn arp_01_answers_for_its_address() {
         let mut good = dora(|_, _| {});
@@ -2104,12 +2123,7 @@ mod tests {
         good.arp("lan", 400, BCAST, arp::Repr::announcement(CLIENT, YIADDR));
         let mut not_yet = Kit::new();
         not_yet.trace = good.trace.clone();
-        good.arp(
-            "lan",
-            500,
-            BCAST,
-            arp::Repr::request(SERVER, SERVER_IP, YIADDR),
-        );
+        server_asks(&mut good, 500);
         let mut bad = Kit::new();
         bad.trace = good.trace.clone();
         good.arp(
@@ -2119,28 +2133,13 @@ mod tests {
             arp::Repr::reply(CLIENT, YIADDR, SERVER, SERVER_IP),
         );
         // Still there (it ARPs for the server later) yet silent to the request: a failure.
-        bad.arp(
-            "lan",
-            900,
-            BCAST,
-            arp::Repr::request(CLIENT, YIADDR, SERVER_IP),
-        );
+        client_asks(&mut bad, 900);
         pass_fail(arp_01, &good.done(), &bad.done());
         // Asked before it used the address (between the ACK and configuring it), silent, and
         // then heard from: the trace cannot say the address was there to answer for.
         not_yet.trace.frames.retain(|f| f.time.as_millis() != 400);
-        not_yet.arp(
-            "lan",
-            350,
-            BCAST,
-            arp::Repr::request(SERVER, SERVER_IP, YIADDR),
-        );
-        not_yet.arp(
-            "lan",
-            900,
-            BCAST,
-            arp::Repr::request(CLIENT, YIADDR, SERVER_IP),
-        );
+        server_asks(&mut not_yet, 350);
+        client_asks(&mut not_yet, 900);
         assert_eq!(arp_01(&not_yet.done()), Outcome::NotApplicable);
         // Never heard from again (powered off): nothing to judge.
         let mut gone = Kit::new();
@@ -2157,27 +2156,12 @@ mod tests {
             let mut k = dora(|_, _| {});
             k.arp("lan", 400, BCAST, arp::Repr::probe(CLIENT, YIADDR));
             k.arp("lan", 1400, BCAST, arp::Repr::probe(CLIENT, YIADDR));
-            k.arp(
-                "lan",
-                request_at,
-                CLIENT,
-                arp::Repr::request(SERVER, SERVER_IP, YIADDR),
-            );
+            server_asks(&mut k, request_at);
             if announce {
                 k.arp("lan", 3400, BCAST, arp::Repr::announcement(CLIENT, YIADDR));
             }
-            k.arp(
-                "lan",
-                5000,
-                BCAST,
-                arp::Repr::request(CLIENT, YIADDR, SERVER_IP),
-            );
-            k.arp(
-                "lan",
-                8000,
-                BCAST,
-                arp::Repr::request(CLIENT, YIADDR, SERVER_IP),
-            );
+            client_asks(&mut k, 5000);
+            client_asks(&mut k, 8000);
             k.done()
         };
         assert_eq!(arp_01(&probing(true, 1500)), Outcome::NotApplicable);
@@ -2195,18 +2179,8 @@ mod tests {
     fn arp_01_leaves_out_the_labs_probe() {
         let mut k = dora(|_, _| {});
         k.arp("lan", 400, BCAST, arp::Repr::announcement(CLIENT, YIADDR));
-        k.arp(
-            "lan",
-            500,
-            BCAST,
-            arp::Repr::request(SERVER, SERVER_IP, YIADDR),
-        );
-        k.arp(
-            "lan",
-            900,
-            BCAST,
-            arp::Repr::request(CLIENT, YIADDR, SERVER_IP),
-        );
+        server_asks(&mut k, 500);
+        client_asks(&mut k, 900);
         assert!(matches!(arp_01(&k.done()), Outcome::Fail(_)));
         let mut info = k.trace.roles["client"].clone();
         info.kind = RoleKind::Probe;
